@@ -1,0 +1,180 @@
+"""A bundle's container: a directory or a STORED ZIP archive, opened safely.
+
+Opening reads only directory listings or the ZIP central directory and local
+headers. Every safety rule broken becomes a finding, and the offending member is
+left out of ``members``, so nothing unsafe can be read later by mistake.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import re
+import stat
+import struct
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kif.errors import BundleError
+from kif.validate.report import Finding
+
+DOCUMENT = "model.json"
+MAX_MEMBERS = 4096
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    path: Path  # the file on disk that holds the member's bytes
+    offset: int  # where the member's bytes start in that file
+    size: int
+
+
+@dataclass
+class Container:
+    path: Path
+    is_archive: bool
+    members: dict[str, Member] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    _maps: dict[Path, mmap.mmap] = field(default_factory=dict, repr=False)
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+    def member_label(self, name: str) -> str:
+        return f"{self.path}!{name}" if self.is_archive else str(self.path / name)
+
+    def read(self, name: str, start: int = 0, length: int | None = None) -> bytes:
+        """Read ``length`` bytes of a member from ``start`` (the rest of it if None)."""
+        member = self.members[name]
+        end = member.size if length is None else min(member.size, start + length)
+        with open(member.path, "rb") as stream:
+            stream.seek(member.offset + start)
+            return stream.read(max(0, end - start))
+
+    def view(self, name: str) -> memoryview:
+        """A read-only memory map of a member's bytes (no data is read until touched)."""
+        member = self.members[name]
+        if member.size == 0:
+            return memoryview(b"")
+        mapped = self._maps.get(member.path)
+        if mapped is None:
+            with open(member.path, "rb") as stream:
+                mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+            self._maps[member.path] = mapped
+        return memoryview(mapped)[member.offset : member.offset + member.size]
+
+    def add(self, code: str, message: str, member: str | None = None) -> None:
+        file = self.member_label(member) if member else self.label
+        self.findings.append(Finding(code, message, file))
+
+
+def open_container(path: str | os.PathLike[str]) -> Container:
+    """Open a bundle directory or archive; raise BundleError if it is neither."""
+    path = Path(path)
+    if not path.exists():
+        raise BundleError("Expected a bundle directory or .kif archive. The path does not exist", code="bundle-not-found", file=str(path))
+    if path.is_dir():
+        return _open_directory(path)
+    if not zipfile.is_zipfile(path):
+        raise BundleError(
+            "Expected a bundle directory or a ZIP (.kif) archive. Received: a file that is neither",
+            code="bundle-unreadable",
+            file=str(path),
+        )
+    return _open_archive(path)
+
+
+def _open_directory(path: Path) -> Container:
+    container = Container(path, is_archive=False)
+    for entry in sorted(os.scandir(path), key=lambda e: e.name):
+        if entry.is_symlink():
+            container.add("bundle-symlink", "Expected regular files. Received: a symbolic link", entry.name)
+        elif entry.is_file():
+            member_path = Path(entry.path)
+            container.members[entry.name] = Member(entry.name, member_path, 0, entry.stat().st_size)
+        else:
+            container.add("bundle-unlisted-file", "A directory inside a bundle is not part of it", entry.name)
+    return container
+
+
+def _open_archive(path: Path) -> Container:
+    container = Container(path, is_archive=True)
+    archive_size = path.stat().st_size
+    try:
+        with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
+            infos = archive.infolist()
+            if len(infos) > MAX_MEMBERS:
+                container.add("archive-too-many-members", f"Expected at most {MAX_MEMBERS} members. Received: {len(infos)}")
+                return container
+            spans: list[tuple[int, int, str]] = []
+            for info in infos:
+                member = _check_member(container, info, raw, archive_size, spans)
+                if member is not None:
+                    container.members[member.name] = member
+            _check_overlaps(container, spans)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, struct.error, ValueError) as exc:
+        raise BundleError(f"Expected a readable ZIP archive. {exc}", code="archive-corrupt", file=str(path)) from None
+    return container
+
+
+def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size: int, spans) -> Member | None:  # noqa: ANN001
+    name = info.filename
+    if not _SAFE_NAME.match(name) or name in (".", ".."):
+        container.add(
+            "archive-unsafe-path",
+            f"Expected a member name at the archive root without '/', '\\\\' or '..'. Received: name={name!r}",
+        )
+        return None
+    if name in container.members or any(s[2] == name for s in spans):
+        container.add("archive-duplicate-member", f"Member {name!r} appears more than once", name)
+        container.members.pop(name, None)
+        return None
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        container.add("bundle-symlink", "Expected regular files. Received: a symbolic link", name)
+        return None
+    if info.flag_bits & 0x1:
+        container.add("archive-encrypted-member", "Expected unencrypted members", name)
+        return None
+    if info.file_size > archive_size or info.compress_size > archive_size:
+        container.add(
+            "archive-bomb",
+            f"Declared size {info.file_size} exceeds the archive's own size {archive_size}",
+            name,
+        )
+        return None
+    if info.compress_type != zipfile.ZIP_STORED:
+        container.add(
+            "archive-compressed-member",
+            f"Expected STORED members so tensors can be memory-mapped. Received: compress_type={info.compress_type}",
+            name,
+        )
+        return None
+    raw.seek(info.header_offset)
+    fields = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
+    local_name = raw.read(fields[10])
+    if fields[0] != _LOCAL_SIGNATURE or local_name.decode("utf-8", "replace") != name:
+        container.add("archive-corrupt", "Local header does not match the central directory", name)
+        return None
+    offset = info.header_offset + _LOCAL_HEADER.size + fields[10] + fields[11]
+    if offset + info.file_size > archive_size:
+        container.add("archive-bomb", "Member data runs past the end of the archive", name)
+        return None
+    spans.append((info.header_offset, offset + info.file_size, name))
+    return Member(name, container.path, offset, info.file_size)
+
+
+def _check_overlaps(container: Container, spans: list[tuple[int, int, str]]) -> None:
+    """Overlapping members are how a STORED archive multiplies its size (a 'zip bomb')."""
+    spans.sort()
+    for (_, end, name), (start, _, other) in zip(spans, spans[1:]):
+        if start < end:
+            container.add("archive-bomb", f"Member data overlaps member {other!r}", name)
+            container.members.pop(name, None)
+            container.members.pop(other, None)

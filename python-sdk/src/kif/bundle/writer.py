@@ -1,0 +1,161 @@
+"""Writing a Model as a bundle directory or a STORED ``.kif`` archive, atomically.
+
+Weight files are streamed (one chunk of one tensor in memory at a time) and hashed
+while written; model.json, which records the hashes, is written last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from kif import __version__
+from kif.bundle import safetensors_io
+from kif.bundle.atomic import atomic_directory, atomic_file
+from kif.bundle.container import DOCUMENT
+from kif.errors import KifError
+from kif.graph import Model
+from kif.progress import Progress
+
+SELF_TEST_FILE = "self_test.safetensors"
+_ALIGNMENT = 64  # archive members start 64-byte aligned so memory maps hit aligned addresses
+_ALIGN_EXTRA_ID = 0xD935  # the extra-field id zipalign uses for padding
+_ZIP64_LIMIT = (1 << 31) - 1
+_FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # reproducible archives
+
+
+def save(
+    model: Model,
+    path: str | os.PathLike[str],
+    *,
+    max_shard_bytes: int | None = None,
+    archive: bool | None = None,
+    progress: bool | None = None,
+) -> Path:
+    """Write ``model`` to ``path``: a ``.kif`` archive, or a directory for other names.
+
+    ``max_shard_bytes`` splits weights into files of at most that size (a tensor
+    larger than the limit gets a file of its own). ``archive`` overrides the choice
+    made from the suffix.
+    """
+    target = Path(path)
+    if archive is None:
+        archive = target.suffix == ".kif"
+    if not target.parent.is_dir():
+        raise KifError("Expected an existing parent directory", code="write-failed", file=str(target))
+    files = _plan_files(model.weights, max_shard_bytes)
+    members: dict[str, dict[str, np.ndarray]] = {name: {t: model.weights[t] for t in tensors} for name, tensors in files.items()}
+    if model.self_test is not None:
+        members[SELF_TEST_FILE] = {
+            **{f"inputs/{k}": np.asarray(v) for k, v in model.self_test.inputs.items()},
+            **{f"outputs/{k}": np.asarray(v) for k, v in model.self_test.outputs.items()},
+        }
+    total = sum(safetensors_io.file_size(t) for t in members.values())
+    bar = Progress(total, f"Writing {target.name}", enabled=progress)
+    try:
+        if archive:
+            with atomic_file(target) as tmp:
+                _write_archive(tmp, model, members, bar.advance)
+        else:
+            with atomic_directory(target) as tmp:
+                _write_directory(tmp, model, members, bar.advance)
+    except OSError as exc:
+        raise KifError(f"Could not write the bundle: {exc}", code="write-failed", file=str(target)) from exc
+    finally:
+        bar.close()
+    return target
+
+
+def _plan_files(weights: Mapping[str, np.ndarray], max_shard_bytes: int | None) -> dict[str, list[str]]:
+    names = sorted(weights)
+    if max_shard_bytes is None:
+        return {"weights.safetensors": names}
+    shards: list[list[str]] = [[]]
+    size = 0
+    for name in names:
+        nbytes = int(weights[name].nbytes)
+        if shards[-1] and size + nbytes > max_shard_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append(name)
+        size += nbytes
+    count = len(shards)
+    return {f"weights-{i + 1:05d}-of-{count:05d}.safetensors": shard for i, shard in enumerate(shards)}
+
+
+def _document(model: Model, members: dict[str, dict[str, np.ndarray]], digests: dict[str, tuple[str, int]]) -> bytes:
+    doc: dict[str, Any] = model.header_json()
+    if not doc["producer"]:
+        doc["producer"] = {"name": "kif-python", "version": __version__}
+    weight_files = [n for n in members if n != SELF_TEST_FILE]
+    doc["weights"] = {
+        "files": [{"path": n, "sha256": digests[n][0], "size": digests[n][1]} for n in weight_files],
+        "tensors": {
+            tensor: {"file": file, "dtype": _dtype_name(array), "shape": list(array.shape)}
+            for file in weight_files
+            for tensor, array in sorted(members[file].items())
+        },
+    }
+    if model.self_test is not None:
+        sha, size = digests[SELF_TEST_FILE]
+        doc["self_test"] = {
+            "file": SELF_TEST_FILE,
+            "sha256": sha,
+            "size": size,
+            "rtol": model.self_test.rtol,
+            "atol": model.self_test.atol,
+        }
+    return (json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def _dtype_name(array: np.ndarray) -> str:
+    from kif import dtypes
+
+    return dtypes.from_numpy(array.dtype).name
+
+
+def _write_directory(root: Path, model: Model, members: dict[str, dict[str, np.ndarray]], advance: Callable[[int], None]) -> None:
+    digests = {}
+    for name, tensors in members.items():
+        with open(root / name, "wb") as stream:
+            digests[name] = (safetensors_io.write(stream, tensors, progress=advance), stream.tell())
+            _fsync(stream)
+    with open(root / DOCUMENT, "wb") as stream:
+        stream.write(_document(model, members, digests))
+        _fsync(stream)
+
+
+def _write_archive(path: Path, model: Model, members: dict[str, dict[str, np.ndarray]], advance: Callable[[int], None]) -> None:
+    digests = {}
+    with open(path, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, tensors in members.items():
+            size = safetensors_io.file_size(tensors)
+            info = _aligned_info(name, raw.tell(), size)
+            with archive.open(info, "w", force_zip64=size > _ZIP64_LIMIT) as stream:
+                digests[name] = (safetensors_io.write(stream, tensors, progress=advance), size)  # type: ignore[arg-type]
+        document = _document(model, members, digests)
+        archive.writestr(_aligned_info(DOCUMENT, raw.tell(), len(document)), document)
+
+
+def _aligned_info(name: str, header_offset: int, size: int) -> zipfile.ZipInfo:
+    """A STORED ZipInfo whose data starts on a multiple of _ALIGNMENT bytes."""
+    info = zipfile.ZipInfo(name, date_time=_FIXED_DATE)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o100644 << 16  # a regular file
+    zip64_extra = 20 if size > _ZIP64_LIMIT else 0
+    data_start = header_offset + 30 + len(name.encode()) + zip64_extra + 4
+    pad = -data_start % _ALIGNMENT
+    info.extra = struct.pack("<HH", _ALIGN_EXTRA_ID, pad) + b"\0" * pad
+    return info
+
+
+def _fsync(stream: BinaryIO) -> None:
+    stream.flush()
+    os.fsync(stream.fileno())

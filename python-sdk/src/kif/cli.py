@@ -1,0 +1,110 @@
+"""The ``kif`` command line: thin wrappers that parse, call the API and print.
+
+Exit codes: 0 success / valid; 1 invalid bundle or failed check; 2 could not read
+the input or bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from kif import __version__
+from kif.errors import KifError
+
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+_UNREADABLE = {"bundle-not-found", "bundle-unreadable", "archive-corrupt"}
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from kif.validate import validate
+
+    report = validate(args.path, level=args.level, verify_checksums=not args.no_verify)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        for finding in report.findings:
+            print(finding)
+        verdict = "valid" if report.ok else "INVALID"
+        print(f"{args.path}: {verdict} ({len(report.errors)} errors, {len(report.warnings)} warnings)")
+    if not report.ok and any(f.code in _UNREADABLE for f in report.errors):
+        return EXIT_UNREADABLE
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from kif.inspect import describe, render
+
+    info = describe(args.path)
+    print(json.dumps(info, indent=2) if args.json else render(info))
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from kif.cli_run import run_command
+
+    return run_command(args)
+
+
+def _cmd_layers(args: argparse.Namespace) -> int:
+    from kif.inspect import layer_table, render_layer_table
+
+    rows = layer_table()
+    print(json.dumps(rows, indent=2) if args.json else render_layer_table(rows))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kif",
+        description="KIF: validate, inspect and run framework-neutral model bundles.",
+        epilog="Exit codes: 0 ok, 1 invalid bundle, 2 unreadable input or usage error.",
+    )
+    parser.add_argument("--version", action="version", version=f"kif {__version__} (spec {__import__('kif').SPEC_VERSION})")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a bundle and list every finding", description="Check a bundle: archive safety, schema, graph, weights, checksums, shapes.")
+    p.add_argument("path", help="bundle directory or .kif archive")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--level", choices=["structure", "full", "numeric"], default="full", help="structure: no weight files read; full (default): also weights and checksums; numeric: also run the embedded self-test")
+    p.add_argument("--no-verify", action="store_true", help="skip SHA-256 checksums (trusted bundles only)")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("inspect", help="show inputs, outputs, layers and sizes", description="Describe a bundle: inputs, outputs, layer table, parameter count and sizes.")
+    p.add_argument("path", help="bundle directory or .kif archive")
+    p.add_argument("--json", action="store_true", help="print JSON (inputs and outputs as lists of {name, dtype, shape} in graph order)")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser("run", help="run a bundle with the NumPy reference runtime", description="Run a bundle on inputs from an .npz or .safetensors file; write outputs to .npz or .safetensors.")
+    p.add_argument("model", help="bundle directory or .kif archive")
+    p.add_argument("--inputs", required=True, help="inputs keyed by graph input name (.npz or .safetensors); a single array for a one-input model")
+    p.add_argument("--output", required=True, help="where to write outputs keyed by graph output name (.npz or .safetensors)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("layers", help="list the layer catalog", description="List every layer type of the catalog: spec version, tolerance class, runtime support.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_layers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_UNREADABLE
+    try:
+        code: int = args.func(args)
+        return code
+    except KifError as exc:
+        print(f"kif {args.command}: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE if exc.code in _UNREADABLE or exc.code.startswith("run-") else EXIT_INVALID
+    except OSError as exc:
+        print(f"kif {args.command}: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

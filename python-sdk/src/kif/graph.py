@@ -1,0 +1,141 @@
+"""The in-memory model: what a graph document says, plus its weights.
+
+``Model.from_document`` and ``Model.to_document`` are the only places that know
+the JSON layout of model.json; everything else works on these dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SPEC_VERSION = "0.1.0"
+
+Shape = tuple[int | None, ...]
+
+
+@dataclass
+class TensorSpec:
+    """A graph input or output: name, dtype, shape (None = unknown) and typed metadata."""
+
+    name: str
+    dtype: str
+    shape: Shape
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+        if self.meta:
+            out["meta"] = self.meta
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TensorSpec:
+        return cls(data["name"], data["dtype"], tuple(data["shape"]), dict(data.get("meta", {})))
+
+
+@dataclass
+class Layer:
+    """One layer call: reads ``inputs``, writes ``outputs``, uses weights by role."""
+
+    name: str
+    type: str
+    attributes: dict[str, Any]
+    inputs: list[str | None]
+    outputs: list[str]
+    weights: dict[str, str] = field(default_factory=dict)  # role -> tensor name in the index
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "attributes": self.attributes,
+            "inputs": list(self.inputs),
+            "outputs": list(self.outputs),
+            "weights": dict(self.weights),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Layer:
+        return cls(
+            data["name"],
+            data["type"],
+            dict(data["attributes"]),
+            list(data["inputs"]),
+            list(data["outputs"]),
+            dict(data["weights"]),
+        )
+
+
+@dataclass
+class SelfTest:
+    """A golden sample a runtime can check the bundle against."""
+
+    inputs: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    rtol: float
+    atol: float
+
+
+@dataclass
+class Model:
+    """A KIF model. ``weights`` maps tensor names to arrays (memory-mapped when loaded)."""
+
+    name: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    layers: list[Layer]
+    weights: Mapping[str, np.ndarray] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+    license: str | None = None
+    preprocessing: str | None = None
+    producer: dict[str, str] = field(default_factory=dict)
+    kif_version: str = SPEC_VERSION
+    self_test: SelfTest | None = None
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def parameter_count(self) -> int:
+        return int(sum(int(np.prod(self.weights[n].shape)) for n in self.weights))
+
+    def header_json(self) -> dict[str, Any]:
+        """Every field of model.json except ``weights`` and ``self_test`` (written by the writer)."""
+        doc: dict[str, Any] = {
+            "kif_version": self.kif_version,
+            "producer": self.producer,
+            "name": self.name,
+        }
+        for key in ("description", "license", "preprocessing"):
+            value = getattr(self, key)
+            if value is not None:
+                doc[key] = value
+        if self.metadata:
+            doc["metadata"] = dict(self.metadata)
+        doc["inputs"] = [spec.to_json() for spec in self.inputs]
+        doc["outputs"] = [spec.to_json() for spec in self.outputs]
+        doc["layers"] = [layer.to_json() for layer in self.layers]
+        return doc
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any], weights: Mapping[str, np.ndarray]) -> Model:
+        return cls(
+            name=doc["name"],
+            inputs=[TensorSpec.from_json(d) for d in doc["inputs"]],
+            outputs=[TensorSpec.from_json(d) for d in doc["outputs"]],
+            layers=[Layer.from_json(d) for d in doc["layers"]],
+            weights=weights,
+            metadata=dict(doc.get("metadata", {})),
+            description=doc.get("description"),
+            license=doc.get("license"),
+            preprocessing=doc.get("preprocessing"),
+            producer=dict(doc["producer"]),
+            kif_version=doc["kif_version"],
+        )

@@ -1,0 +1,56 @@
+"""The explicit registry of reference kernels: ``@register_layer("Dense")``.
+
+A kernel class has two static methods:
+
+* ``infer(attrs, inputs, weights) -> list[TensorType]``: the shape rule. ``inputs``
+  holds a TensorType per input (None for an unset optional input), ``weights`` the
+  shape of each weight by role. Raises ShapeError when the inputs are unacceptable.
+* ``run(attrs, inputs, weights) -> list[np.ndarray]``: the NumPy kernel.
+
+Registration fails for a type with no schema in ``schemas/layers`` and for a type
+registered twice, so the catalog and the runtime cannot drift silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+from kif import catalog
+from kif.graph import Shape
+
+
+class TensorType(NamedTuple):
+    dtype: str
+    shape: Shape
+
+
+class ShapeError(ValueError):
+    """A shape rule rejects its inputs; the message says what was expected."""
+
+
+class Kernel(Protocol):
+    @staticmethod
+    def infer(attrs: dict[str, Any], inputs: Sequence[TensorType | None], weights: dict[str, tuple[int, ...]]) -> list[TensorType]: ...
+
+    @staticmethod
+    def run(attrs: dict[str, Any], inputs: Sequence[np.ndarray | None], weights: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
+KERNELS: dict[str, type[Kernel]] = {}
+
+
+def register_layer(layer_type: str) -> Callable[[type], type]:
+    def decorate(cls: type) -> type:
+        if layer_type in KERNELS:
+            raise RuntimeError(f"Layer type {layer_type!r} is registered twice")
+        catalog.get(layer_type)  # raises if the schema is missing
+        for method in ("infer", "run"):
+            if not callable(getattr(cls, method, None)):
+                raise RuntimeError(f"Kernel for {layer_type!r} lacks a {method}() method")
+        KERNELS[layer_type] = cls
+        return cls
+
+    return decorate

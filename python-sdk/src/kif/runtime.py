@@ -1,0 +1,102 @@
+"""The NumPy reference runtime: executes a Model layer by layer with the registered kernels."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from kif.errors import KifError, UnsupportedLayerError
+from kif.graph import Model
+from kif.layers import Kernel, kernels
+
+_CUSTOM: dict[str, type[Kernel]] = {}
+
+
+def register_custom(layer_type: str, kernel: type[Kernel]) -> None:
+    """Provide an implementation for a namespaced custom type (``vendor.name:Layer``)."""
+    if ":" not in layer_type:
+        raise KifError(f"Expected a namespaced custom type like 'vendor.name:Layer'. Received: {layer_type!r}", code="layer-type-unknown")
+    _CUSTOM[layer_type] = kernel
+
+
+def _kernel_for(model: Model) -> dict[str, type[Kernel]]:
+    registry = kernels()
+    found: dict[str, type[Kernel]] = {}
+    for layer in model.layers:
+        kernel = registry.get(layer.type) or _CUSTOM.get(layer.type)
+        if kernel is None:
+            why = (
+                "a custom type with no registered implementation (kif.runtime.register_custom)"
+                if ":" in layer.type
+                else "a layer type the reference runtime does not implement"
+            )
+            raise UnsupportedLayerError(f"Layer {layer.name!r} has type {layer.type!r}: {why}", code="layer-unsupported", pointer=layer.name)
+        found[layer.name] = kernel
+    return found
+
+
+def _bind_inputs(model: Model, inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
+    if not isinstance(inputs, Mapping):
+        if len(model.inputs) != 1:
+            names = ", ".join(s.name for s in model.inputs)
+            raise KifError(f"Model has {len(model.inputs)} inputs ({names}); pass a dict keyed by input name", code="run-inputs")
+        inputs = {model.inputs[0].name: inputs}
+    expected = [s.name for s in model.inputs]
+    missing = [n for n in expected if n not in inputs]
+    extra = [n for n in inputs if n not in expected]
+    if missing or extra:
+        raise KifError(f"Expected inputs {expected}. Missing: {missing}; unknown: {extra}", code="run-inputs")
+    bound = {}
+    for spec in model.inputs:
+        array = np.asarray(inputs[spec.name])
+        target = np.dtype(_numpy_dtype(spec.dtype))
+        if array.dtype != target:
+            if not np.can_cast(array.dtype, target, casting="same_kind"):
+                raise KifError(f"Input {spec.name!r}: expected {spec.dtype}. Received: dtype={array.dtype}", code="run-inputs", pointer=spec.name)
+            array = array.astype(target)
+        if array.ndim != len(spec.shape) or any(d is not None and d != a for d, a in zip(spec.shape, array.shape)):
+            raise KifError(f"Input {spec.name!r}: expected shape {list(spec.shape)}. Received: {list(array.shape)}", code="run-inputs", pointer=spec.name)
+        bound[spec.name] = array
+    return bound
+
+
+def _numpy_dtype(name: str) -> np.dtype:
+    from kif.dtypes import by_name
+
+    return by_name(name).numpy
+
+
+def run(model: Model | str | os.PathLike[str], inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
+    """Outputs keyed by graph output name, in graph order."""
+    if not isinstance(model, Model):
+        from kif.bundle.reader import load
+
+        model = load(model)
+    table = _kernel_for(model)
+    values: dict[str, np.ndarray] = _bind_inputs(model, inputs)
+    last_use = _last_uses(model)
+    keep = {s.name for s in model.outputs}
+    for index, layer in enumerate(model.layers):
+        args = [values[t] if t is not None else None for t in layer.inputs]
+        weights = {role: model.weights[t] for role, t in layer.weights.items()}
+        try:
+            results = table[layer.name].run(layer.attributes, args, weights)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise KifError(f"Layer {layer.name!r} ({layer.type}) failed: {exc}", code="run-failed", pointer=layer.name) from exc
+        values.update(zip(layer.outputs, results))
+        for tensor in layer.inputs:
+            if tensor is not None and last_use.get(tensor) == index and tensor not in keep:
+                values.pop(tensor, None)  # free intermediates as soon as nothing reads them
+    return {spec.name: values[spec.name] for spec in model.outputs}
+
+
+def _last_uses(model: Model) -> dict[str, int]:
+    last: dict[str, int] = {}
+    for index, layer in enumerate(model.layers):
+        for tensor in layer.inputs:
+            if tensor is not None:
+                last[tensor] = index
+    return last

@@ -1,0 +1,47 @@
+"""Shape inference over a graph with the layers' shape rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from kif.errors import GraphError
+from kif.graph import Layer, Shape, TensorSpec
+from kif.layers import ShapeError, TensorType, kernels
+
+
+def infer(
+    inputs: Sequence[TensorSpec],
+    layers: Sequence[Layer],
+    weight_shapes: Mapping[str, tuple[int, ...]],
+    *,
+    strict: bool = True,
+) -> dict[str, TensorType]:
+    """Tensor name → TensorType for every tensor whose type can be inferred.
+
+    A layer with no kernel (custom or not implemented) leaves its outputs unknown,
+    and so do the layers depending on them. A shape rule that rejects its inputs
+    raises GraphError naming the layer (with ``strict``), or leaves it unknown.
+    """
+    known: dict[str, TensorType] = {s.name: TensorType(s.dtype, tuple(s.shape)) for s in inputs}
+    registry = kernels()
+    for index, layer in enumerate(layers):
+        kernel = registry.get(layer.type)
+        if kernel is None or any(t is not None and t not in known for t in layer.inputs):
+            continue
+        ins = [known[t] if t is not None else None for t in layer.inputs]
+        weights = {role: tuple(weight_shapes[t]) for role, t in layer.weights.items() if t in weight_shapes}
+        try:
+            outs = kernel.infer(layer.attributes, ins, weights)
+        except ShapeError as exc:
+            if strict:
+                raise GraphError(
+                    f"Layer {layer.name!r} ({layer.type}): {exc}", code="shape-mismatch", pointer=f"/layers/{index}"
+                ) from None
+            continue
+        known.update(zip(layer.outputs, outs))
+    return known
+
+
+def compatible(declared: Shape, inferred: Shape) -> bool:
+    """Same rank, and every dimension known on both sides agrees."""
+    return len(declared) == len(inferred) and all(a is None or b is None or a == b for a, b in zip(declared, inferred))

@@ -1,0 +1,101 @@
+"""Stage 1: read model.json, check its version and its schema."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kif import schemas
+from kif.bundle.container import DOCUMENT, Container
+from kif.graph import SPEC_VERSION
+from kif.validate.pointer import join
+from kif.validate.report import Report
+
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate object key {key!r}")
+        out[key] = value
+    return out
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def read_document(container: Container, report: Report) -> dict[str, Any] | None:
+    file = container.member_label(DOCUMENT)
+    member = container.members.get(DOCUMENT)
+    if member is None:
+        report.add("bundle-missing-member", f"Expected {DOCUMENT} at the bundle root", container.label)
+        return None
+    if member.size > MAX_DOCUMENT_BYTES:
+        report.add("document-too-large", f"Expected at most {MAX_DOCUMENT_BYTES} bytes. Received: {member.size}", file)
+        return None
+    try:
+        doc = json.loads(
+            container.read(DOCUMENT).decode("utf-8"),
+            object_pairs_hook=_no_duplicate_keys,
+            parse_constant=_reject_constant,
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        report.add("document-invalid-json", f"Expected UTF-8 JSON. {exc}", file)
+        return None
+    if not isinstance(doc, dict):
+        report.add("schema-violation", "Expected a JSON object at the top level", file, "")
+        return None
+    return doc
+
+
+def parse_version(text: object) -> tuple[int, int, int] | None:
+    if not isinstance(text, str):
+        return None
+    parts = text.split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+READER_VERSION = parse_version(SPEC_VERSION)
+
+
+def check_version(doc: dict[str, Any], report: Report, file: str) -> tuple[bool, bool]:
+    """Return (readable, newer_minor). A malformed version is left to the schema check."""
+    version = parse_version(doc.get("kif_version"))
+    assert READER_VERSION is not None
+    if version is None:
+        return True, False
+    if version[0] != READER_VERSION[0]:
+        report.add(
+            "version-unsupported-major",
+            f"Expected a bundle of KIF {READER_VERSION[0]}.x (this reader implements {SPEC_VERSION}). "
+            f"Received: kif_version={doc['kif_version']!r}",
+            file,
+            "/kif_version",
+        )
+        return False, False
+    if version[1] > READER_VERSION[1]:
+        report.add(
+            "version-newer-minor",
+            f"Bundle is KIF {doc['kif_version']}, newer than this reader ({SPEC_VERSION}); "
+            "unknown optional fields are ignored",
+            file,
+            "/kif_version",
+        )
+        return True, True
+    return True, False
+
+
+def check_schema(doc: dict[str, Any], report: Report, file: str, newer_minor: bool) -> bool:
+    """Report every schema violation; return True if there were none that matter."""
+    ok = True
+    for error in sorted(schemas.graph_validator().iter_errors(doc), key=lambda e: list(e.absolute_path)):
+        if newer_minor and error.validator == "additionalProperties":
+            continue  # a newer minor version may add optional fields
+        ok = False
+        report.add("schema-violation", error.message, file, join(error.absolute_path))
+    return ok

@@ -1,0 +1,117 @@
+"""Stage 2a: each layer against its type's definition (type, attributes, arity, weight roles)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kif import catalog
+from kif.validate.document import parse_version
+from kif.validate.pointer import pointer
+from kif.validate.report import Report
+
+
+def check_layers(doc: dict[str, Any], report: Report, file: str) -> None:
+    doc_version = parse_version(doc["kif_version"])
+    for index, layer in enumerate(doc["layers"]):
+        where = pointer("layers", index)
+        layer_type = layer["type"]
+        if catalog.is_custom(layer_type):
+            report.add(
+                "layer-custom",
+                f"Layer {layer['name']!r} has custom type {layer_type!r}; a runtime needs a registered implementation",
+                file,
+                where + "/type",
+            )
+            continue
+        definition = catalog.catalog().get(layer_type)
+        if definition is None:
+            report.add(
+                "layer-type-unknown",
+                f"Layer {layer['name']!r}: unknown type {layer_type!r}. Known types: {', '.join(catalog.catalog())}",
+                file,
+                where + "/type",
+            )
+            continue
+        since = parse_version(definition.since)
+        if doc_version is not None and since is not None and since > doc_version:
+            report.add(
+                "layer-type-too-new",
+                f"Layer type {layer_type!r} appeared in KIF {definition.since}; the document is {doc['kif_version']}",
+                file,
+                where + "/type",
+            )
+        _check_attributes(layer, definition, report, file, where)
+        _check_arity(layer, definition, report, file, where)
+        _check_weight_roles(layer, definition, report, file, where)
+
+
+def _check_attributes(layer: dict[str, Any], definition: catalog.LayerDef, report: Report, file: str, where: str) -> None:
+    attributes = layer["attributes"]
+    known = set(definition.attributes)
+    for name in sorted(set(attributes) - known):
+        report.add(
+            "layer-attribute-unknown",
+            f"Layer {layer['name']!r} ({definition.type}): unknown attribute {name!r}. "
+            f"Expected one of: {', '.join(sorted(known)) or '(none)'}",
+            file,
+            f"{where}/attributes/{name}",
+        )
+    for name in definition.schema.get("required", []):
+        if name not in attributes:
+            report.add(
+                "layer-attribute-missing",
+                f"Layer {layer['name']!r} ({definition.type}): attribute {name!r} is missing; writers emit every attribute",
+                file,
+                f"{where}/attributes/{name}",
+            )
+    for error in definition.validator.iter_errors(attributes):
+        if error.validator in ("required", "additionalProperties"):
+            continue  # reported above with their own codes
+        path = "/".join(str(p) for p in error.absolute_path)
+        report.add(
+            "layer-attribute-invalid",
+            f"Layer {layer['name']!r} ({definition.type}): {error.message}",
+            file,
+            f"{where}/attributes" + (f"/{path}" if path else ""),
+        )
+
+
+def _arity_text(bounds: tuple[int, int | None]) -> str:
+    low, high = bounds
+    if high == low:
+        return str(low)
+    return f"at least {low}" if high is None else f"{low} to {high}"
+
+
+def _check_arity(layer: dict[str, Any], definition: catalog.LayerDef, report: Report, file: str, where: str) -> None:
+    for key, bounds in (("inputs", definition.inputs), ("outputs", definition.outputs)):
+        count = len(layer[key])
+        low, high = bounds
+        if count < low or (high is not None and count > high):
+            report.add(
+                "layer-arity",
+                f"Layer {layer['name']!r} ({definition.type}): expected {_arity_text(bounds)} {key}. Received: {count}",
+                file,
+                f"{where}/{key}",
+            )
+
+
+def _check_weight_roles(layer: dict[str, Any], definition: catalog.LayerDef, report: Report, file: str, where: str) -> None:
+    roles = set(layer["weights"])
+    required = definition.required_weights(layer["attributes"])
+    for role in sorted(required - roles):
+        report.add(
+            "layer-weight-missing",
+            f"Layer {layer['name']!r} ({definition.type}): expected weight {role!r}",
+            file,
+            f"{where}/weights/{role}",
+        )
+    for role in sorted(roles - required):
+        known = ", ".join(sorted(required)) or "(none)"
+        report.add(
+            "layer-weight-unknown",
+            f"Layer {layer['name']!r} ({definition.type}): weight role {role!r} is not used with these attributes. "
+            f"Expected: {known}",
+            file,
+            f"{where}/weights/{role}",
+        )

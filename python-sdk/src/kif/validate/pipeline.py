@@ -1,0 +1,73 @@
+"""The validation pipeline: container → document → version → schema → layers → graph → weights.
+
+``check`` collects every finding it can; a stage whose input is unusable stops the
+stages that depend on it. ``kif.load`` reuses what the pipeline parsed, so nothing
+is read twice.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from kif.bundle.container import DOCUMENT, Container, open_container
+from kif.bundle.safetensors_io import Header
+from kif.errors import BundleError
+from kif.validate.document import check_schema, check_version, read_document
+from kif.validate.graph_rules import check_graph
+from kif.validate.layers import check_layers
+from kif.validate.report import Report
+from kif.validate.weights import check_weights
+
+LEVELS = ("structure", "full", "numeric")
+
+
+@dataclass
+class Parsed:
+    container: Container
+    document: dict[str, Any]
+    headers: dict[str, Header] = field(default_factory=dict)
+
+
+def check(path: str | os.PathLike[str], *, verify_checksums: bool = True, level: str = "full") -> tuple[Report, Parsed | None]:
+    """Validate a bundle. ``level``: structure (no weight files read), full, or numeric (self-test)."""
+    if level not in LEVELS:
+        raise ValueError(f"Expected level to be one of {LEVELS}. Received: level={level!r}")
+    report = Report(str(path))
+    try:
+        container = open_container(path)
+    except BundleError as exc:
+        report.add(exc.code, exc.message, exc.file)
+        return report, None
+    report.findings.extend(container.findings)
+    doc = read_document(container, report)
+    if doc is None:
+        return report, None
+    file = container.member_label(DOCUMENT)
+    readable, newer_minor = check_version(doc, report, file)
+    if not readable or not check_schema(doc, report, file, newer_minor):
+        return report, None
+    check_layers(doc, report, file)
+    check_graph(doc, report, file)
+    parsed = Parsed(container, doc)
+    if level != "structure":
+        parsed.headers = check_weights(container, doc, report, verify_checksums)
+    if report.ok:
+        _check_shapes(parsed, report)
+    if level == "numeric" and report.ok:
+        _check_self_test(parsed, report)
+    return report, parsed
+
+
+def _check_shapes(parsed: Parsed, report: Report) -> None:
+    """Shape inference with the layer shape rules (hook for the layer catalog)."""
+    from kif.validate import shapes
+
+    shapes.check_shapes(parsed, report)
+
+
+def _check_self_test(parsed: Parsed, report: Report) -> None:
+    from kif.validate import self_test
+
+    self_test.check_self_test(parsed, report)

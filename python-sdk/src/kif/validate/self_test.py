@@ -1,0 +1,46 @@
+"""Stage 5 (level numeric): run the embedded golden sample with the reference runtime."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kif.bundle.container import DOCUMENT
+from kif.errors import KifError, UnsupportedLayerError
+from kif.validate.report import Report
+
+if TYPE_CHECKING:
+    from kif.validate.pipeline import Parsed
+
+
+def check_self_test(parsed: Parsed, report: Report) -> None:
+    from kif.bundle.reader import LazyWeights, _self_test
+    from kif.graph import Model
+    from kif.runtime import run
+
+    doc = parsed.document
+    file = parsed.container.member_label(DOCUMENT)
+    if "self_test" not in doc:
+        return
+    model = Model.from_document(doc, LazyWeights(parsed.container, doc["weights"]["tensors"], parsed.headers))
+    sample = _self_test(parsed.container, doc)
+    try:
+        outputs = run(model, sample.inputs)
+    except UnsupportedLayerError as exc:
+        report.add("self-test-skipped", f"Self-test not run: {exc.message}", file, "/self_test")
+        return
+    except KifError as exc:
+        report.add("self-test-mismatch", f"Self-test failed to run: {exc.message}", file, "/self_test")
+        return
+    for name, expected in sample.outputs.items():
+        got = outputs[name].astype(np.float64)
+        want = np.asarray(expected, dtype=np.float64)
+        if got.shape != want.shape or not np.allclose(got, want, rtol=sample.rtol, atol=sample.atol):
+            worst = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("inf")
+            report.add(
+                "self-test-mismatch",
+                f"Output {name!r} differs from the self-test (max abs error {worst:.3g}, rtol={sample.rtol}, atol={sample.atol})",
+                file,
+                f"/self_test/outputs/{name}",
+            )

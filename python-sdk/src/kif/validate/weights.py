@@ -1,0 +1,136 @@
+"""Stage 3: weight files against the weights index and the layers (headers, checksums)."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from typing import Any
+
+from kif import catalog
+from kif.bundle import safetensors_io
+from kif.bundle.container import DOCUMENT, Container
+from kif.errors import WeightsError
+from kif.validate.pointer import pointer
+from kif.validate.report import Report
+
+_HASH_CHUNK = 8 * 1024 * 1024
+
+
+def read_header(container: Container, name: str) -> safetensors_io.Header:
+    """Read and check one safetensors member's header (raises WeightsError)."""
+    label = container.member_label(name)
+    size = container.members[name].size
+    prefix = container.read(name, 0, 8)
+    if len(prefix) == 8:
+        (header_len,) = struct.unpack("<Q", prefix)
+        if header_len <= safetensors_io.MAX_HEADER_BYTES:
+            prefix += container.read(name, 8, header_len)
+    return safetensors_io.parse_header(prefix, size, label)
+
+
+def sha256_of(container: Container, name: str) -> str:
+    digest = hashlib.sha256()
+    view = container.view(name)
+    for start in range(0, len(view), _HASH_CHUNK):
+        digest.update(view[start : start + _HASH_CHUNK])
+    return digest.hexdigest()
+
+
+def check_weights(container: Container, doc: dict[str, Any], report: Report, verify_checksums: bool) -> dict[str, safetensors_io.Header]:
+    file = container.member_label(DOCUMENT)
+    headers = _check_files(container, doc, report, verify_checksums)
+    index: dict[str, Any] = doc["weights"]["tensors"]
+    listed = {f["path"] for f in doc["weights"]["files"]}
+    for tensor, entry in index.items():
+        where = pointer("weights", "tensors", tensor)
+        if entry["file"] not in listed:
+            report.add("weights-file-unknown", f"Tensor {tensor!r} lives in {entry['file']!r}, which weights.files does not list", file, where + "/file")
+            continue
+        header = headers.get(entry["file"])
+        if header is None:
+            continue  # the file itself was reported
+        found = header.tensors.get(tensor)
+        label = container.member_label(entry["file"])
+        if found is None:
+            report.add("weights-tensor-missing", f"Tensor {tensor!r} is not in {entry['file']}", label, tensor)
+            continue
+        if found.dtype.name != entry["dtype"]:
+            report.add("weights-dtype-mismatch", f"Tensor {tensor!r}: the index says {entry['dtype']}, the file header says {found.dtype.name}", file, where + "/dtype")
+        if list(found.shape) != list(entry["shape"]):
+            report.add("weights-shape-mismatch", f"Tensor {tensor!r}: the index says shape {entry['shape']}, the file header says {list(found.shape)}", file, where + "/shape")
+    for name, header in headers.items():
+        for tensor in header.tensors:
+            if index.get(tensor, {}).get("file") != name:
+                report.add("weights-tensor-extra", f"Tensor {tensor!r} is in {name} but not in the weights index", container.member_label(name), tensor)
+    _check_references(doc, index, report, file)
+    return headers
+
+
+def _check_files(container: Container, doc: dict[str, Any], report: Report, verify: bool) -> dict[str, safetensors_io.Header]:
+    headers: dict[str, safetensors_io.Header] = {}
+    seen: set[str] = set()
+    entries = [(pointer("weights", "files", i), f) for i, f in enumerate(doc["weights"]["files"])]
+    if "self_test" in doc:
+        entries.append(("/self_test", {"path": doc["self_test"]["file"], **doc["self_test"]}))
+    for where, entry in entries:
+        name = entry["path"]
+        if name in seen or name == DOCUMENT:
+            report.add("weights-file-duplicate", f"File {name!r} is listed more than once", container.member_label(DOCUMENT), where + "/path")
+            continue
+        seen.add(name)
+        member = container.members.get(name)
+        if member is None:
+            report.add("bundle-missing-member", f"Expected file {name!r} listed in model.json", container.label, where + "/path")
+            continue
+        if member.size != entry["size"]:
+            report.add("weights-size-mismatch", f"Expected {entry['size']} bytes. Received: {member.size}", container.member_label(name), where + "/size")
+        try:
+            header = read_header(container, name)
+        except WeightsError as exc:
+            report.add(exc.code, exc.message, exc.file, exc.pointer)
+            continue
+        if verify and sha256_of(container, name) != entry["sha256"]:
+            report.add("weights-checksum-mismatch", f"SHA-256 of {name} differs from model.json (expected {entry['sha256']})", container.member_label(name), where + "/sha256")
+        if where == "/self_test":
+            _check_self_test(doc, header, report, container.member_label(name))
+        else:
+            headers[name] = header
+    _check_unlisted(container, seen, report)
+    return headers
+
+
+def _check_unlisted(container: Container, listed: set[str], report: Report) -> None:
+    for name in sorted(set(container.members) - listed - {DOCUMENT}):
+        if container.is_archive:
+            report.add("bundle-unlisted-member", f"Member {name!r} is not named by model.json", container.member_label(name))
+        else:
+            report.add("bundle-unlisted-file", f"File {name!r} is not part of the bundle and is ignored", container.member_label(name))
+
+
+def _check_self_test(doc: dict[str, Any], header: safetensors_io.Header, report: Report, label: str) -> None:
+    for kind in ("inputs", "outputs"):
+        for spec in doc[kind]:
+            if f"{kind}/{spec['name']}" not in header.tensors:
+                report.add("self-test-invalid", f"Expected tensor {kind}/{spec['name']} in the self-test file", label, f"{kind}/{spec['name']}")
+
+
+def _check_references(doc: dict[str, Any], index: dict[str, Any], report: Report, file: str) -> None:
+    used: set[str] = set()
+    for i, layer in enumerate(doc["layers"]):
+        definition = catalog.catalog().get(layer["type"])
+        for role, tensor in layer["weights"].items():
+            used.add(tensor)
+            where = pointer("layers", i, "weights", role)
+            if tensor not in index:
+                report.add("weights-reference-unknown", f"Layer {layer['name']!r} weight {role!r} names tensor {tensor!r}, which is not in the weights index", file, where)
+                continue
+            weight = definition.weights.get(role) if definition else None
+            if weight is not None and len(index[tensor]["shape"]) != weight.rank:
+                report.add(
+                    "layer-weight-rank",
+                    f"Layer {layer['name']!r} weight {role!r}: expected rank {weight.rank} ({weight.layout}). Received: shape {index[tensor]['shape']}",
+                    file,
+                    where,
+                )
+    for tensor in sorted(set(index) - used):
+        report.add("weights-unreferenced", f"Tensor {tensor!r} is used by no layer", file, pointer("weights", "tensors", tensor))
