@@ -50,7 +50,17 @@ class LayerDef:
         return schemas.validator(f"layers/{self.type}.schema.json")
 
     def required_weights(self, attributes: dict[str, Any]) -> set[str]:
-        return {w.role for w in self.weights.values() if w.when is None or attributes.get(w.when) is True}
+        return {w.role for w in self.weights.values() if w.when is None or _lookup(attributes, w.when) is True}
+
+
+def _lookup(attributes: dict[str, Any], path: str) -> Any:
+    """Resolve ``when``: an attribute name, or a '/'-separated path into nested attributes."""
+    value: Any = attributes
+    for part in path.split("/"):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 def is_custom(layer_type: str) -> bool:
