@@ -57,6 +57,6 @@ def test_schema_requires_every_attribute(layer_type: str) -> None:
     definition = catalog.get(layer_type)
     assert sorted(definition.schema["required"]) == sorted(definition.attributes)
     for role, weight in definition.weights.items():
-        if weight.when is not None:
-            head = weight.when.split("/")[0]
-            assert head in definition.attributes, f"weight {role} depends on unknown attribute {weight.when}"
+        for condition in weight.conditions:
+            head = re.split(r"[/=!]", condition)[0]
+            assert head in definition.attributes, f"weight {role} depends on unknown attribute {condition}"

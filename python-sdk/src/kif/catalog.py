@@ -20,10 +20,15 @@ from kif.errors import UnsupportedLayerError
 @dataclass(frozen=True)
 class WeightDef:
     role: str
-    rank: int
+    rank: int | None  # None: the rank follows the attributes; the shape rule checks it
     layout: str
     description: str
-    when: str | None  # boolean attribute that must be true for the weight to exist
+    when: str | None  # boolean attribute (or /-path) that must be true for the weight to exist
+    also: tuple[str, ...] = ()  # further conditions that must all be true too (``when`` given as a list)
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        return () if self.when is None else (self.when, *self.also)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class LayerDef:
     outputs: tuple[int, int | None]
     weights: dict[str, WeightDef]
     tolerance: dict[str, Any]
+    weights_from: str | None = None  # attribute holding a nested {type, attributes} whose weight roles this type uses
 
     @property
     def attributes(self) -> dict[str, dict[str, Any]]:
@@ -50,7 +56,21 @@ class LayerDef:
         return schemas.validator(f"layers/{self.type}.schema.json")
 
     def required_weights(self, attributes: dict[str, Any]) -> set[str]:
-        return {w.role for w in self.weights.values() if w.when is None or _lookup(attributes, w.when) is True}
+        roles = {w.role for w in self.weights.values() if all(_holds(attributes, c) for c in w.conditions)}
+        inner = self.nested(attributes)
+        if inner is not None:
+            roles |= inner[0].required_weights(inner[1])
+        return roles
+
+    def nested(self, attributes: dict[str, Any]) -> tuple[LayerDef, dict[str, Any]] | None:
+        """The wrapped layer's definition and attributes (``weights_from``), when it names a known type."""
+        if self.weights_from is None:
+            return None
+        inner = _lookup(attributes, self.weights_from)
+        if not isinstance(inner, dict) or not isinstance(inner.get("type"), str) or not isinstance(inner.get("attributes"), dict):
+            return None
+        definition = catalog().get(inner["type"])
+        return None if definition is None else (definition, inner["attributes"])
 
 
 def _lookup(attributes: dict[str, Any], path: str) -> Any:
@@ -61,6 +81,24 @@ def _lookup(attributes: dict[str, Any], path: str) -> Any:
             return None
         value = value.get(part)
     return value
+
+
+def _holds(attributes: dict[str, Any], condition: str) -> bool:
+    """A ``when`` condition: ``name`` (or a /-path) that is true, ``name=value`` naming an enum value,
+    or ``name!=null`` for an attribute that is set (not null, not empty)."""
+    if condition.endswith("!=null"):
+        value = _lookup(attributes, condition[: -len("!=null")])
+        return value is not None and value != "" and value != []
+    path, equals, expected = condition.partition("=")
+    value = _lookup(attributes, path)
+    return value == expected if equals else value is True
+
+
+def _weight(role: str, w: dict[str, Any]) -> WeightDef:
+    when = w.get("when")
+    conditions = [when] if isinstance(when, str) else list(when or [])
+    first = conditions[0] if conditions else None
+    return WeightDef(role, w["rank"], w["layout"], w["description"], first, tuple(conditions[1:]))
 
 
 def is_custom(layer_type: str) -> bool:
@@ -81,11 +119,9 @@ def catalog() -> dict[str, LayerDef]:
             schema=schema,
             inputs=(ext["inputs"]["min"], ext["inputs"]["max"]),
             outputs=(ext["outputs"]["min"], ext["outputs"]["max"]),
-            weights={
-                role: WeightDef(role, w["rank"], w["layout"], w["description"], w.get("when"))
-                for role, w in ext["weights"].items()
-            },
+            weights={role: _weight(role, w) for role, w in ext["weights"].items()},
             tolerance=ext["tolerance"],
+            weights_from=ext.get("weights_from"),
         )
     return dict(sorted(out.items()))
 
@@ -95,6 +131,4 @@ def get(layer_type: str) -> LayerDef:
         return catalog()[layer_type]
     except KeyError:
         known = ", ".join(catalog())
-        raise UnsupportedLayerError(
-            f"Unknown layer type {layer_type!r}. Known types: {known}", code="layer-type-unknown"
-        ) from None
+        raise UnsupportedLayerError(f"Unknown layer type {layer_type!r}. Known types: {known}", code="layer-type-unknown") from None

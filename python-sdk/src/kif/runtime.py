@@ -33,7 +33,9 @@ def _kernel_for(model: Model) -> dict[str, type[Kernel]]:
                 if ":" in layer.type
                 else "a layer type the reference runtime does not implement"
             )
-            raise UnsupportedLayerError(f"Layer {layer.name!r} has type {layer.type!r}: {why}", code="layer-unsupported", pointer=layer.name)
+            raise UnsupportedLayerError(
+                f"Layer {layer.name!r} has type {layer.type!r}: {why}", code="layer-unsupported", pointer=layer.name
+            )
         found[layer.name] = kernel
     return found
 
@@ -55,10 +57,16 @@ def _bind_inputs(model: Model, inputs: Mapping[str, Any] | np.ndarray) -> dict[s
         target = np.dtype(_numpy_dtype(spec.dtype))
         if array.dtype != target:
             if not np.can_cast(array.dtype, target, casting="same_kind"):
-                raise KifError(f"Input {spec.name!r}: expected {spec.dtype}. Received: dtype={array.dtype}", code="run-inputs", pointer=spec.name)
+                raise KifError(
+                    f"Input {spec.name!r}: expected {spec.dtype}. Received: dtype={array.dtype}", code="run-inputs", pointer=spec.name
+                )
             array = array.astype(target)
-        if array.ndim != len(spec.shape) or any(d is not None and d != a for d, a in zip(spec.shape, array.shape)):
-            raise KifError(f"Input {spec.name!r}: expected shape {list(spec.shape)}. Received: {list(array.shape)}", code="run-inputs", pointer=spec.name)
+        if array.ndim != len(spec.shape) or any(d is not None and d != a for d, a in zip(spec.shape, array.shape, strict=True)):
+            raise KifError(
+                f"Input {spec.name!r}: expected shape {list(spec.shape)}. Received: {list(array.shape)}",
+                code="run-inputs",
+                pointer=spec.name,
+            )
         bound[spec.name] = array
     return bound
 
@@ -86,7 +94,14 @@ def run(model: Model | str | os.PathLike[str], inputs: Mapping[str, Any] | np.nd
             results = table[layer.name].run(layer.attributes, args, weights)
         except (ValueError, IndexError, TypeError) as exc:
             raise KifError(f"Layer {layer.name!r} ({layer.type}) failed: {exc}", code="run-failed", pointer=layer.name) from exc
-        values.update(zip(layer.outputs, results))
+        if len(results) < len(layer.outputs):
+            raise KifError(
+                f"Layer {layer.name!r} ({layer.type}): expected {len(layer.outputs)} outputs from the kernel. Received: {len(results)}",
+                code="run-failed",
+                pointer=layer.name,
+            )
+        # A layer may leave trailing optional outputs (e.g. Masking's mask) undeclared.
+        values.update(zip(layer.outputs, results[: len(layer.outputs)], strict=True))
         for tensor in layer.inputs:
             if tensor is not None and last_use.get(tensor) == index and tensor not in keep:
                 values.pop(tensor, None)  # free intermediates as soon as nothing reads them

@@ -2,6 +2,12 @@
 
 Formulas follow Keras 3; where Keras generations disagree the name says which
 (``hard_sigmoid`` is Keras 3's relu6(x+3)/6, ``hard_sigmoid_keras2`` is 0.2x+0.5 clipped).
+
+Every function is computed in float32 for 16-bit inputs (float64 for float64) and
+returned in the input dtype. The forms are chosen so that no finite input
+overflows: sigmoid and softplus never exponentiate a positive number, softmax
+subtracts the maximum, and overflow to inf where inf is the true result
+(``exponential``, the cube in ``gelu_tanh``) raises no warning.
 """
 
 from __future__ import annotations
@@ -13,69 +19,166 @@ from typing import Any
 import numpy as np
 
 from kif.layers._common import only
-from kif.layers.registry import TensorType, register_layer
+from kif.layers.registry import ShapeError, TensorType, register_layer
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+
+# Cephes ndtr.c (S. L. Moshier) rational approximations, relative error ~1e-16 in float64:
+# erf(x) = x T(x^2)/U(x^2) for |x| <= 1; erfc(x) = exp(-x^2) P(x)/Q(x) for 1 <= x < 8, exp(-x^2) R(x)/S(x) for x >= 8.
+_T = (9.60497373987051638749e0, 9.00260197203842689217e1, 2.23200534594684319226e3, 7.00332514112805075473e3, 5.55923013010394962768e4)
+_U = (1.0, 3.35617141647503099647e1, 5.21357949780152679795e2, 4.59432382970980127987e3, 2.26290000613890934246e4, 4.92673942608635921086e4)
+_P = (
+    2.46196981473530512524e-10, 5.64189564831068821977e-1, 7.46321056442269912687e0, 4.86371970985681366614e1,
+    1.96520832956077098242e2, 5.26445194995477358631e2, 9.34528527171957607540e2, 1.02755188689515710272e3, 5.57535335369399327526e2,
+)  # fmt: skip
+_Q = (
+    1.0, 1.32281951154744992508e1, 8.67072140885989742329e1, 3.54937778887819891062e2, 9.75708501743205489753e2,
+    1.82390916687909736289e3, 2.24633760818710981792e3, 1.65666309194161350182e3, 5.57535340817727675546e2,
+)  # fmt: skip
+_R = (
+    5.64189583547755073984e-1, 1.27536670759978104416e0, 5.01905042251180477414e0,
+    6.16021097993053585195e0, 7.40974269950448939160e0, 2.97886665372100240670e0,
+)  # fmt: skip
+_S = (
+    1.0, 2.26052863220117276590e0, 9.39603524938001434673e0, 1.20489539808096656605e1,
+    1.70814450747565897222e1, 9.60896809063285878198e0, 3.36907645100081516050e0,
+)  # fmt: skip
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    # NumPy has no erf; math.erf per element is exact to the ulp, vectorised via frompyfunc.
-    return np.frompyfunc(math.erf, 1, 1)(x.astype(np.float64)).astype(np.float64)
+def _poly(x: np.ndarray, coefficients: tuple[float, ...]) -> np.ndarray:
+    """Horner's rule, highest power first."""
+    result = np.full_like(x, coefficients[0])
+    for c in coefficients[1:]:
+        result = result * x + c
+    return result
 
 
-def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+def _erfc_nonneg(a: np.ndarray) -> np.ndarray:
+    """erfc for a >= 0 (float64); each branch is evaluated only where it applies."""
+    out = np.empty_like(a)
+    small = a < 1.0
+    large = a >= 8.0
+    mid = ~(small | large)
+    s = a[small]
+    out[small] = 1.0 - s * _poly(s * s, _T) / _poly(s * s, _U)
+    m = a[mid]
+    out[mid] = np.exp(-m * m) * _poly(m, _P) / _poly(m, _Q)
+    g = np.minimum(a[large], 30.0)  # erfc(30) underflows to 0; the clip keeps the polynomials finite
+    out[large] = np.exp(-g * g) * _poly(g, _R) / _poly(g, _S)
+    return out
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """Vectorised error function in float64, accurate to about 1e-15 (Cephes)."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    inner = np.abs(x) <= 1.0
+    s = x[inner]
+    out[inner] = s * _poly(s * s, _T) / _poly(s * s, _U)
+    o = x[~inner]
+    with np.errstate(under="ignore"):
+        out[~inner] = np.copysign(1.0 - _erfc_nonneg(np.abs(o)), o)
+    return out
+
+
+def erfc(x: np.ndarray) -> np.ndarray:
+    """Vectorised complementary error function in float64 (keeps relative accuracy for large x)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(under="ignore"):
+        tail = _erfc_nonneg(np.abs(x))
+    return np.where(x < 0, 2.0 - tail, tail)
+
+
+def _compute_dtype(dtype: np.dtype) -> np.dtype:
+    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))  # never exp of a positive number: no overflow, full relative accuracy in both tails
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
     shifted = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+def log_softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
     shifted = x - np.max(x, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-def _softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(x, 0.0).astype(x.dtype)
+def softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(x, x.dtype.type(0))  # log(1 + exp(x)) without overflow
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return (0.5 * (np.tanh(0.5 * x) + 1.0)).astype(x.dtype)
+def gelu(x: np.ndarray) -> np.ndarray:
+    # 0.5 x (1 + erf(x/√2)) = 0.5 x erfc(-x/√2): the erfc form keeps relative accuracy for negative x.
+    return (0.5 * x.astype(np.float64) * erfc(-x.astype(np.float64) / math.sqrt(2.0))).astype(x.dtype)
+
+
+def gelu_tanh(x: np.ndarray) -> np.ndarray:
+    inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)
+    return 0.5 * x * (1.0 + np.tanh(inner))
+
+
+def leaky_relu(x: np.ndarray, negative_slope: float = 0.2) -> np.ndarray:
+    return np.where(x >= 0, x, x * x.dtype.type(negative_slope))
+
+
+def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))
 
 
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda x: x,
     "relu": lambda x: np.maximum(x, 0),
     "relu6": lambda x: np.clip(x, 0, 6),
-    "leaky_relu": lambda x: np.where(x >= 0, x, 0.2 * x).astype(x.dtype),
-    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))).astype(x.dtype),
-    "selu": lambda x: (_SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0)))).astype(x.dtype),
-    "gelu": lambda x: (0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))).astype(x.dtype),
-    "gelu_tanh": lambda x: (0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))).astype(x.dtype),
-    "sigmoid": _sigmoid,
-    "hard_sigmoid": lambda x: (np.clip(x + 3.0, 0, 6) / 6.0).astype(x.dtype),
-    "hard_sigmoid_keras2": lambda x: np.clip(0.2 * x + 0.5, 0, 1).astype(x.dtype),
-    "hard_silu": lambda x: (x * np.clip(x + 3.0, 0, 6) / 6.0).astype(x.dtype),
-    "silu": lambda x: (x * _sigmoid(x)).astype(x.dtype),
+    "leaky_relu": leaky_relu,
+    "elu": elu,
+    "selu": lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+    "gelu": gelu,
+    "gelu_tanh": gelu_tanh,
+    "sigmoid": sigmoid,
+    "hard_sigmoid": lambda x: np.clip(x + 3.0, 0, 6) / 6.0,
+    "hard_sigmoid_keras2": lambda x: np.clip(0.2 * x + 0.5, 0, 1),
+    "hard_silu": lambda x: x * (np.clip(x + 3.0, 0, 6) / 6.0),
+    "silu": lambda x: x * sigmoid(x),
     "tanh": np.tanh,
-    "softmax": _softmax,
-    "log_softmax": _log_softmax,
-    "softplus": _softplus,
-    "softsign": lambda x: (x / (1.0 + np.abs(x))).astype(x.dtype),
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+    "softplus": softplus,
+    "softsign": lambda x: x / (1.0 + np.abs(x)),
     "exponential": np.exp,
-    "mish": lambda x: (x * np.tanh(_softplus(x))).astype(x.dtype),
+    "mish": lambda x: x * np.tanh(softplus(x)),
 }
 
 
 def apply(name: str, x: np.ndarray) -> np.ndarray:
-    return ACTIVATIONS[name](x)
+    """Activation ``name`` of a floating array, in the array's dtype (softmax/log_softmax on the last axis)."""
+    if name == "linear":
+        return x
+    wide = x.astype(_compute_dtype(x.dtype), copy=False)
+    with np.errstate(over="ignore", under="ignore"):
+        y = ACTIVATIONS[name](wide)
+    return np.asarray(y).astype(x.dtype, copy=False)
+
+
+def require_float(t: TensorType) -> None:
+    if t.dtype not in _FLOATS:
+        raise ShapeError(f"expected a floating input ({', '.join(_FLOATS)}). Received: dtype {t.dtype}")
 
 
 @register_layer("Activation")
 class Activation:
     @staticmethod
     def infer(attrs: dict[str, Any], inputs: list[TensorType | None], weights: dict[str, tuple[int, ...]]) -> list[TensorType]:
-        return [only(inputs)]
+        x = only(inputs)
+        require_float(x)
+        return [x]
 
     @staticmethod
     def run(attrs: dict[str, Any], inputs: list[np.ndarray | None], weights: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -34,7 +34,7 @@ class Add:
         for t in present[1:]:
             if len(t.shape) != len(shape):
                 raise ShapeError(f"expected inputs of the same shape. Received: {[list(p.shape) for p in present]}")
-            shape = [_merge_dim(a, b) for a, b in zip(shape, t.shape)]
+            shape = [_merge_dim(a, b) for a, b in zip(shape, t.shape, strict=False)]
         return [TensorType(present[0].dtype, tuple(shape))]
 
     @staticmethod

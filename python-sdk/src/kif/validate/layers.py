@@ -41,6 +41,7 @@ def check_layers(doc: dict[str, Any], report: Report, file: str) -> None:
                 where + "/type",
             )
         _check_attributes(layer, definition, report, file, where)
+        _check_nested(layer, definition, report, file, where)
         _check_arity(layer, definition, report, file, where)
         _check_weight_roles(layer, definition, report, file, where)
 
@@ -65,8 +66,8 @@ def _check_attributes(layer: dict[str, Any], definition: catalog.LayerDef, repor
                 f"{where}/attributes/{name}",
             )
     for error in definition.validator.iter_errors(attributes):
-        if error.validator in ("required", "additionalProperties"):
-            continue  # reported above with their own codes
+        if error.validator in ("required", "additionalProperties") and not error.absolute_path:
+            continue  # reported above with their own codes (nested ones are reported here)
         path = "/".join(str(p) for p in error.absolute_path)
         report.add(
             "layer-attribute-invalid",
@@ -74,6 +75,29 @@ def _check_attributes(layer: dict[str, Any], definition: catalog.LayerDef, repor
             file,
             f"{where}/attributes" + (f"/{path}" if path else ""),
         )
+
+
+def _check_nested(layer: dict[str, Any], definition: catalog.LayerDef, report: Report, file: str, where: str) -> None:
+    """A wrapper (x-kif ``weights_from``): the wrapped layer must be a known type with valid attributes."""
+    if definition.weights_from is None:
+        return
+    inner = layer["attributes"].get(definition.weights_from)
+    if not isinstance(inner, dict) or not isinstance(inner.get("type"), str) or not isinstance(inner.get("attributes"), dict):
+        return  # the wrapper's own schema reports the malformed value
+    inner_where = f"{where}/attributes/{definition.weights_from}"
+    inner_def = catalog.catalog().get(inner["type"])
+    if inner_def is None:
+        report.add(
+            "layer-type-unknown",
+            f"Layer {layer['name']!r} ({definition.type}) wraps unknown type {inner['type']!r}. "
+            f"Known types: {', '.join(catalog.catalog())}",
+            file,
+            inner_where + "/type",
+        )
+        return
+    nested = {"name": layer["name"], "attributes": inner["attributes"]}
+    _check_attributes(nested, inner_def, report, file, inner_where)
+    _check_nested(nested, inner_def, report, file, inner_where)
 
 
 def _arity_text(bounds: tuple[int, int | None]) -> str:
@@ -110,8 +134,7 @@ def _check_weight_roles(layer: dict[str, Any], definition: catalog.LayerDef, rep
         known = ", ".join(sorted(required)) or "(none)"
         report.add(
             "layer-weight-unknown",
-            f"Layer {layer['name']!r} ({definition.type}): weight role {role!r} is not used with these attributes. "
-            f"Expected: {known}",
+            f"Layer {layer['name']!r} ({definition.type}): weight role {role!r} is not used with these attributes. Expected: {known}",
             file,
             f"{where}/weights/{role}",
         )

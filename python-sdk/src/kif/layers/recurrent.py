@@ -1,0 +1,177 @@
+"""Recurrent layers: SimpleRNN, LSTM, GRU (spec/layers/SimpleRNN.md, LSTM.md, GRU.md).
+
+Inputs are ``[x, *initial_states, mask]`` (trailing ones optional or null): x [N, T, F],
+one state [N, units] per state of the type (LSTM: h then c), mask bool [N, T].
+Outputs are ``[y, *final_states]`` with return_state. The input projection
+x @ kernel + bias is computed for every step at once; only the recurrence loops over time.
+The Bidirectional wrapper reuses ``infer_rnn`` and ``run_rnn``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from kif.layers import activations
+from kif.layers.registry import ShapeError, TensorType, register_layer
+
+GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}  # blocks of `units` along the kernels' last axis
+STATES = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1}
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+
+Step = Callable[[np.ndarray, list[np.ndarray]], tuple[np.ndarray, list[np.ndarray]]]
+
+
+def split_inputs(layer_type: str, inputs: Sequence[Any]) -> tuple[Any, list[Any], Any]:
+    """(x, initial states (None when absent), mask) from ``[x, *states, mask]``."""
+    count = STATES[layer_type]
+    padded = [*inputs, *[None] * (count + 2 - len(inputs))]
+    return padded[0], padded[1 : 1 + count], padded[1 + count]
+
+
+def _check_weight(weights: dict[str, tuple[int, ...]], role: str, expected: tuple[int | None, ...]) -> None:
+    shape = weights.get(role)
+    if shape is not None and (len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape, strict=True))):
+        wanted = ", ".join("?" if e is None else str(e) for e in expected)
+        raise ShapeError(f"expected {role} of shape [{wanted}]. Received: {role} shape {list(shape)}")
+
+
+def infer_rnn(
+    layer_type: str, attrs: dict[str, Any], inputs: Sequence[TensorType | None], weights: dict[str, tuple[int, ...]]
+) -> list[TensorType]:
+    if len(inputs) > STATES[layer_type] + 2:
+        raise ShapeError(f"expected at most {STATES[layer_type] + 2} inputs (x, initial states, mask). Received: {len(inputs)}")
+    x, states, mask = split_inputs(layer_type, inputs)
+    if x is None or len(x.shape) != 3:
+        raise ShapeError(f"expected input x of rank 3 [N, T, features]. Received: {'nothing' if x is None else f'shape {list(x.shape)}'}")
+    if x.dtype not in _FLOATS:
+        raise ShapeError(f"expected a floating input. Received: dtype {x.dtype}")
+    units, k = attrs["units"], GATES[layer_type]
+    _check_weight(weights, "kernel", (x.shape[2], k * units))
+    _check_weight(weights, "recurrent_kernel", (units, k * units))
+    _check_weight(weights, "bias", (k * units,))
+    _check_weight(weights, "recurrent_bias", (k * units,))
+    given = [s for s in states if s is not None]
+    if given and len(given) != len(states):
+        raise ShapeError(f"expected all {len(states)} initial states or none. Received: {len(given)}")
+    for state in given:
+        if len(state.shape) != 2 or state.shape[1] != units or not _same(state.shape[0], x.shape[0]):
+            raise ShapeError(f"expected initial state of shape [N, {units}] with N of x. Received: shape {list(state.shape)}")
+    if mask is not None and (mask.dtype != "bool" or len(mask.shape) != 2 or not all(map(_same, mask.shape, x.shape[:2]))):
+        raise ShapeError(f"expected a bool mask of shape [N, T] = {list(x.shape[:2])}. Received: {mask.dtype} shape {list(mask.shape)}")
+    batch = x.shape[0]
+    y = (batch, x.shape[1], units) if attrs["return_sequences"] else (batch, units)
+    outs = [TensorType(x.dtype, y)]
+    if attrs["return_state"]:
+        outs += [TensorType(x.dtype, (batch, units))] * STATES[layer_type]
+    return outs
+
+
+def _same(a: int | None, b: int | None) -> bool:
+    return a is None or b is None or a == b
+
+
+def run_rnn(
+    layer_type: str, attrs: dict[str, Any], inputs: Sequence[np.ndarray | None], weights: dict[str, np.ndarray]
+) -> list[np.ndarray]:
+    x, states, mask = split_inputs(layer_type, inputs)
+    assert x is not None
+    # float16/bfloat16 recur in float32 (the spec allows a wider compute type); the outputs have x's dtype
+    ct = np.float64 if x.dtype == np.float64 else np.float32
+    units = attrs["units"]
+    w = {role: np.asarray(a).astype(ct, copy=False) for role, a in weights.items()}
+    seq = x.astype(ct, copy=False)
+    if attrs["go_backwards"]:
+        seq = seq[:, ::-1]
+        mask = None if mask is None else mask[:, ::-1]
+    projected = np.matmul(seq, w["kernel"])  # [N, T, k*units], all steps at once
+    if attrs["use_bias"]:
+        projected = projected + w["bias"]
+    n = x.shape[0]
+    state = [np.zeros((n, units), ct) if s is None else np.asarray(s).astype(ct) for s in states]
+    step = _STEPS[layer_type](attrs, w)
+    outputs = np.zeros((n, x.shape[1], units), ct)
+    previous = np.zeros((n, units), ct)
+    keep = None if mask is None else np.asarray(mask, dtype=bool)
+    for t in range(x.shape[1]):
+        out, new = step(projected[:, t], state)
+        if keep is not None:
+            m = keep[:, t, None]
+            # a masked step carries the states forward; its output is zero or repeats the previous output
+            out = np.where(m, out, 0 if attrs["zero_output_for_mask"] else previous)
+            new = [np.where(m, a, b) for a, b in zip(new, state, strict=True)]
+        outputs[:, t] = out
+        previous, state = out, new
+    y = outputs if attrs["return_sequences"] else outputs[:, -1]
+    results = [y, *state] if attrs["return_state"] else [y]
+    return [r.astype(x.dtype, copy=False) for r in results]
+
+
+def _simple_rnn(attrs: dict[str, Any], w: dict[str, np.ndarray]) -> Step:
+    act, rk = attrs["activation"], w["recurrent_kernel"]
+
+    def step(xp: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        h = activations.apply(act, xp + state[0] @ rk)
+        return h, [h]
+
+    return step
+
+
+def _lstm(attrs: dict[str, Any], w: dict[str, np.ndarray]) -> Step:
+    act, gate, rk = attrs["activation"], attrs["recurrent_activation"], w["recurrent_kernel"]
+
+    def step(xp: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        z_i, z_f, z_c, z_o = np.split(xp + state[0] @ rk, 4, axis=-1)
+        c = activations.apply(gate, z_f) * state[1] + activations.apply(gate, z_i) * activations.apply(act, z_c)
+        h = activations.apply(gate, z_o) * activations.apply(act, c)
+        return h, [h, c]
+
+    return step
+
+
+def _gru(attrs: dict[str, Any], w: dict[str, np.ndarray]) -> Step:
+    act, gate, rk, units = attrs["activation"], attrs["recurrent_activation"], w["recurrent_kernel"], attrs["units"]
+    recurrent_bias = w.get("recurrent_bias") if attrs["use_bias"] else None
+
+    def step(xp: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        h_prev = state[0]
+        x_z, x_r, x_h = np.split(xp, 3, axis=-1)
+        if attrs["reset_after"]:
+            inner = h_prev @ rk
+            if recurrent_bias is not None:
+                inner = inner + recurrent_bias
+            h_z, h_r, h_h = np.split(inner, 3, axis=-1)
+            z, r = activations.apply(gate, x_z + h_z), activations.apply(gate, x_r + h_r)
+            candidate = activations.apply(act, x_h + r * h_h)
+        else:
+            h_z, h_r = np.split(h_prev @ rk[:, : 2 * units], 2, axis=-1)
+            z, r = activations.apply(gate, x_z + h_z), activations.apply(gate, x_r + h_r)
+            candidate = activations.apply(act, x_h + (r * h_prev) @ rk[:, 2 * units :])
+        h = z * h_prev + (1 - z) * candidate
+        return h, [h]
+
+    return step
+
+
+_STEPS: dict[str, Callable[[dict[str, Any], dict[str, np.ndarray]], Step]] = {"SimpleRNN": _simple_rnn, "LSTM": _lstm, "GRU": _gru}
+
+
+def _kernel(layer_type: str) -> type:
+    class _Recurrent:
+        @staticmethod
+        def infer(attrs: dict[str, Any], inputs: list[TensorType | None], weights: dict[str, tuple[int, ...]]) -> list[TensorType]:
+            return infer_rnn(layer_type, attrs, inputs, weights)
+
+        @staticmethod
+        def run(attrs: dict[str, Any], inputs: list[np.ndarray | None], weights: dict[str, np.ndarray]) -> list[np.ndarray]:
+            return run_rnn(layer_type, attrs, inputs, weights)
+
+    _Recurrent.__name__ = _Recurrent.__qualname__ = layer_type
+    return register_layer(layer_type)(_Recurrent)
+
+
+SimpleRNN = _kernel("SimpleRNN")
+LSTM = _kernel("LSTM")
+GRU = _kernel("GRU")
