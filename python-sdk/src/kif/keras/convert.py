@@ -1,0 +1,220 @@
+"""``kif convert``: a Keras file → a KIF bundle, streaming one tensor at a time.
+
+Nothing is written unless the whole model maps: a Lambda layer, an unknown class
+or an unsupported option stops the conversion with a message naming the layer.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kif import __version__, dtypes
+from kif.bundle.deferred import DeferredTensor
+from kif.errors import KifError
+from kif.graph import Layer, Model, TensorSpec
+from kif.keras.mapping import Context, map_node
+from kif.keras.source import KerasSource, open_source
+from kif.keras.topology import build_topology
+
+_INTEGER_CONSUMERS = {"Embedding"}  # layers whose first input holds integer ids
+# Keras layers that pass their input's mask on unchanged (supports_masking without compute_mask).
+PASS_MASK = {
+    "Dropout",
+    "SpatialDropout1D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
+    "Activation",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "PReLU",
+    "Softmax",
+    "Dense",
+    "EinsumDense",
+    "BatchNormalization",
+    "LayerNormalization",
+    "UnitNormalization",
+    "RMSNormalization",
+    "Rescaling",
+    "Identity",
+}
+MERGE = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
+
+
+def _deferred(dataset: Any) -> DeferredTensor:
+    dtype = np.dtype(dataset.dtype).newbyteorder("<")
+    dtypes.from_numpy(dtype)  # reject dtypes KIF cannot store, before anything is written
+    return DeferredTensor(dtype, tuple(dataset.shape), lambda: np.asarray(dataset[()], dtype=dtype))
+
+
+def keras_to_model(source: KerasSource, *, allow_custom: bool = False) -> Model:
+    topology = build_topology(source.config)
+    layers: list[Layer] = []
+    weights: dict[str, Any] = {}
+    tensor_of: dict[tuple[tuple[str, ...], str, str], str] = {}  # (scope, keras layer, role) → tensor, shared by calls
+    masks: dict[str, str] = {}  # tensor → the mask Keras would attach to it
+    aliases = _mask_op_aliases(topology.nodes)
+    for node in topology.nodes:
+        if node.class_name == "NotEqual":
+            continue  # replaced by the Embedding's mask output
+        node.inputs = [aliases.get(t, t) for t in node.inputs]
+        node.kw_inputs = {k: [aliases.get(t, t) for t in v] for k, v in node.kw_inputs.items()}
+        ctx = Context(node, source.generation, lambda n=node: source.weights.layer(n.layer_name, n.scope, n.save_path), allow_custom, masks)
+        for mapped in map_node(ctx):
+            _propagate_mask(ctx, mapped, masks)
+            roles = {}
+            for role, dataset in mapped.weights.items():
+                key = (node.scope, node.layer_name, role + mapped.name_suffix)
+                if key not in tensor_of:
+                    tensor_name = "/".join([*node.scope, node.layer_name, role + mapped.name_suffix])
+                    weights[tensor_name] = dataset if isinstance(dataset, (np.ndarray, DeferredTensor)) else _deferred(dataset)
+                    tensor_of[key] = tensor_name
+                roles[role] = tensor_of[key]
+            layers.append(Layer(node.name + mapped.name_suffix, mapped.type, mapped.attributes, mapped.inputs, mapped.outputs, roles))
+    inputs = [TensorSpec(i.name, _input_dtype(i.name, i.dtype, layers), tuple(i.shape)) for i in topology.inputs]
+    model = Model(
+        name=_model_name(source.config),
+        inputs=inputs,
+        outputs=[TensorSpec(name, "", ()) for name in topology.outputs],
+        layers=layers,
+        weights=weights,
+        producer={"name": "kif-python (keras converter)", "version": __version__},
+        metadata={"source_format": source.format, "source_keras_version": source.keras_version},
+    )
+    _infer_outputs(model)
+    return model
+
+
+def _mask_op_aliases(nodes: list[Any]) -> dict[str, str]:
+    """Keras 3 writes Embedding(mask_zero=True)'s mask as an op node NotEqual(ids, 0); KIF's Embedding
+    already outputs that mask, so the op's output becomes an alias of it."""
+    aliases: dict[str, str] = {}
+    for node in nodes:
+        if node.class_name != "NotEqual":
+            continue
+        source = node.inputs[0] if len(node.inputs) == 1 else None
+        embedding = next(
+            (n for n in nodes if n.class_name == "Embedding" and n.config.get("mask_zero") and n.inputs[:1] == [source]),
+            None,
+        )
+        if embedding is None or node.constants != [0]:
+            raise KifError(
+                f"Layer {node.layer_name!r} (NotEqual): Keras op nodes are supported only as the mask of Embedding(mask_zero=True)",
+                code="convert-unsupported",
+                pointer=node.name,
+            )
+        aliases[node.outputs[0]] = f"{embedding.outputs[0]}:1"
+    return aliases
+
+
+def _propagate_mask(ctx: Context, mapped: Any, masks: dict[str, str]) -> None:
+    if isinstance(mapped.output_mask, str):
+        masks[mapped.outputs[0]] = mapped.output_mask
+        return
+    if mapped.output_mask is None:
+        return
+    found = {masks[t] for t in ctx.node.inputs if t in masks}
+    if not found:
+        return
+    if ctx.node.class_name in PASS_MASK:
+        masks[mapped.outputs[0]] = masks.get(ctx.node.inputs[0], next(iter(found)))
+        if ctx.node.class_name == "Softmax" and len(mapped.inputs) == 1:
+            mapped.inputs.append(masks[ctx.node.inputs[0]])  # Keras's Softmax applies the incoming mask
+    elif ctx.node.class_name in MERGE:
+        if (
+            len(found) > 1
+            or len(found & set(masks.get(t, "") for t in ctx.node.inputs)) != 1
+            or any(t not in masks for t in ctx.node.inputs)
+        ):
+            raise ctx.fail("its inputs carry different Keras masks; combining masks is not representable in KIF 0.1")
+        masks[mapped.outputs[0]] = next(iter(found))
+
+
+def _input_dtype(name: str, declared: str, layers: list[Layer]) -> str:
+    """Token ids are often declared float32; an input read only by Embedding layers is int32."""
+    readers = [layer for layer in layers if name in layer.inputs]
+    if readers and all(layer.type in _INTEGER_CONSUMERS and layer.inputs[0] == name for layer in readers):
+        return declared if declared.startswith(("int", "uint")) else "int32"
+    return declared if declared in dtypes.NAMES else "float32"
+
+
+def _model_name(config: dict[str, Any]) -> str:
+    inner = config.get("config")
+    name = inner.get("name") if isinstance(inner, dict) else None
+    return str(name or "model")
+
+
+def _infer_outputs(model: Model) -> None:
+    from kif import catalog
+    from kif.shapes import infer
+
+    weight_shapes = {n: tuple(t.shape) for n, t in model.weights.items()}
+    known = infer(model.inputs, model.layers, weight_shapes)
+    custom = [layer for layer in model.layers if catalog.is_custom(layer.type)]
+    for _ in custom:
+        # Custom layers have no shape rule: declare their outputs like their first input so the graph's
+        # output metadata can be written (validators do not check what flows out of a custom layer).
+        extra = [
+            TensorSpec(out, known[layer.inputs[0]].dtype, known[layer.inputs[0]].shape)
+            for layer in custom
+            if layer.inputs and layer.inputs[0] in known
+            for out in layer.outputs
+            if out not in known
+        ]
+        if not extra:
+            break
+        known = infer([*model.inputs, *extra], [layer for layer in model.layers if layer not in custom], weight_shapes, strict=False)
+    for spec in model.outputs:
+        found = known.get(spec.name)
+        if found is None:
+            raise KifError(
+                f"Cannot infer the type of output {spec.name!r}: a layer on its path has no shape rule",
+                code="convert-unsupported",
+                pointer=spec.name,
+            )
+        spec.dtype, spec.shape = found.dtype, found.shape
+
+
+def convert(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    allow_custom: bool = False,
+    progress: bool | None = None,
+) -> Path:
+    """Convert a Keras file to a KIF bundle at ``dst`` (``.kif`` archive or directory)."""
+    import kif
+
+    source = open_source(src, weights)
+    try:
+        try:
+            model = keras_to_model(source, allow_custom=allow_custom)
+        except KifError as exc:
+            exc.file = exc.file or str(src)
+            raise type(exc)(exc.message, code=exc.code, file=exc.file, pointer=exc.pointer) from None
+        target = kif.save(model, dst, progress=progress)
+    finally:
+        source.close()
+    report = kif.validate(target, verify_checksums=False)
+    if not report.ok:
+        _remove(target)
+        raise KifError(
+            "The converted bundle is invalid: " + "; ".join(str(f) for f in report.errors[:5]), code="convert-invalid", file=str(src)
+        )
+    return target
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

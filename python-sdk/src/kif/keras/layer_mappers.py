@@ -1,0 +1,248 @@
+"""Keras classes whose mapping is not the generic same-name rule: renamed options,
+weights split or regrouped, call arguments that become attributes, wrapped layers
+and the masks Keras passes between layers implicitly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from kif.bundle.deferred import DeferredTensor
+from kif.keras.mapping import MAPPERS, Context, MappedLayer, assign_weights, generic_attributes, map_generic, mapper
+from kif.keras.weights import LayerWeights
+
+_RNN_STATES = {"SimpleRNN": 1, "GRU": 1, "LSTM": 2}
+_RNN_ORDER = ["kernel", "recurrent_kernel", "bias"]
+
+
+def _row(dataset: Any, row: int) -> DeferredTensor:
+    """One row of a stored [2, n] array (GRU reset_after bias), read when written."""
+    shape = tuple(dataset.shape[1:])
+    return DeferredTensor(np.dtype(dataset.dtype), shape, lambda: np.asarray(dataset[row]))
+
+
+@mapper("LeakyReLU")
+def _leaky_relu(ctx: Context) -> list[MappedLayer]:
+    # Keras 2 called the slope "alpha"; Keras 3 "negative_slope".
+    attrs = generic_attributes(ctx, "LeakyReLU", renames={"alpha": "negative_slope"})
+    return [MappedLayer("LeakyReLU", attrs, list(ctx.node.inputs), list(ctx.node.outputs))]
+
+
+def _rnn_parts(
+    ctx: Context, config: dict[str, Any], class_name: str, items: list[tuple[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Attributes and weights of one recurrent layer from its config and its stored weights (Keras order)."""
+    sub = replace(ctx, node=replace(ctx.node, class_name=class_name, config=config))
+    attrs = generic_attributes(sub, class_name, extra_ignored={"cell"})
+    if class_name == "GRU" and "reset_after" not in config:
+        attrs["reset_after"] = False  # Keras ≤ 2.2 had no reset_after and computed the reset-before form
+    if len(items) != (3 if attrs["use_bias"] else 2):
+        raise ctx.fail(f"expected {3 if attrs['use_bias'] else 2} weights for {class_name}. Received: {len(items)}")
+    weights = {role: ds for role, (_, ds) in zip(_RNN_ORDER, items, strict=False)}
+    if class_name == "GRU" and attrs["reset_after"] and attrs["use_bias"]:
+        bias = weights["bias"]
+        weights["bias"], weights["recurrent_bias"] = _row(bias, 0), _row(bias, 1)
+    return attrs, weights
+
+
+def _rnn_inputs(ctx: Context, states: int) -> tuple[str, list[str | None]]:
+    node = ctx.node
+    x = node.inputs[0]
+    initial = list(node.inputs[1:]) + node.kw_inputs.get("initial_state", [])
+    mask = (node.kw_inputs.get("mask") or [None])[0] or ctx.mask_of(x)
+    if initial and len(initial) != states:
+        raise ctx.fail(f"expected {states} initial state tensors. Received: {len(initial)}")
+    inputs: list[str | None] = [x, *initial]
+    if mask is not None:
+        inputs += [None] * (1 + states - len(inputs)) + [mask]
+    return x, inputs
+
+
+@mapper("SimpleRNN", "LSTM", "GRU")
+def _rnn(ctx: Context) -> list[MappedLayer]:
+    class_name = ctx.node.class_name
+    if ctx.config.get("stateful"):
+        raise ctx.fail("stateful recurrent layers carry state between calls, which a KIF graph cannot represent")
+    attrs, weights = _rnn_parts(ctx, ctx.config, class_name, ctx.load_weights().items)
+    x, inputs = _rnn_inputs(ctx, _RNN_STATES[class_name])
+    count = 1 + (_RNN_STATES[class_name] if attrs["return_state"] else 0)
+    mask = ctx.mask_of(x) if attrs["return_sequences"] else None
+    return [MappedLayer(class_name, attrs, inputs, [ctx.output(i) for i in range(count)], weights, output_mask=mask)]
+
+
+def _side(items: list[tuple[str, Any]], side: str) -> list[tuple[str, Any]]:
+    return [(k, ds) for k, ds in items if any(part.startswith(side) for part in k.split("/"))]
+
+
+@mapper("Bidirectional")
+def _bidirectional(ctx: Context) -> list[MappedLayer]:
+    from kif.layers.wrappers import nested_layer
+
+    inner = ctx.config["layer"]
+    class_name = inner["class_name"]
+    if class_name not in _RNN_STATES:
+        raise ctx.fail(f"Bidirectional over {class_name} is not representable (KIF wraps SimpleRNN, LSTM or GRU)")
+    if inner["config"].get("stateful"):
+        raise ctx.fail("stateful recurrent layers cannot be represented")
+    backward_cfg = ctx.config.get("backward_layer") or {
+        "class_name": class_name,
+        "config": {**inner["config"], "go_backwards": not inner["config"].get("go_backwards", False)},
+    }
+    items = ctx.load_weights().items
+    sides = {}
+    for side, cfg in (("forward", inner), ("backward", backward_cfg)):
+        stored = _side(items, side)
+        attrs, weights = _rnn_parts(ctx, cfg["config"], cfg["class_name"], stored)
+        attrs["zero_output_for_mask"] = attrs["return_sequences"]  # Keras's Bidirectional forces this
+        sides[side] = (nested_layer(cfg["class_name"], **attrs), weights)
+    attrs = {"merge_mode": ctx.config.get("merge_mode", "concat"), "forward": sides["forward"][0], "backward": sides["backward"][0]}
+    weights = {f"{side}_{role}": ds for side, (_, w) in sides.items() for role, ds in w.items()}
+    states = _RNN_STATES[class_name]
+    x, inputs = _rnn_inputs(ctx, 2 * states)
+    fwd = sides["forward"][0]["attributes"]
+    count = (1 if attrs["merge_mode"] is not None else 2) + (2 * states if fwd["return_state"] else 0)
+    mask = ctx.mask_of(x) if fwd["return_sequences"] else None
+    return [MappedLayer("Bidirectional", attrs, inputs, [ctx.output(i) for i in range(count)], weights, output_mask=mask)]
+
+
+@mapper("TimeDistributed")
+def _time_distributed(ctx: Context) -> list[MappedLayer]:
+    inner = ctx.config["layer"]
+    sub_node = replace(ctx.node, class_name=inner["class_name"], config=inner["config"])
+    mapped = _map_inner(replace(ctx, node=sub_node))
+    attrs = {"layer": {"type": mapped.type, "attributes": mapped.attributes}}
+    x = ctx.node.inputs[0]
+    return [MappedLayer("TimeDistributed", attrs, [x], list(ctx.node.outputs), mapped.weights, output_mask=ctx.mask_of(x))]
+
+
+def _map_inner(ctx: Context) -> MappedLayer:
+    from kif.keras.mapping import map_node
+
+    mapped = map_node(ctx)
+    if len(mapped) != 1:
+        raise ctx.fail("the wrapped layer maps to more than one KIF layer")
+    return mapped[0]
+
+
+@mapper("Embedding")
+def _embedding(ctx: Context) -> list[MappedLayer]:
+    attrs = generic_attributes(ctx, "Embedding")
+    weights = assign_weights(ctx, "Embedding", attrs)
+    outputs = [ctx.output(0), ctx.output(1)] if attrs["mask_zero"] else [ctx.output(0)]
+    mask = outputs[1] if attrs["mask_zero"] else None
+    return [MappedLayer("Embedding", attrs, list(ctx.node.inputs), outputs, weights, output_mask=mask)]
+
+
+@mapper("Masking")
+def _masking(ctx: Context) -> list[MappedLayer]:
+    attrs = generic_attributes(ctx, "Masking")
+    outputs = [ctx.output(0), ctx.output(1)]
+    return [MappedLayer("Masking", attrs, list(ctx.node.inputs), outputs, output_mask=outputs[1])]
+
+
+def _parts_weights(ctx: Context, stored: LayerWeights, parts: dict[str, str]) -> dict[str, Any]:
+    """Weights of layers built from named sub-layers (query/key/value/output…): role = <part>_<kernel|bias>."""
+    out: dict[str, Any] = {}
+    for key, ds in stored.items:
+        components = [c.lstrip("_") for c in key.replace(":0", "").split("/")]
+        part = next((parts[c] for c in components if c in parts), None)
+        if part is None:
+            raise ctx.fail(f"cannot place stored weight {key!r}")
+        last = components[-1]
+        kind = last if last in ("kernel", "bias") else ("kernel" if last == "0" else "bias")
+        out[f"{part}_{kind}"] = ds
+    return out
+
+
+_ATTENTION_PARTS = {
+    "query": "query",
+    "query_dense": "query",
+    "key": "key",
+    "key_dense": "key",
+    "value": "value",
+    "value_dense": "value",
+    "attention_output": "output",
+    "output_dense": "output",
+    "gate": "gate",
+    "gate_dense": "gate",
+}
+
+
+def _attention_inputs(ctx: Context, query: str, value: str, key: str | None, explicit_mask: str | None) -> list[str | None]:
+    inputs: list[str | None] = [query, value, key, ctx.mask_of(query), ctx.mask_of(value), ctx.mask_of(key), explicit_mask]
+    while inputs and inputs[-1] is None:
+        inputs.pop()
+    return inputs
+
+
+@mapper("MultiHeadAttention", "GroupQueryAttention")
+def _multi_head_attention(ctx: Context) -> list[MappedLayer]:
+    class_name = ctx.node.class_name
+    node = ctx.node
+    args = list(node.inputs)
+    query = args[0]
+    value = args[1] if len(args) > 1 else node.kw_inputs["value"][0]
+    key = args[2] if len(args) > 2 else (node.kw_inputs.get("key") or [None])[0]
+    explicit = (node.kw_inputs.get("attention_mask") or [None])[0]
+    config = dict(ctx.config)
+    if class_name == "MultiHeadAttention" and isinstance(config.get("output_shape"), list):
+        if len(config["output_shape"]) != 1:
+            raise ctx.fail("output_shape with several dimensions is not representable in KIF 0.1 (write a Reshape after it)")
+        config["output_shape"] = config["output_shape"][0]
+    sub = replace(ctx, node=replace(node, config=config))
+    attrs = generic_attributes(sub, class_name)
+    for flag in ("use_causal_mask", "return_attention_scores"):
+        if node.kwargs.get(flag):
+            attrs[flag] = True
+    weights = _parts_weights(ctx, ctx.load_weights(), _ATTENTION_PARTS)
+    count = 2 if attrs.get("return_attention_scores") else 1
+    inputs = _attention_inputs(ctx, query, value, key, explicit)
+    return [MappedLayer(class_name, attrs, inputs, [ctx.output(i) for i in range(count)], weights, output_mask=ctx.mask_of(query))]
+
+
+@mapper("Attention", "AdditiveAttention")
+def _dot_attention(ctx: Context) -> list[MappedLayer]:
+    class_name = ctx.node.class_name
+    attrs = generic_attributes(ctx, class_name, renames={"causal": "use_causal_mask"})
+    for flag in ("use_causal_mask", "return_attention_scores"):
+        if ctx.node.kwargs.get(flag):
+            attrs[flag] = True
+    weights = assign_weights(ctx, class_name, attrs, order=["scale", "concat_score_weight"])
+    query, value, *rest = ctx.node.inputs
+    key = rest[0] if rest else None
+    masks = ctx.node.kw_inputs.get("mask") or [ctx.mask_of(query), ctx.mask_of(value)]
+    inputs: list[str | None] = [query, value, key, *masks]
+    while inputs and inputs[-1] is None:
+        inputs.pop()
+    count = 2 if attrs.get("return_attention_scores") else 1
+    return [MappedLayer(class_name, attrs, inputs, [ctx.output(i) for i in range(count)], weights, output_mask=ctx.mask_of(query))]
+
+
+@mapper("GlobalAveragePooling1D", "GlobalMaxPooling1D")
+def _global_pooling_1d(ctx: Context) -> list[MappedLayer]:
+    [mapped] = map_generic(ctx)
+    mask = ctx.mask_of(mapped.inputs[0])
+    if mask is not None:
+        mapped.inputs = [mapped.inputs[0], mask]
+    mapped.output_mask = None
+    return [mapped]
+
+
+def map_custom(ctx: Context) -> list[MappedLayer]:
+    """--allow-custom: keep an unknown class as ``keras.custom:<Class>`` with its config and weights."""
+    stored = ctx.load_weights()
+    names = stored.short_names()
+    weights = {f"w{i}_{n.replace('/', '_').replace(':', '_')}": ds for i, (n, (_, ds)) in enumerate(zip(names, stored.items, strict=False))}
+    config = {k: v for k, v in ctx.config.items() if k != "name"}
+    attrs: dict[str, Any] = {"keras_class": ctx.node.class_name, "config_json": json.dumps(config, sort_keys=True)}
+    if ctx.node.module:
+        attrs["module"] = ctx.node.module
+    class_name = "".join(ch for ch in ctx.node.class_name if ch.isalnum() or ch == "_") or "Layer"
+    return [MappedLayer(f"keras.custom:{class_name}", attrs, list(ctx.node.inputs), list(ctx.node.outputs), weights, output_mask=None)]
+
+
+__all__ = ["MAPPERS", "map_custom"]
