@@ -20,7 +20,12 @@ def build() -> kif.Model:
     k1, b1 = rng.normal(0, 0.5, (4, 16)).astype("float32"), rng.normal(0, 0.1, 16).astype("float32")
     k2, b2 = rng.normal(0, 0.5, (16, 3)).astype("float32"), rng.normal(0, 0.1, 3).astype("float32")
     b = kif.GraphBuilder("iris_mlp")
-    x = b.input("features", "float32", (None, 4), meta={"layout": "NC", "normalization": {"mean": [5.8, 3.0, 3.8, 1.2], "std": [0.8, 0.4, 1.8, 0.8]}})
+    x = b.input(
+        "features",
+        "float32",
+        (None, 4),
+        meta={"layout": "NC", "normalization": {"mean": [5.8, 3.0, 3.8, 1.2], "std": [0.8, 0.4, 1.8, 0.8]}},
+    )
     h = b.add("Dense", x, name="hidden", units=16, activation="relu", weights={"kernel": k1, "bias": b1})
     y = b.add("Dense", h, name="probabilities", units=3, activation="softmax", weights={"kernel": k2, "bias": b2})
     b.output(y, meta={"labels": ["setosa", "versicolor", "virginica"]})

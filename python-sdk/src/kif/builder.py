@@ -8,19 +8,26 @@
     model = b.build()
 
 Attributes left out take the defaults of the layer's schema, so the written
-document is in canonical form (every attribute explicit).
+document is in canonical form (every attribute explicit). Mistakes fail at the call
+that makes them, with the code and JSON pointer ``kif.validate`` would report for
+the written document.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from kif import catalog, dtypes
+from kif import catalog, dtypes, schemas
 from kif.errors import KifError
 from kif.graph import Layer, Model, SelfTest, Shape, TensorSpec
+from kif.validate.pointer import pointer
+
+_MODEL_FIELDS = ("metadata", "description", "license", "preprocessing", "self_test", "producer")
 
 
 class GraphBuilder:
@@ -33,15 +40,22 @@ class GraphBuilder:
         self._tensors: set[str] = set()
 
     def input(self, name: str, dtype: str, shape: Sequence[int | None], meta: Mapping[str, Any] | None = None) -> str:
-        dtypes.by_name(dtype)
-        self._claim(name)
+        where = pointer("inputs", len(self._inputs))
+        _check_name(name, where + "/name")
+        if dtype not in dtypes.NAMES:
+            raise KifError(
+                f"Expected a KIF dtype, one of {', '.join(dtypes.NAMES)}. Received: dtype={dtype!r}",
+                code="schema-violation",
+                pointer=where + "/dtype",
+            )
+        self._claim(name, where + "/name")
         self._inputs.append(TensorSpec(name, dtype, tuple(shape), dict(meta or {})))
         return name
 
     def add(
         self,
         layer_type: str,
-        inputs: str | None | Sequence[str | None],
+        inputs: str | Sequence[str | None] | None,
         *,
         name: str | None = None,
         weights: Mapping[str, np.ndarray | str] | None = None,
@@ -51,29 +65,50 @@ class GraphBuilder:
         """Append a layer call; return its output tensor name (a tuple if num_outputs > 1).
 
         A weight given as an array is stored as ``<layer>/<role>``; given as a string
-        it names an existing tensor, which is how layers share weights.
+        it names an existing tensor, which is how layers share weights. Nothing is
+        changed when the call fails.
         """
+        where = pointer("layers", len(self._layers))
         name = name or self._fresh_name(layer_type)
+        _check_name(name, where + "/name")
         if any(layer.name == name for layer in self._layers):
-            raise KifError(f"Expected a unique layer name. Received: name={name!r}", code="graph-duplicate-name")
+            raise KifError(f"Expected a unique layer name. Received: name={name!r}", code="graph-duplicate-name", pointer=where + "/name")
         input_list = [inputs] if inputs is None or isinstance(inputs, str) else list(inputs)
-        for tensor in input_list:
+        for slot, tensor in enumerate(input_list):
             if tensor is not None and tensor not in self._tensors:
-                raise KifError(f"Layer {name!r} reads unknown tensor {tensor!r}", code="graph-dangling-reference")
-        full = self._canonical_attributes(layer_type, name, attributes)
+                raise KifError(
+                    f"Layer {name!r} ({layer_type}): expected each input to be a tensor of the graph. Received: inputs[{slot}]={tensor!r}",
+                    code="graph-dangling-reference",
+                    pointer=f"{where}/inputs/{slot}",
+                )
+        full = self._canonical_attributes(layer_type, name, attributes, where)
         roles: dict[str, str] = {}
+        new_weights: dict[str, np.ndarray] = {}
         for role, value in (weights or {}).items():
             if isinstance(value, str):
                 if value not in self._weights:
-                    raise KifError(f"Layer {name!r} shares unknown weight tensor {value!r}", code="weights-reference-unknown")
+                    raise KifError(
+                        f"Layer {name!r} ({layer_type}): expected weight {role!r} to be an array or the name of a stored weight tensor. "
+                        f"Received: {role}={value!r}",
+                        code="weights-reference-unknown",
+                        pointer=f"{where}/weights" + pointer(role),
+                    )
                 roles[role] = value
             else:
                 tensor_name = f"{name}/{role}"
-                self._weights[tensor_name] = np.asarray(value)
+                new_weights[tensor_name] = value if isinstance(value, np.ndarray) else np.asarray(value)
                 roles[role] = tensor_name
         outputs = [name] if num_outputs == 1 else [f"{name}:{i}" for i in range(num_outputs)]
-        for tensor in outputs:
-            self._claim(tensor)
+        for slot, tensor in enumerate(outputs):
+            if tensor in self._tensors:
+                raise KifError(
+                    f"Expected a tensor name not used yet. Received: {tensor!r}",
+                    code="graph-duplicate-tensor",
+                    pointer=f"{where}/outputs/{slot}",
+                )
+        # Every check passed: commit.
+        self._tensors.update(outputs)
+        self._weights.update(new_weights)
         self._layers.append(Layer(name, layer_type, full, input_list, outputs, roles))
         return outputs[0] if num_outputs == 1 else tuple(outputs)
 
@@ -81,7 +116,10 @@ class GraphBuilder:
         """Call an existing layer again on other inputs: same type, attributes and weights."""
         original = next((layer for layer in self._layers if layer.name == layer_name), None)
         if original is None:
-            raise KifError(f"No layer named {layer_name!r} to reuse", code="graph-dangling-reference")
+            known = ", ".join(layer.name for layer in self._layers) or "(none)"
+            raise KifError(
+                f"Expected the name of a layer to reuse, one of: {known}. Received: {layer_name!r}", code="graph-dangling-reference"
+            )
         return self.add(
             original.type,
             inputs,
@@ -91,26 +129,37 @@ class GraphBuilder:
             **original.attributes,
         )
 
-    def output(self, tensor: str, *, dtype: str | None = None, shape: Sequence[int | None] | None = None, meta: Mapping[str, Any] | None = None) -> None:
+    def output(
+        self, tensor: str, *, dtype: str | None = None, shape: Sequence[int | None] | None = None, meta: Mapping[str, Any] | None = None
+    ) -> None:
+        where = pointer("outputs", len(self._outputs))
         if tensor not in self._tensors:
-            raise KifError(f"Graph output {tensor!r} is not a tensor of the graph", code="graph-output-unproduced")
+            raise KifError(
+                f"Expected a graph output to be a tensor of the graph. Received: {tensor!r}",
+                code="graph-output-unproduced",
+                pointer=where + "/name",
+            )
+        if any(spec.name == tensor for spec in self._outputs):
+            raise KifError(
+                f"Expected each graph output once. Received: {tensor!r} again", code="graph-duplicate-name", pointer=where + "/name"
+            )
         self._outputs.append(TensorSpec(tensor, dtype or "", tuple(shape) if shape is not None else None, dict(meta or {})))  # type: ignore[arg-type]
 
     def build(self, **fields: Any) -> Model:
         """The Model; ``fields`` sets metadata, description, license, preprocessing or self_test."""
         model = Model(self.name, list(self._inputs), list(self._outputs), list(self._layers), dict(self._weights))
         for key, value in fields.items():
-            if key not in ("metadata", "description", "license", "preprocessing", "self_test", "producer"):
-                raise KifError(f"Unknown model field {key!r}", code="builder")
+            if key not in _MODEL_FIELDS:
+                raise KifError(f"Expected model fields among {', '.join(_MODEL_FIELDS)}. Received: {key}={value!r}", code="builder")
             if key == "self_test" and not isinstance(value, SelfTest):
-                raise KifError("Expected self_test to be a kif.SelfTest", code="builder")
+                raise KifError(f"Expected self_test to be a kif.SelfTest. Received: {type(value).__name__}", code="builder")
             setattr(model, key, value)
         _fill_output_specs(model)
         return model
 
-    def _claim(self, tensor: str) -> None:
+    def _claim(self, tensor: str, where: str) -> None:
         if tensor in self._tensors:
-            raise KifError(f"Tensor name {tensor!r} is already used", code="graph-duplicate-tensor")
+            raise KifError(f"Expected a tensor name not used yet. Received: {tensor!r}", code="graph-duplicate-tensor", pointer=where)
         self._tensors.add(tensor)
 
     def _fresh_name(self, base: str) -> str:
@@ -122,22 +171,40 @@ class GraphBuilder:
         return f"{stem}_{index}"
 
     @staticmethod
-    def _canonical_attributes(layer_type: str, name: str, given: dict[str, Any]) -> dict[str, Any]:
+    def _canonical_attributes(layer_type: str, name: str, given: dict[str, Any], where: str) -> dict[str, Any]:
+        given = {key: _plain(value) for key, value in given.items()}
         if catalog.is_custom(layer_type):
-            return dict(given)
+            return given
         definition = catalog.get(layer_type)
+        prefix = f"Layer {name!r} ({layer_type})"
         unknown = sorted(set(given) - set(definition.attributes))
         if unknown:
             raise KifError(
-                f"Layer {name!r} ({layer_type}): unknown attribute(s) {', '.join(unknown)}. "
-                f"Expected one of: {', '.join(sorted(definition.attributes)) or '(none)'}",
+                f"{prefix}: unknown attribute {unknown[0]!r}. Expected one of: {', '.join(sorted(definition.attributes)) or '(none)'}. "
+                f"Received: {unknown[0]}={given[unknown[0]]!r}",
                 code="layer-attribute-unknown",
+                pointer=f"{where}/attributes" + pointer(unknown[0]),
             )
         full = {**definition.defaults, **given}
         missing = [a for a in definition.schema.get("required", []) if a not in full]
         if missing:
-            raise KifError(f"Layer {name!r} ({layer_type}): attribute(s) {', '.join(missing)} have no default and must be given", code="layer-attribute-missing")
-        return {key: full[key] for key in definition.attributes if key in full}
+            raise KifError(
+                f"{prefix}: expected a value for {missing[0]!r}, which has no default. Received: no {missing[0]} argument",
+                code="layer-attribute-missing",
+                pointer=f"{where}/attributes" + pointer(missing[0]),
+            )
+        full = {key: full[key] for key in definition.attributes if key in full}
+        for error in definition.validator.iter_errors(full):
+            path = [str(p) for p in error.absolute_path]
+            if not path or isinstance(full.get(path[0]), dict):
+                continue  # nested layer configs (wrappers) are left to kif.validate, which checks them in depth
+            raise KifError(
+                f"{prefix}: expected {'.'.join(path)} to satisfy the {layer_type} schema ({error.message}). "
+                f"Received: {'.'.join(path)}={error.instance!r}",
+                code="layer-attribute-invalid",
+                pointer=f"{where}/attributes" + pointer(*path),
+            )
+        return full
 
 
 def _fill_output_specs(model: Model) -> None:
@@ -150,11 +217,41 @@ def _fill_output_specs(model: Model) -> None:
     for spec in model.outputs:
         found = inferred.get(spec.name)
         if found is None:
-            raise KifError(f"Cannot infer dtype and shape of output {spec.name!r}; pass dtype= and shape=", code="builder")
+            raise KifError(
+                f"Cannot infer dtype and shape of output {spec.name!r}; pass dtype= and shape=", code="builder", pointer=spec.name
+            )
         if not spec.dtype:
             spec.dtype = found[0]
         if spec.shape is None:
             spec.shape = found[1]
+
+
+def _plain(value: Any) -> Any:
+    """Attributes as JSON has them: tuples become lists, NumPy scalars Python numbers."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@functools.cache
+def _name_pattern() -> re.Pattern[str]:
+    return re.compile(schemas.all_schemas()["graph.schema.json"]["$defs"]["name"]["pattern"])
+
+
+def _check_name(name: str, where: str) -> None:
+    """Names the graph schema would reject fail here, not later in kif.validate."""
+    if not isinstance(name, str) or not _name_pattern().fullmatch(name) or len(name) > 256:
+        raise KifError(
+            f"Expected a name of letters, digits and _ . : / - (not starting with . : / -). Received: name={name!r}",
+            code="schema-violation",
+            pointer=where,
+        )
 
 
 __all__ = ["GraphBuilder", "Shape"]

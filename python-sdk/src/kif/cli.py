@@ -56,6 +56,14 @@ def _cmd_layers(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from kif.keras import convert
+
+    target = convert(args.src, args.dst, weights=args.weights, allow_custom=args.allow_custom)
+    print(f"wrote {target}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kif",
@@ -65,25 +73,64 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kif {__version__} (spec {__import__('kif').SPEC_VERSION})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("validate", help="check a bundle and list every finding", description="Check a bundle: archive safety, schema, graph, weights, checksums, shapes.")
+    p = sub.add_parser(
+        "validate",
+        help="check a bundle and list every finding",
+        description="Check a bundle: archive safety, schema, graph, weights, checksums, shapes.",
+    )
     p.add_argument("path", help="bundle directory or .kif archive")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--level", choices=["structure", "full", "numeric"], default="full", help="structure: no weight files read; full (default): also weights and checksums; numeric: also run the embedded self-test")
+    p.add_argument(
+        "--level",
+        choices=["structure", "full", "numeric"],
+        default="full",
+        help="structure: no weight files read; full (default): also weights and checksums; numeric: also run the embedded self-test",
+    )
     p.add_argument("--no-verify", action="store_true", help="skip SHA-256 checksums (trusted bundles only)")
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("inspect", help="show inputs, outputs, layers and sizes", description="Describe a bundle: inputs, outputs, layer table, parameter count and sizes.")
+    p = sub.add_parser(
+        "inspect",
+        help="show inputs, outputs, layers and sizes",
+        description="Describe a bundle: inputs, outputs, layer table, parameter count and sizes.",
+    )
     p.add_argument("path", help="bundle directory or .kif archive")
     p.add_argument("--json", action="store_true", help="print JSON (inputs and outputs as lists of {name, dtype, shape} in graph order)")
     p.set_defaults(func=_cmd_inspect)
 
-    p = sub.add_parser("run", help="run a bundle with the NumPy reference runtime", description="Run a bundle on inputs from an .npz or .safetensors file; write outputs to .npz or .safetensors.")
+    p = sub.add_parser(
+        "run",
+        help="run a bundle with the NumPy reference runtime",
+        description="Run a bundle on inputs from an .npz or .safetensors file; write outputs to .npz or .safetensors.",
+    )
     p.add_argument("model", help="bundle directory or .kif archive")
-    p.add_argument("--inputs", required=True, help="inputs keyed by graph input name (.npz or .safetensors); a single array for a one-input model")
+    p.add_argument(
+        "--inputs", required=True, help="inputs keyed by graph input name (.npz or .safetensors); a single array for a one-input model"
+    )
     p.add_argument("--output", required=True, help="where to write outputs keyed by graph output name (.npz or .safetensors)")
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("layers", help="list the layer catalog", description="List every layer type of the catalog: spec version, tolerance class, runtime support.")
+    p = sub.add_parser(
+        "convert",
+        help="convert a Keras file (.keras, .h5, architecture JSON) to a KIF bundle",
+        description="Convert a Keras model file to KIF without TensorFlow or Keras. The reader is chosen by the file's magic bytes. "
+        "Nothing is written if any layer cannot be represented.",
+    )
+    p.add_argument("src", help=".keras archive, legacy .h5 model, or architecture JSON (with --weights)")
+    p.add_argument("dst", help="output bundle: a .kif archive, or a directory for any other name")
+    p.add_argument("--weights", help="weights file (.h5 or .weights.h5) for an architecture JSON")
+    p.add_argument(
+        "--allow-custom",
+        action="store_true",
+        help="keep unknown layer classes as namespaced custom types (keras.custom:Class) with their config and weights",
+    )
+    p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser(
+        "layers",
+        help="list the layer catalog",
+        description="List every layer type of the catalog: spec version, tolerance class, runtime support.",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_layers)
     return parser

@@ -11,6 +11,17 @@ from kif.errors import KifError
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    if path.suffix not in (".npz", ".npy", ".safetensors"):
+        raise KifError("Expected inputs as .npz, .npy or .safetensors", code="run-inputs", file=str(path))
+    try:
+        return _read(path)
+    except OSError:
+        raise  # missing or unreadable file: the CLI reports it as unreadable input
+    except Exception as exc:  # each reader has its own error types for a damaged file (BadZipFile, SafetensorError, ...)
+        raise KifError(f"Could not read the inputs: {exc}", code="run-inputs", file=str(path)) from None
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
@@ -18,9 +29,7 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         from safetensors.numpy import load_file
 
         return dict(load_file(str(path)))
-    if path.suffix == ".npy":
-        return {"": np.load(path, allow_pickle=False)}
-    raise KifError("Expected inputs as .npz, .npy or .safetensors", code="run-inputs", file=str(path))
+    return {"": np.load(path, allow_pickle=False)}
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -34,9 +34,7 @@ class KifError(Exception):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        where = ", ".join(
-            part for part in (self.file, f"at {self.pointer}" if self.pointer else None) if part
-        )
+        where = ", ".join(part for part in (self.file, f"at {self.pointer}" if self.pointer else None) if part)
         return f"[{self.code}] {self.message}" + (f" ({where})" if where else "")
 
 
@@ -66,3 +64,7 @@ class UnsupportedLayerError(KifError):
 
 class ValidationError(KifError):
     """Raised by ``kif.load`` when validation finds errors; ``findings`` lists them all."""
+
+
+class UsageError(KifError, ValueError):
+    """An argument has a value the API does not accept (still a ValueError for callers that expect one)."""

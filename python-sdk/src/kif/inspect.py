@@ -52,9 +52,9 @@ def _size(nbytes: int) -> str:
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
-    return "\n".join(lines)
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)  # no trailing blanks after the last column
 
 
 def render(info: dict[str, Any]) -> str:
@@ -64,7 +64,9 @@ def render(info: dict[str, Any]) -> str:
     out.append("Outputs:")
     out += [f"  {s['name']}: {s['dtype']} {_shape(s['shape'])}" for s in info["outputs"]]
     out.append("")
-    rows = [[layer["name"], layer["type"], ", ".join(str(t) for t in layer["inputs"]), f"{layer['parameters']:,}"] for layer in info["layers"]]
+    rows = [
+        [layer["name"], layer["type"], ", ".join(str(t) for t in layer["inputs"]), f"{layer['parameters']:,}"] for layer in info["layers"]
+    ]
     out.append(_table(["layer", "type", "inputs", "params"], rows))
     out.append("")
     out.append(f"Parameters: {info['parameters']:,}   Weights: {_size(info['weight_bytes'])} in {len(info['weight_files'])} file(s)")
@@ -88,7 +90,12 @@ def layer_table() -> list[dict[str, Any]]:
 
 def render_layer_table(rows: list[dict[str, Any]]) -> str:
     body = [
-        [r["type"], r["since"], f"rtol={r['tolerance']['float32']['rtol']:g} atol={r['tolerance']['float32']['atol']:g}", "yes" if r["runtime"] else "no"]
+        [
+            r["type"],
+            r["since"],
+            f"rtol={r['tolerance']['float32']['rtol']:g} atol={r['tolerance']['float32']['atol']:g}",
+            "yes" if r["runtime"] else "no",
+        ]
         for r in rows
     ]
     return _table(["type", "since", "float32 tolerance", "runtime"], body)

@@ -34,14 +34,12 @@ def infer(
             outs = kernel.infer(layer.attributes, ins, weights)
         except ShapeError as exc:
             if strict:
-                raise GraphError(
-                    f"Layer {layer.name!r} ({layer.type}): {exc}", code="shape-mismatch", pointer=f"/layers/{index}"
-                ) from None
+                raise GraphError(f"Layer {layer.name!r} ({layer.type}): {exc}", code="shape-mismatch", pointer=f"/layers/{index}") from None
             continue
-        known.update(zip(layer.outputs, outs))
+        known.update(zip(layer.outputs, outs, strict=False))
     return known
 
 
 def compatible(declared: Shape, inferred: Shape) -> bool:
     """Same rank, and every dimension known on both sides agrees."""
-    return len(declared) == len(inferred) and all(a is None or b is None or a == b for a, b in zip(declared, inferred))
+    return len(declared) == len(inferred) and all(a is None or b is None or a == b for a, b in zip(declared, inferred, strict=False))

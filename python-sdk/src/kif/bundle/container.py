@@ -7,6 +7,7 @@ left out of ``members``, so nothing unsafe can be read later by mistake.
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import os
 import re
@@ -118,12 +119,13 @@ def _open_archive(path: Path) -> Container:
                 if member is not None:
                     container.members[member.name] = member
             _check_overlaps(container, spans)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, struct.error, ValueError) as exc:
+    # NotImplementedError: zipfile refuses a "version needed to extract" it does not know.
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, struct.error, ValueError, NotImplementedError) as exc:
         raise BundleError(f"Expected a readable ZIP archive. {exc}", code="archive-corrupt", file=str(path)) from None
     return container
 
 
-def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size: int, spans) -> Member | None:  # noqa: ANN001
+def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size: int, spans) -> Member | None:
     name = info.filename
     if not _SAFE_NAME.match(name) or name in (".", ".."):
         container.add(
@@ -173,7 +175,7 @@ def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size
 def _check_overlaps(container: Container, spans: list[tuple[int, int, str]]) -> None:
     """Overlapping members are how a STORED archive multiplies its size (a 'zip bomb')."""
     spans.sort()
-    for (_, end, name), (start, _, other) in zip(spans, spans[1:]):
+    for (_, end, name), (start, _, other) in itertools.pairwise(spans):
         if start < end:
             container.add("archive-bomb", f"Member data overlaps member {other!r}", name)
             container.members.pop(name, None)

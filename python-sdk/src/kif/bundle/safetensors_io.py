@@ -21,6 +21,7 @@ import numpy as np
 
 from kif import dtypes
 from kif.errors import WeightsError
+from kif.validate.pointer import pointer
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the limit the reference safetensors reader applies
 _ALIGN = 8  # header padded with spaces so the data section starts 8-byte aligned
@@ -48,8 +49,9 @@ class Header:
     total_size: int  # size of the whole safetensors file
 
 
-def _fail(code: str, message: str, file: str, tensor: str | None = None) -> WeightsError:
-    return WeightsError(message, code=code, file=file, pointer=tensor)
+def _fail(code: str, message: str, file: str, *where: str) -> WeightsError:
+    """``where``: the path in the header JSON (tensor name, key), reported as a JSON pointer into that file's header."""
+    return WeightsError(message, code=code, file=file, pointer=pointer(*where) if where else None)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -92,9 +94,7 @@ def parse_header(prefix: bytes, total_size: int, file: str) -> Header:
     if not isinstance(header, dict):
         raise _fail("weights-header-invalid", "Expected the header to be a JSON object", file)
     metadata = header.pop("__metadata__", {})
-    if not isinstance(metadata, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
-    ):
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise _fail("weights-header-invalid", "Expected __metadata__ to map strings to strings", file)
     data_start = 8 + header_len
     entries = [_parse_entry(name, info, file) for name, info in header.items()]
@@ -112,12 +112,14 @@ def _parse_entry(name: str, info: object, file: str) -> TensorEntry:
         )
     dtype = dtypes.BY_SAFETENSORS.get(info["dtype"]) if isinstance(info["dtype"], str) else None
     if dtype is None:
-        raise _fail("weights-header-invalid", f"Unsupported dtype {info['dtype']!r}", file, name)
+        raise _fail("weights-header-invalid", f"Unsupported dtype {info['dtype']!r}", file, name, "dtype")
     shape, offsets = info["shape"], info["data_offsets"]
     if not (isinstance(shape, list) and all(_is_uint(d) for d in shape)):
-        raise _fail("weights-header-invalid", f"Expected a list of non-negative integers as shape. Received: {shape!r}", file, name)
+        raise _fail(
+            "weights-header-invalid", f"Expected a list of non-negative integers as shape. Received: {shape!r}", file, name, "shape"
+        )
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_uint(o) for o in offsets)):
-        raise _fail("weights-header-invalid", f"Expected data_offsets [begin, end]. Received: {offsets!r}", file, name)
+        raise _fail("weights-header-invalid", f"Expected data_offsets [begin, end]. Received: {offsets!r}", file, name, "data_offsets")
     begin, end = offsets
     expected = math.prod(shape) * dtype.itemsize
     if end < begin or end - begin != expected:
@@ -126,6 +128,7 @@ def _parse_entry(name: str, info: object, file: str) -> TensorEntry:
             f"Expected {expected} bytes for shape {shape} {dtype.name}. Received: data_offsets={offsets}",
             file,
             name,
+            "data_offsets",
         )
     return TensorEntry(name, dtype, tuple(shape), begin, end)
 
@@ -144,6 +147,7 @@ def _check_offsets(entries: list[TensorEntry], data_size: int, file: str) -> Non
                 f"Expected data to start at byte {position}; tensor {kind} (data_offsets begin={entry.begin})",
                 file,
                 entry.name,
+                "data_offsets",
             )
         position = entry.end
     if position > data_size:

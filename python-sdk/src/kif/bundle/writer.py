@@ -23,6 +23,7 @@ from kif.bundle.container import DOCUMENT
 from kif.errors import KifError
 from kif.graph import Model
 from kif.progress import Progress
+from kif.validate.pointer import pointer
 
 SELF_TEST_FILE = "self_test.safetensors"
 _ALIGNMENT = 64  # archive members start 64-byte aligned so memory maps hit aligned addresses
@@ -50,6 +51,7 @@ def save(
         archive = target.suffix == ".kif"
     if not target.parent.is_dir():
         raise KifError("Expected an existing parent directory", code="write-failed", file=str(target))
+    _check_dtypes(model, target)
     files = _plan_files(model.weights, max_shard_bytes)
     members: dict[str, dict[str, np.ndarray]] = {name: {t: model.weights[t] for t in tensors} for name, tensors in files.items()}
     if model.self_test is not None:
@@ -71,6 +73,18 @@ def save(
     finally:
         bar.close()
     return target
+
+
+def _check_dtypes(model: Model, target: Path) -> None:
+    """Fail before anything is written, naming the tensor (an unsupported dtype would otherwise surface mid-write)."""
+    from kif import dtypes
+
+    for name, array in model.weights.items():
+        try:
+            dtypes.from_numpy(array.dtype)
+        except KifError as exc:
+            where = pointer("weights", "tensors", name)
+            raise KifError(f"Weight {name!r}: {exc.message}", code=exc.code, file=str(target), pointer=where) from None
 
 
 def _plan_files(weights: Mapping[str, np.ndarray], max_shard_bytes: int | None) -> dict[str, list[str]]:

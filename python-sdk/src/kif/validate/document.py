@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from kif import schemas
@@ -27,6 +28,13 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 would otherwise become inf, a value JSON cannot hold
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
 def read_document(container: Container, report: Report) -> dict[str, Any] | None:
     file = container.member_label(DOCUMENT)
     member = container.members.get(DOCUMENT)
@@ -41,6 +49,7 @@ def read_document(container: Container, report: Report) -> dict[str, Any] | None
             container.read(DOCUMENT).decode("utf-8"),
             object_pairs_hook=_no_duplicate_keys,
             parse_constant=_reject_constant,
+            parse_float=_finite_float,
         )
     except (UnicodeDecodeError, ValueError) as exc:
         report.add("document-invalid-json", f"Expected UTF-8 JSON. {exc}", file)
@@ -81,8 +90,7 @@ def check_version(doc: dict[str, Any], report: Report, file: str) -> tuple[bool,
     if version[1] > READER_VERSION[1]:
         report.add(
             "version-newer-minor",
-            f"Bundle is KIF {doc['kif_version']}, newer than this reader ({SPEC_VERSION}); "
-            "unknown optional fields are ignored",
+            f"Bundle is KIF {doc['kif_version']}, newer than this reader ({SPEC_VERSION}); unknown optional fields are ignored",
             file,
             "/kif_version",
         )

@@ -71,10 +71,7 @@ def _check_unique_names(doc: dict[str, Any], report: Report, file: str) -> None:
 
 def _report_order(layers: list[dict[str, Any]], producer: dict[str, int], late: list[tuple[int, int]], report: Report, file: str) -> None:
     """Forward references are either a cycle or just a wrong order; tell which."""
-    edges = {
-        i: {producer[t] for t in layer["inputs"] if t is not None and producer.get(t, -1) >= 0}
-        for i, layer in enumerate(layers)
-    }
+    edges = {i: {producer[t] for t in layer["inputs"] if t is not None and producer.get(t, -1) >= 0} for i, layer in enumerate(layers)}
     on_cycle = _nodes_on_cycles(edges)
     for index, slot in late:
         where = pointer("layers", index, "inputs", slot)

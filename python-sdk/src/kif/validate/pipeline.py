@@ -13,7 +13,7 @@ from typing import Any
 
 from kif.bundle.container import DOCUMENT, Container, open_container
 from kif.bundle.safetensors_io import Header
-from kif.errors import BundleError
+from kif.errors import BundleError, UsageError
 from kif.validate.document import check_schema, check_version, read_document
 from kif.validate.graph_rules import check_graph
 from kif.validate.layers import check_layers
@@ -33,7 +33,7 @@ class Parsed:
 def check(path: str | os.PathLike[str], *, verify_checksums: bool = True, level: str = "full") -> tuple[Report, Parsed | None]:
     """Validate a bundle. ``level``: structure (no weight files read), full, or numeric (self-test)."""
     if level not in LEVELS:
-        raise ValueError(f"Expected level to be one of {LEVELS}. Received: level={level!r}")
+        raise UsageError(f"Expected level to be one of {', '.join(LEVELS)}. Received: level={level!r}", code="usage")
     report = Report(str(path))
     try:
         container = open_container(path)

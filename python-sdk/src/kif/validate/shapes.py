@@ -33,7 +33,8 @@ def check_shapes(parsed: Parsed, report: Report) -> None:
         if not compatible(tuple(spec["shape"]), found.shape) or spec["dtype"] != found.dtype:
             report.add(
                 "shape-mismatch",
-                f"Graph output {spec['name']!r} is declared {spec['dtype']} {spec['shape']}; the layers produce {found.dtype} {list(found.shape)}",
+                f"Graph output {spec['name']!r} is declared {spec['dtype']} {spec['shape']}; "
+                f"the layers produce {found.dtype} {list(found.shape)}",
                 file,
                 pointer("outputs", index),
             )

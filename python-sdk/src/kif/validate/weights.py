@@ -44,24 +44,45 @@ def check_weights(container: Container, doc: dict[str, Any], report: Report, ver
     for tensor, entry in index.items():
         where = pointer("weights", "tensors", tensor)
         if entry["file"] not in listed:
-            report.add("weights-file-unknown", f"Tensor {tensor!r} lives in {entry['file']!r}, which weights.files does not list", file, where + "/file")
+            report.add(
+                "weights-file-unknown",
+                f"Tensor {tensor!r} lives in {entry['file']!r}, which weights.files does not list",
+                file,
+                where + "/file",
+            )
             continue
         header = headers.get(entry["file"])
         if header is None:
             continue  # the file itself was reported
         found = header.tensors.get(tensor)
-        label = container.member_label(entry["file"])
         if found is None:
-            report.add("weights-tensor-missing", f"Tensor {tensor!r} is not in {entry['file']}", label, tensor)
+            # Located at the index entry that names it (a JSON pointer into model.json).
+            report.add("weights-tensor-missing", f"Tensor {tensor!r} is not in {entry['file']}", file, where)
             continue
         if found.dtype.name != entry["dtype"]:
-            report.add("weights-dtype-mismatch", f"Tensor {tensor!r}: the index says {entry['dtype']}, the file header says {found.dtype.name}", file, where + "/dtype")
+            report.add(
+                "weights-dtype-mismatch",
+                f"Tensor {tensor!r}: the index says {entry['dtype']}, the file header says {found.dtype.name}",
+                file,
+                where + "/dtype",
+            )
         if list(found.shape) != list(entry["shape"]):
-            report.add("weights-shape-mismatch", f"Tensor {tensor!r}: the index says shape {entry['shape']}, the file header says {list(found.shape)}", file, where + "/shape")
+            report.add(
+                "weights-shape-mismatch",
+                f"Tensor {tensor!r}: the index says shape {entry['shape']}, the file header says {list(found.shape)}",
+                file,
+                where + "/shape",
+            )
     for name, header in headers.items():
         for tensor in header.tensors:
             if index.get(tensor, {}).get("file") != name:
-                report.add("weights-tensor-extra", f"Tensor {tensor!r} is in {name} but not in the weights index", container.member_label(name), tensor)
+                # Located by a JSON pointer into that file's header.
+                report.add(
+                    "weights-tensor-extra",
+                    f"Tensor {tensor!r} is in {name} but not in the weights index",
+                    container.member_label(name),
+                    pointer(tensor),
+                )
     _check_references(doc, index, report, file)
     return headers
 
@@ -75,7 +96,9 @@ def _check_files(container: Container, doc: dict[str, Any], report: Report, veri
     for where, entry in entries:
         name = entry["path"]
         if name in seen or name == DOCUMENT:
-            report.add("weights-file-duplicate", f"File {name!r} is listed more than once", container.member_label(DOCUMENT), where + "/path")
+            report.add(
+                "weights-file-duplicate", f"File {name!r} is listed more than once", container.member_label(DOCUMENT), where + "/path"
+            )
             continue
         seen.add(name)
         member = container.members.get(name)
@@ -83,16 +106,26 @@ def _check_files(container: Container, doc: dict[str, Any], report: Report, veri
             report.add("bundle-missing-member", f"Expected file {name!r} listed in model.json", container.label, where + "/path")
             continue
         if member.size != entry["size"]:
-            report.add("weights-size-mismatch", f"Expected {entry['size']} bytes. Received: {member.size}", container.member_label(name), where + "/size")
+            report.add(
+                "weights-size-mismatch",
+                f"Expected {entry['size']} bytes. Received: {member.size}",
+                container.member_label(name),
+                where + "/size",
+            )
         try:
             header = read_header(container, name)
         except WeightsError as exc:
             report.add(exc.code, exc.message, exc.file, exc.pointer)
             continue
         if verify and sha256_of(container, name) != entry["sha256"]:
-            report.add("weights-checksum-mismatch", f"SHA-256 of {name} differs from model.json (expected {entry['sha256']})", container.member_label(name), where + "/sha256")
+            report.add(
+                "weights-checksum-mismatch",
+                f"SHA-256 of {name} differs from model.json (expected {entry['sha256']})",
+                container.member_label(name),
+                where + "/sha256",
+            )
         if where == "/self_test":
-            _check_self_test(doc, header, report, container.member_label(name))
+            _check_self_test(doc, header, report, container.member_label(DOCUMENT))
         else:
             headers[name] = header
     _check_unlisted(container, seen, report)
@@ -107,11 +140,14 @@ def _check_unlisted(container: Container, listed: set[str], report: Report) -> N
             report.add("bundle-unlisted-file", f"File {name!r} is not part of the bundle and is ignored", container.member_label(name))
 
 
-def _check_self_test(doc: dict[str, Any], header: safetensors_io.Header, report: Report, label: str) -> None:
+def _check_self_test(doc: dict[str, Any], header: safetensors_io.Header, report: Report, file: str) -> None:
+    """Located at the graph input or output (in model.json) that lacks its golden tensor."""
     for kind in ("inputs", "outputs"):
-        for spec in doc[kind]:
+        for index, spec in enumerate(doc[kind]):
             if f"{kind}/{spec['name']}" not in header.tensors:
-                report.add("self-test-invalid", f"Expected tensor {kind}/{spec['name']} in the self-test file", label, f"{kind}/{spec['name']}")
+                report.add(
+                    "self-test-invalid", f"Expected tensor {kind}/{spec['name']} in {doc['self_test']['file']}", file, pointer(kind, index)
+                )
 
 
 def _check_references(doc: dict[str, Any], index: dict[str, Any], report: Report, file: str) -> None:
@@ -122,13 +158,19 @@ def _check_references(doc: dict[str, Any], index: dict[str, Any], report: Report
             used.add(tensor)
             where = pointer("layers", i, "weights", role)
             if tensor not in index:
-                report.add("weights-reference-unknown", f"Layer {layer['name']!r} weight {role!r} names tensor {tensor!r}, which is not in the weights index", file, where)
+                report.add(
+                    "weights-reference-unknown",
+                    f"Layer {layer['name']!r} weight {role!r} names tensor {tensor!r}, which is not in the weights index",
+                    file,
+                    where,
+                )
                 continue
             weight = definition.weights.get(role) if definition else None
-            if weight is not None and len(index[tensor]["shape"]) != weight.rank:
+            if weight is not None and weight.rank is not None and len(index[tensor]["shape"]) != weight.rank:
                 report.add(
                     "layer-weight-rank",
-                    f"Layer {layer['name']!r} weight {role!r}: expected rank {weight.rank} ({weight.layout}). Received: shape {index[tensor]['shape']}",
+                    f"Layer {layer['name']!r} weight {role!r}: expected rank {weight.rank} ({weight.layout}). "
+                    f"Received: shape {index[tensor]['shape']}",
                     file,
                     where,
                 )

@@ -1,0 +1,253 @@
+"""The broken-bundle corpus (conformance/invalid): reproducible, and every case rejected as it says.
+
+A case passes when the validator reports an error with the expected code at the
+expected location (never message text), ``kif.load`` raises ``kif.ValidationError``
+and ``kif validate`` exits 1 (2 when the input cannot be read) without a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+import kif
+from kif import codes
+from kif.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "conformance" / "invalid"
+GENERATOR = ROOT / "conformance" / "generators" / "invalid_bundles.py"
+UNREADABLE = {"bundle-not-found", "bundle-unreadable", "archive-corrupt"}  # `kif validate` exits 2 for these
+
+# Error codes no committed case triggers, and why; each is covered by a test below instead.
+EXEMPT = {
+    "bundle-not-found": "a missing path cannot be a committed folder (test_missing_path)",
+    "archive-too-many-members": "needs more than 4096 members, about 320 KB (test_too_many_members)",
+    "document-too-large": "needs a model.json over 64 MiB (test_document_too_large)",
+    "self-test-mismatch": "reported at level numeric only, which needs a runtime (test_self_test_mismatch)",
+}
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("invalid_bundles", GENERATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["invalid_bundles"] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cases() -> list[Path]:
+    return sorted(p for p in CORPUS.iterdir() if (p / "case.json").is_file())
+
+
+def _spec(folder: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((folder / "case.json").read_text(encoding="utf-8"))
+    return data
+
+
+def _target(folder: Path) -> Path:
+    bundle = folder / "bundle"
+    return bundle if bundle.is_dir() else folder / "bundle.kif"
+
+
+def _tree(root: Path) -> dict[str, tuple[str, bytes]]:
+    """Relative path -> (kind, content); symlinks are compared by target, never followed."""
+    out: dict[str, tuple[str, bytes]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                out[rel] = ("link", os.readlink(path).encode())
+            elif path.is_file():
+                out[rel] = ("file", path.read_bytes())
+            else:
+                out[rel] = ("dir", b"")
+    return out
+
+
+CASES = _cases()
+IDS = [p.name for p in CASES]
+
+
+def test_generator_reproduces_the_committed_corpus(tmp_path: Path) -> None:
+    ids = _generator().generate(tmp_path / "invalid")
+    assert sorted(ids) == IDS
+    fresh, committed = _tree(tmp_path / "invalid"), _tree(CORPUS)
+    assert sorted(fresh) == sorted(committed)
+    different = [name for name in fresh if fresh[name] != committed[name]]
+    assert not different, f"regenerate with python {GENERATOR.relative_to(ROOT)}: {different}"
+
+
+def test_corpus_lints_itself() -> None:
+    assert len(CASES) >= 35
+    descriptions = set()
+    for folder in CASES:
+        spec = _spec(folder)
+        assert set(spec) == {"id", "description", "expect"}, folder.name
+        assert spec["id"] == folder.name
+        assert set(spec["expect"]) == {"code", "pointer"}, folder.name
+        description = spec["description"]
+        assert 0 < len(description) <= 80 and "should" not in description.lower(), folder.name
+        assert description not in descriptions, f"duplicate description {description!r}"
+        descriptions.add(description)
+        code, pointer = spec["expect"]["code"], spec["expect"]["pointer"]
+        assert codes.CODES[code][0] == codes.ERROR, folder.name
+        assert pointer is None or pointer == "" or pointer.startswith("/"), folder.name
+        bundles = [p for p in ("bundle", "bundle.kif") if (folder / p).exists() or (folder / p).is_symlink()]
+        assert len(bundles) == 1, folder.name
+    total = sum(len(content) for _, content in _tree(CORPUS).values())
+    assert total < 256 * 1024, f"the corpus holds {total} bytes; keep it tiny"
+
+
+def test_every_bundle_error_code_is_covered() -> None:
+    covered = {_spec(folder)["expect"]["code"] for folder in CASES}
+    errors = {code for code, (severity, _) in codes.CODES.items() if severity == codes.ERROR}
+    assert set(EXEMPT) <= errors, "stale exemption"
+    assert not covered & set(EXEMPT), "exempt code is covered after all"
+    assert errors - set(EXEMPT) - covered == set()
+
+
+@pytest.mark.parametrize("folder", CASES, ids=IDS)
+def test_case_is_rejected_with_its_code_and_pointer(folder: Path) -> None:
+    expect = _spec(folder)["expect"]
+    report = kif.validate(_target(folder))
+    assert not report.ok
+    found = [(f.code, f.pointer) for f in report.errors]
+    assert (expect["code"], expect["pointer"]) in found, found
+
+
+@pytest.mark.parametrize("folder", CASES, ids=IDS)
+def test_load_raises_validation_error(folder: Path) -> None:
+    expect = _spec(folder)["expect"]
+    with pytest.raises(kif.ValidationError) as caught:
+        kif.load(_target(folder))
+    error = caught.value
+    assert (expect["code"], expect["pointer"]) in [(f.code, f.pointer) for f in error.findings]
+    assert error.code == next(f.code for f in error.findings if f.severity == codes.ERROR)
+    assert f"[{error.code}]" in str(error)
+    if expect["code"] != "weights-checksum-mismatch":  # the one rule verify=False skips by design
+        with pytest.raises(kif.ValidationError):
+            kif.load(_target(folder), verify=False)
+
+
+@pytest.mark.parametrize("folder", CASES, ids=IDS)
+def test_cli_exit_code_without_traceback(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    expect = _spec(folder)["expect"]
+    status = main(["validate", str(_target(folder))])
+    out, err = capsys.readouterr()
+    assert status == (2 if expect["code"] in UNREADABLE else 1), out
+    assert expect["code"] in out and "INVALID" in out
+    assert "Traceback" not in out + err
+    assert main(["validate", "--json", str(_target(folder))]) == status
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is False
+    assert {"code": expect["code"], "pointer": expect["pointer"]}.items() <= next(
+        f for f in report["findings"] if f["code"] == expect["code"] and f["pointer"] == expect["pointer"]
+    ).items()
+
+
+@pytest.mark.parametrize("case", ["not-a-zip", "cycle", "archive-zip-bomb"])
+def test_cli_in_a_real_process(case: str) -> None:
+    target = _target(CORPUS / case)
+    done = subprocess.run([sys.executable, "-m", "kif.cli", "validate", str(target)], capture_output=True, text=True, check=False)
+    assert done.returncode == (2 if case == "not-a-zip" else 1)
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+# -- the exempt codes -----------------------------------------------------------
+
+
+def _valid_bundle(path: Path) -> Path:
+    b = kif.GraphBuilder("tiny")
+    x = b.input("x", "float32", (None, 2))
+    b.output(b.add("Dense", x, name="dense", units=2, weights={"kernel": np.eye(2, dtype="float32"), "bias": np.zeros(2, "float32")}))
+    kif.save(b.build(), path)
+    return path
+
+
+def test_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.kif"
+    report = kif.validate(missing)
+    assert [(f.code, f.pointer) for f in report.errors] == [("bundle-not-found", None)]
+    with pytest.raises(kif.ValidationError) as caught:
+        kif.load(missing)
+    assert caught.value.code == "bundle-not-found"
+    assert main(["validate", str(missing)]) == 2
+    assert "Traceback" not in "".join(capsys.readouterr())
+
+
+def test_too_many_members(tmp_path: Path) -> None:
+    gen = _generator()
+    entries = [*gen.archive(), *(gen.Entry(f"m{i}", b"") for i in range(4097))]
+    path = tmp_path / "many.kif"
+    path.write_bytes(gen.zip_bytes(entries))
+    assert ("archive-too-many-members", None) in [(f.code, f.pointer) for f in kif.validate(path).errors]
+    with pytest.raises(kif.ValidationError):
+        kif.load(path)
+
+
+def test_document_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _valid_bundle(tmp_path / "m.kif")
+    monkeypatch.setattr(importlib.import_module("kif.validate.document"), "MAX_DOCUMENT_BYTES", 100)
+    assert ("document-too-large", None) in [(f.code, f.pointer) for f in kif.validate(path).errors]
+    with pytest.raises(kif.ValidationError):
+        kif.load(path)
+
+
+def test_self_test_mismatch(tmp_path: Path) -> None:
+    b = kif.GraphBuilder("tiny")
+    x = b.input("x", "float32", (None, 2))
+    b.output(b.add("Dense", x, name="dense", units=2, weights={"kernel": np.eye(2, dtype="float32"), "bias": np.zeros(2, "float32")}))
+    sample = np.array([[1.0, 2.0]], dtype="float32")
+    wrong = kif.SelfTest({"x": sample}, {"dense": sample + 1}, rtol=1e-6, atol=1e-6)
+    path = kif.save(b.build(self_test=wrong), tmp_path / "m.kif")
+    assert kif.validate(path).ok  # structure and weights are fine; only running it tells
+    report = kif.validate(path, level="numeric")
+    assert [(f.code, f.pointer) for f in report.errors] == [("self-test-mismatch", "/outputs~1dense")]
+    right = kif.SelfTest({"x": sample}, {"dense": sample}, rtol=1e-6, atol=1e-6)
+    assert kif.validate(kif.save(b.build(self_test=right), tmp_path / "ok.kif"), level="numeric").ok
+
+
+# -- beyond the corpus: damaged bytes never escape as another exception type ----------
+
+
+def _outcome(path: Path) -> str:
+    """'ok' or the first error code; anything but a ValidationError from load fails the test."""
+    report = kif.validate(path, level="numeric")
+    try:
+        kif.load(path)
+    except kif.ValidationError as exc:
+        assert not report.ok and exc.code == report.errors[0].code
+        return exc.code
+    assert report.ok
+    return "ok"
+
+
+def test_random_byte_damage_is_always_a_validation_error(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2024)
+    b = kif.GraphBuilder("fuzz")
+    x = b.input("x", "float32", (None, 3))
+    b.output(b.add("Dense", x, name="dense", units=2, weights={"kernel": np.ones((3, 2), "float32"), "bias": np.zeros(2, "float32")}))
+    sample = kif.SelfTest({"x": np.ones((1, 3), "float32")}, {"dense": np.full((1, 2), 3.0, "float32")}, rtol=1e-6, atol=1e-6)
+    original = kif.save(b.build(self_test=sample), tmp_path / "base.kif").read_bytes()
+    damaged = tmp_path / "damaged.kif"
+    seen = set()
+    for _ in range(300):
+        data = bytearray(original)
+        for position in rng.integers(0, len(data), size=int(rng.integers(1, 4))):
+            data[position] = int(rng.integers(0, 256))
+        damaged.write_bytes(bytes(data))
+        seen.add(_outcome(damaged))
+    assert len(seen) >= 4, seen  # the damage reached several stages, not only the checksum
