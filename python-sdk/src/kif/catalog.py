@@ -7,6 +7,7 @@ Defaults live only in the schema; the builder and the runtime read them here.
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,8 @@ class LayerDef:
 
     @property
     def defaults(self) -> dict[str, Any]:
-        return {name: p["default"] for name, p in self.attributes.items() if "default" in p}
+        # Deep copies: a caller mutating a model's attribute list must not change the catalog.
+        return {name: copy.deepcopy(p["default"]) for name, p in self.attributes.items() if "default" in p}
 
     @property
     def validator(self) -> Draft202012Validator:

@@ -32,11 +32,15 @@ def infer(
         weights = {role: tuple(weight_shapes[t]) for role, t in layer.weights.items() if t in weight_shapes}
         try:
             outs = kernel.infer(layer.attributes, ins, weights)
-        except ShapeError as exc:
+            if len(outs) < len(layer.outputs):
+                raise ShapeError(f"expected at most {len(outs)} outputs. Received: {len(layer.outputs)}")
+        except (ShapeError, ValueError, TypeError, KeyError, IndexError) as exc:
+            # Any failure of a shape rule on a schema-valid layer is a finding at that layer, never a traceback.
             if strict:
                 raise GraphError(f"Layer {layer.name!r} ({layer.type}): {exc}", code="shape-mismatch", pointer=f"/layers/{index}") from None
             continue
-        known.update(zip(layer.outputs, outs, strict=False))
+        # Trailing optional outputs (e.g. Masking's mask) may be left undeclared.
+        known.update(zip(layer.outputs, outs[: len(layer.outputs)], strict=True))
     return known
 
 

@@ -38,3 +38,11 @@ def test_concatenate_rejects_mismatched_shapes_in_validation() -> None:
         out = b.add("Concatenate", [a, c], axis=-1)
         b.output(out)
         b.build()
+
+
+def test_add_broadcasts_like_keras() -> None:
+    import keras
+
+    rng = np.random.default_rng(4)
+    xs = [rng.normal(size=(2, 3, 4)).astype("float32"), rng.normal(size=(2, 1, 4)).astype("float32")]
+    assert_close(run_layer("Add", xs), keras_output(keras.layers.Add(), xs), "Add")

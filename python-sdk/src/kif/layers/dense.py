@@ -27,6 +27,9 @@ class Dense:
                 raise ShapeError(f"expected kernel [in, {attrs['units']}]. Received: kernel shape {list(kernel)}")
             if x.shape[-1] is not None and kernel[0] != x.shape[-1]:
                 raise ShapeError(f"kernel expects last input axis {kernel[0]}. Received: input shape {list(x.shape)}")
+        bias = weights.get("bias")
+        if bias is not None and bias != (attrs["units"],):
+            raise ShapeError(f"expected bias [{attrs['units']}]. Received: bias shape {list(bias)}")
         return [TensorType(x.dtype, (*x.shape[:-1], attrs["units"]))]
 
     @staticmethod

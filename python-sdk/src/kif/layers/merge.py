@@ -1,4 +1,4 @@
-"""Merge layers: Add and Concatenate (spec/layers/Add.md, Concatenate.md)."""
+"""Concatenate (spec/layers/Concatenate.md); the element-wise merges live in merge_more.py."""
 
 from __future__ import annotations
 
@@ -23,27 +23,6 @@ def _merge_dim(a: int | None, b: int | None) -> int | None:
     if b is None or a == b:
         return a
     raise ShapeError(f"dimensions {a} and {b} do not match")
-
-
-@register_layer("Add")
-class Add:
-    @staticmethod
-    def infer(attrs: dict[str, Any], inputs: list[TensorType | None], weights: dict[str, tuple[int, ...]]) -> list[TensorType]:
-        present = _all(inputs)
-        shape = list(present[0].shape)
-        for t in present[1:]:
-            if len(t.shape) != len(shape):
-                raise ShapeError(f"expected inputs of the same shape. Received: {[list(p.shape) for p in present]}")
-            shape = [_merge_dim(a, b) for a, b in zip(shape, t.shape, strict=False)]
-        return [TensorType(present[0].dtype, tuple(shape))]
-
-    @staticmethod
-    def run(attrs: dict[str, Any], inputs: list[np.ndarray | None], weights: dict[str, np.ndarray]) -> list[np.ndarray]:
-        total = inputs[0]
-        assert total is not None
-        for x in inputs[1:]:
-            total = total + x
-        return [total]
 
 
 @register_layer("Concatenate")

@@ -96,6 +96,11 @@ def _average(arrays: list[np.ndarray]) -> np.ndarray:
     return total / np.asarray(len(arrays), dtype=total.dtype)
 
 
+@register_layer("Add")
+class Add(_ElementWise):
+    combine = staticmethod(_fold(np.add))
+
+
 @register_layer("Subtract")
 class Subtract(_ElementWise):
     arity = (2, 2)
