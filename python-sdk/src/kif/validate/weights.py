@@ -29,10 +29,18 @@ def read_header(container: Container, name: str) -> safetensors_io.Header:
 
 
 def sha256_of(container: Container, name: str) -> str:
+    from kif.progress import Progress
+
     digest = hashlib.sha256()
     view = container.view(name)
-    for start in range(0, len(view), _HASH_CHUNK):
-        digest.update(view[start : start + _HASH_CHUNK])
+    bar = Progress(len(view), f"Verifying {name}")  # drawn only on a terminal, for large files
+    try:
+        for start in range(0, len(view), _HASH_CHUNK):
+            chunk = view[start : start + _HASH_CHUNK]
+            digest.update(chunk)
+            bar.advance(len(chunk))
+    finally:
+        bar.close()
     return digest.hexdigest()
 
 
