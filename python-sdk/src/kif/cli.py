@@ -57,11 +57,41 @@ def _cmd_layers(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    if str(args.dst).lower().endswith(".onnx"):
+        from kif.onnx.export import export, is_kif_bundle
+
+        if not is_kif_bundle(args.src):
+            raise KifError(
+                f"Expected a KIF bundle (directory or .kif archive with model.json) as the source of an ONNX export. Received: {args.src}"
+                " (convert a Keras file to .kif first)",
+                code="convert-usage",
+            )
+        print(f"wrote {export(args.src, args.dst)}")
+        return EXIT_OK
     from kif.keras import convert
 
     target = convert(args.src, args.dst, weights=args.weights, allow_custom=args.allow_custom)
     print(f"wrote {target}")
     return EXIT_OK
+
+
+def _cmd_conformance(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kif.conformance import runner, suite_dir
+
+    suite = Path(args.suite) if args.suite else suite_dir()
+    if args.action == "check":
+        from kif.conformance.check import check_suite
+
+        problems = check_suite(suite)
+        for line in problems:
+            print(line)
+        print(f"{suite}: {'OK' if not problems else f'{len(problems)} problems'}")
+        return EXIT_OK if not problems else EXIT_INVALID
+    rest = list(args.rest) if "--suite" in args.rest else [*args.rest, "--suite", str(suite)]
+    code: int = runner(suite).main(rest)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_layers)
+
+    p = sub.add_parser(
+        "conformance",
+        help="run the conformance suite against a backend, or check the suite itself",
+        description="run: kif conformance run --backend NAME|module:attr [--level core|extended] [-k PATTERN] [--junit FILE] "
+        "[--json FILE] [--jobs N] [-q] (backend 'reference' is the NumPy runtime). check: lint the suite.",
+    )
+    p.add_argument("action", choices=["run", "check"])
+    p.add_argument("--suite", help="the suite directory (default: $KIF_CONFORMANCE_DIR or the source tree's conformance/)")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the runner (run --help)")
+    p.set_defaults(func=_cmd_conformance)
     return parser
 
 

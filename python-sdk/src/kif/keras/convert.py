@@ -18,7 +18,7 @@ from kif.errors import KifError
 from kif.graph import Layer, Model, TensorSpec
 from kif.keras.mapping import Context, map_node
 from kif.keras.source import KerasSource, open_source
-from kif.keras.topology import build_topology
+from kif.keras.topology import build_topology, is_op
 
 _INTEGER_CONSUMERS = {"Embedding"}  # layers whose first input holds integer ids
 # Keras layers that pass their input's mask on unchanged (supports_masking without compute_mask).
@@ -57,20 +57,28 @@ def keras_to_model(source: KerasSource, *, allow_custom: bool = False) -> Model:
     topology = build_topology(source.config)
     layers: list[Layer] = []
     weights: dict[str, Any] = {}
-    tensor_of: dict[tuple[tuple[str, ...], str, str], str] = {}  # (scope, keras layer, role) → tensor, shared by calls
+    tensor_of: dict[tuple[tuple[str, ...], str], str] = {}  # (the layer object's first save path, role) → tensor, shared by calls
     masks: dict[str, str] = {}  # tensor → the mask Keras would attach to it
-    aliases = _mask_op_aliases(topology.nodes)
+    aliases, dropped = _mask_op_aliases(topology.nodes)
+    shape_of = _shape_lookup(topology.inputs, layers, weights)
     for node in topology.nodes:
-        if node.class_name == "NotEqual":
-            continue  # replaced by the Embedding's mask output
+        if node.name in dropped:
+            continue  # a mask KIF layers already output
         node.inputs = [aliases.get(t, t) for t in node.inputs]
         node.kw_inputs = {k: [aliases.get(t, t) for t in v] for k, v in node.kw_inputs.items()}
-        ctx = Context(node, source.generation, lambda n=node: source.weights.layer(n.layer_name, n.scope, n.save_path), allow_custom, masks)
+        ctx = Context(
+            node,
+            source.generation,
+            lambda n=node: source.weights.layer(n.layer_name, n.owners, n.save_path, n.save_fallback),
+            allow_custom,
+            masks,
+            shape_of,
+        )
         for mapped in map_node(ctx):
             _propagate_mask(ctx, mapped, masks)
             roles = {}
             for role, dataset in mapped.weights.items():
-                key = (node.scope, node.layer_name, role + mapped.name_suffix)
+                key = (node.save_fallback or node.save_path or (*node.scope, node.layer_name), role + mapped.name_suffix)
                 if key not in tensor_of:
                     tensor_name = "/".join([*node.scope, node.layer_name, role + mapped.name_suffix])
                     weights[tensor_name] = dataset if isinstance(dataset, (np.ndarray, DeferredTensor)) else _deferred(dataset)
@@ -91,26 +99,64 @@ def keras_to_model(source: KerasSource, *, allow_custom: bool = False) -> Model:
     return model
 
 
-def _mask_op_aliases(nodes: list[Any]) -> dict[str, str]:
-    """Keras 3 writes Embedding(mask_zero=True)'s mask as an op node NotEqual(ids, 0); KIF's Embedding
-    already outputs that mask, so the op's output becomes an alias of it."""
+def _mask_op_aliases(nodes: list[Any]) -> tuple[dict[str, str], set[str]]:
+    """Op nodes that only recompute a mask KIF already has, as (output → KIF mask tensor, nodes to drop).
+
+    Keras 3 writes the masks it passes implicitly as op nodes: Embedding(mask_zero=True) as
+    NotEqual(ids, 0); Masking(v) as Any(NotEqual(x, v), axis=-1); a merge layer combines its inputs'
+    masks with LogicalOr (LogicalAnd in attention), Attention passes one through ConvertToTensor. KIF's
+    Embedding and Masking output their mask, so those ops become aliases of it; an op combining one
+    mask with itself is that mask. Any other op node is left to the op mapper, which maps it or
+    refuses it naming the layer.
+    """
     aliases: dict[str, str] = {}
+    dropped: set[str] = set()
+    pending: dict[str, Any] = {}  # NotEqual(x, v) output → the Masking layer it belongs to
     for node in nodes:
-        if node.class_name != "NotEqual":
+        if not is_op(node):
             continue
-        source = node.inputs[0] if len(node.inputs) == 1 else None
-        embedding = next(
-            (n for n in nodes if n.class_name == "Embedding" and n.config.get("mask_zero") and n.inputs[:1] == [source]),
-            None,
-        )
-        if embedding is None or node.constants != [0]:
-            raise KifError(
-                f"Layer {node.layer_name!r} (NotEqual): Keras op nodes are supported only as the mask of Embedding(mask_zero=True)",
-                code="convert-unsupported",
-                pointer=node.name,
+        args = [aliases.get(t, t) for t in node.inputs]
+        if node.class_name == "NotEqual" and len(args) == 1 and len(node.constants) == 1:
+            consumers = [n for n in nodes if not is_op(n) and n.inputs[:1] == args]
+            embedding = next((n for n in consumers if n.class_name == "Embedding" and n.config.get("mask_zero")), None)
+            masking = next(
+                (n for n in consumers if n.class_name == "Masking" and n.config.get("mask_value", 0.0) == node.constants[0]), None
             )
-        aliases[node.outputs[0]] = f"{embedding.outputs[0]}:1"
-    return aliases
+            if embedding is not None and node.constants == [0]:
+                aliases[node.outputs[0]] = f"{embedding.outputs[0]}:1"
+                dropped.add(node.name)
+            elif masking is not None:
+                pending[node.outputs[0]] = masking
+                dropped.add(node.name)
+        elif (
+            node.class_name == "Any"
+            and args
+            and args[0] in pending
+            and node.config.get("axis") in (-1, [-1])
+            and not node.config.get("keepdims")
+        ):
+            aliases[node.outputs[0]] = f"{pending[args[0]].outputs[0]}:1"
+            dropped.add(node.name)
+        elif node.class_name == "ConvertToTensor" and len(args) == 1 and args[0] in aliases.values() and node.config.get("dtype") is None:
+            aliases[node.outputs[0]] = args[0]  # Attention's compute_mask passes the query mask through convert_to_tensor
+            dropped.add(node.name)
+        elif node.class_name in ("LogicalOr", "LogicalAnd") and len(args) == 2 and args[0] == args[1] and not node.constants:
+            aliases[node.outputs[0]] = args[0]
+            dropped.add(node.name)
+    return aliases, dropped
+
+
+def _shape_lookup(graph_inputs: list[Any], layers: list[Layer], weights: dict[str, Any]) -> Any:
+    """The static shape of a tensor produced so far (for the few mappings that depend on it)."""
+    from kif.shapes import infer
+
+    def shape_of(tensor: str) -> tuple[int | None, ...] | None:
+        specs = [TensorSpec(i.name, i.dtype if i.dtype in dtypes.NAMES else "float32", tuple(i.shape)) for i in graph_inputs]
+        known = infer(specs, layers, {name: tuple(w.shape) for name, w in weights.items()}, strict=False)
+        found = known.get(tensor)
+        return None if found is None else tuple(found.shape)
+
+    return shape_of
 
 
 def _propagate_mask(ctx: Context, mapped: Any, masks: dict[str, str]) -> None:

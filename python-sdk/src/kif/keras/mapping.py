@@ -18,7 +18,7 @@ from typing import Any
 
 from kif import catalog
 from kif.errors import KifError
-from kif.keras.topology import Node
+from kif.keras.topology import Node, is_op
 from kif.keras.weights import LayerWeights
 
 # Config keys with no meaning at inference (training, initialisation, bookkeeping).
@@ -69,6 +69,7 @@ NEUTRAL: dict[str, Any] = {
     "renorm": False,
     "fused": None,
     "groups": 1,  # tf.keras 2.x wrote groups: 1 on layers that never had groups
+    "fill_mode": "constant",  # Resizing pads with fill_value; Keras supports no other mode there
     "softmax_robust_masking": False,  # tf.keras MultiHeadAttention: False is the standard masking
 }
 
@@ -110,7 +111,12 @@ CLASS_ALIASES = {
     "GlobalAvgPool1D": "GlobalAveragePooling1D",
     "GlobalAvgPool2D": "GlobalAveragePooling2D",
     "GlobalAvgPool3D": "GlobalAveragePooling3D",
+    "SeparableConvolution1D": "SeparableConv1D",
     "SeparableConvolution2D": "SeparableConv2D",
+    "Convolution1DTranspose": "Conv1DTranspose",
+    "Convolution2DTranspose": "Conv2DTranspose",
+    "Convolution3DTranspose": "Conv3DTranspose",
+    "GroupedQueryAttention": "GroupQueryAttention",
 }
 
 
@@ -132,6 +138,7 @@ class Context:
     load_weights: Callable[[], LayerWeights]
     allow_custom: bool = False
     masks: dict[str, str] = field(default_factory=dict)  # tensor → the bool mask Keras attaches to it
+    shape_of: Callable[[str], tuple[int | None, ...] | None] = lambda tensor: None  # static shape of a tensor mapped so far
 
     def mask_of(self, tensor: str | None) -> str | None:
         return self.masks.get(tensor) if tensor is not None else None
@@ -155,10 +162,17 @@ class Context:
 def activation_name(value: Any, ctx: Context) -> str:
     """A Keras activation (string or serialized object) → a KIF activation name."""
     if isinstance(value, dict):
-        value = value.get("config", {}).get("name") if value.get("class_name") == "function" else value.get("class_name")
+        config = value.get("config")
+        if value.get("class_name") == "function":
+            # Keras 3 writes built-in functions as {"config": {"name": …}} and registered ones as {"config": "pkg>name"}.
+            value = config.get("name") if isinstance(config, dict) else config
+        else:
+            value = value.get("class_name")
     if value is None:
         return "linear"
     name = str(value)
+    if name.startswith("kif>"):
+        name = name[len("kif>") :]  # activations kif.keras.to_keras registers under the kif> package
     if name == "hard_sigmoid" and ctx.generation == 2:
         return "hard_sigmoid_keras2"  # Keras 2: clip(0.2x + 0.5); Keras 3: relu6(x + 3) / 6
     name = {"swish": "silu", "hard_swish": "hard_silu", "softmax_v2": "softmax"}.get(name, name)
@@ -220,6 +234,10 @@ def generic_attributes(
         if key in NEUTRAL and (NEUTRAL[key] is None or NEUTRAL[key] == value or value is None):
             continue
         raise ctx.fail(f"option {key}={value!r} cannot be represented in KIF {kif_type}")
+    problem = next(iter(definition.validator.iter_errors(attrs)), None)
+    if problem is not None:  # e.g. Resizing(interpolation="bicubic"): a value outside what the catalog defines
+        where = "/".join(str(p) for p in problem.absolute_path) or "attributes"
+        raise ctx.fail(f"option {where}={problem.instance!r} cannot be represented in KIF {kif_type}: {problem.message}")
     return attrs
 
 
@@ -265,6 +283,10 @@ def map_node(ctx: Context) -> list[MappedLayer]:
     from kif.keras import layer_mappers  # noqa: F401  (registers the special cases)
 
     class_name = ctx.node.class_name
+    if is_op(ctx.node):  # keras.ops calls share class names with layers (Add, Concatenate, Reshape…) but not their meaning
+        from kif.keras.layer_mappers import map_op
+
+        return map_op(ctx)
     if class_name in MAPPERS:
         return MAPPERS[class_name](ctx)
     kif_type = CLASS_ALIASES.get(class_name, class_name)
@@ -274,7 +296,7 @@ def map_node(ctx: Context) -> list[MappedLayer]:
         raise ctx.fail(
             "a Lambda layer holds Python code, which KIF never stores or runs; rewrite it as built-in layers"
             if class_name == "Lambda"
-            else "a TensorFlow op node with no KIF mapping"
+            else f"a TensorFlow op node ({ctx.config.get('function', '?')}) with no KIF mapping; rebuild the model with Keras layers"
         )
     if ctx.allow_custom:
         from kif.keras.layer_mappers import map_custom

@@ -7,6 +7,7 @@ models are inlined; ``scope`` remembers where their weights live.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,24 @@ class Node:
     registered_name: str | None = None
     save_path: tuple[str, ...] = ()  # saving_lib group keys (.keras / .weights.h5), outermost first
     constants: list[Any] = field(default_factory=list)  # non-tensor positional arguments (op nodes: NotEqual(x, 0))
+    save_fallback: tuple[str, ...] = ()  # where saving_lib stored this layer if it first met the same object elsewhere
+    owners: tuple[str, ...] = ()  # names of the nested models holding the layer (legacy files group weights by them)
+    tensor_slots: list[int] = field(default_factory=list)  # where the tensors sit among the flattened positional arguments
+    keras3: bool = False  # the call is stored in Keras 3's {"args", "kwargs"} form
+
+
+def is_op(node: Node) -> bool:
+    """Keras 3 functional configs record calls of ``keras.ops`` functions as nodes: module ``keras.src.ops.*``
+    in saving_lib configs. Legacy ``.h5`` configs have no module keys, but an op's config holds only its
+    name and arguments: no ``trainable`` and no ``dtype`` policy, which layer configs have (SpatialDropout
+    lacks ``trainable`` but has ``dtype``; ConvertToTensor and Cast have a ``dtype`` argument)."""
+    if not node.keras3:
+        return False  # keras.ops (and so op nodes) exist only in Keras 3
+    if node.module is not None:
+        return str(node.module).startswith("keras.src.ops")
+    from kif import catalog
+
+    return "trainable" not in node.config and ("dtype" not in node.config or node.class_name not in catalog.catalog())
 
 
 def snake_case(name: str) -> str:
@@ -40,12 +59,16 @@ def snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+# Config class names that differ from the Python class whose name saving_lib snake-cases.
+PYTHON_CLASS = {"GroupQueryAttention": "GroupedQueryAttention"}
+
+
 def save_keys(layers: list[dict[str, Any]]) -> dict[str, str]:
     """Layer name → its group key in a saving_lib file: snake-cased class, numbered by order of appearance."""
     used: dict[str, int] = {}
     keys = {}
     for layer in layers:
-        key = snake_case(layer["class_name"])
+        key = snake_case(PYTHON_CLASS.get(layer["class_name"], layer["class_name"]))
         if key in used:
             used[key] += 1
             key = f"{key}_{used[key]}"
@@ -114,7 +137,40 @@ def build_topology(model_config: dict[str, Any]) -> Topology:
     nodes: list[Node] = []
     inputs: list[GraphInput] = []
     outputs = _expand(model_config, (), None, nodes, inputs)
+    first: dict[str, tuple[str, ...]] = {}
+    _first_save_paths(model_config, (), first)
+    for node in nodes:
+        found = first.get(_identity(node.class_name, node.config))
+        node.save_fallback = found if found is not None and found != node.save_path else ()
     return Topology(inputs, outputs, nodes)  # depth-first expansion put every node after its inputs
+
+
+def _identity(class_name: str, config: Any) -> str:
+    return class_name + json.dumps(_without_ids(config), sort_keys=True, default=str)
+
+
+def _without_ids(value: Any) -> Any:
+    """Keras 3 marks repeated objects with ``shared_object_id`` (absent from the first copy)."""
+    if isinstance(value, dict):
+        return {k: _without_ids(v) for k, v in value.items() if k != "shared_object_id"}
+    if isinstance(value, list):
+        return [_without_ids(v) for v in value]
+    return value
+
+
+def _first_save_paths(config: dict[str, Any], path: tuple[str, ...], first: dict[str, tuple[str, ...]]) -> None:
+    """saving_lib walks ``model.layers`` depth-first and stores an object shared by two (nested) models only
+    where it meets it first; the copy met later has an empty group. Record each layer's first path."""
+    class_name, inner = _layers_of(config)
+    layers = list(inner["layers"])
+    if class_name == "Sequential":
+        layers = [layer for layer in layers if layer["class_name"] != "InputLayer"]
+    keys = save_keys(layers)
+    for layer in layers:
+        layer_path = (*path, keys[layer["config"]["name"]])
+        first.setdefault(_identity(layer["class_name"], layer["config"]), layer_path)
+        if layer["class_name"] in MODEL_CLASSES:
+            _first_save_paths(layer, layer_path, first)
 
 
 def _expand(
@@ -124,13 +180,14 @@ def _expand(
     nodes: list[Node],
     inputs: list[GraphInput],
     path: tuple[str, ...] = (),
+    owners: tuple[str, ...] = (),
 ) -> list[str]:
     """Append a model's nodes; return its output tensor names. ``bound``: outer tensors feeding its inputs."""
     class_name, inner = _layers_of(config)
     if class_name == "Sequential":
-        return _expand_sequential(inner, scope, bound, nodes, inputs, path)
+        return _expand_sequential(inner, scope, bound, nodes, inputs, path, owners)
     if class_name in ("Functional", "Model"):
-        return _expand_functional(inner, scope, bound, nodes, inputs, path)
+        return _expand_functional(inner, scope, bound, nodes, inputs, path, owners)
     raise _fail(
         f"Expected a Sequential or Functional model. Received: class_name={class_name!r} "
         "(subclassed models without a functional config cannot be converted)"
@@ -144,6 +201,7 @@ def _expand_sequential(
     nodes: list[Node],
     inputs: list[GraphInput],
     path: tuple[str, ...],
+    owners: tuple[str, ...],
 ) -> list[str]:
     layers = list(inner["layers"])
     keys = save_keys([layer for layer in layers if layer["class_name"] != "InputLayer"])
@@ -169,10 +227,10 @@ def _expand_sequential(
     for layer in layers:
         name = layer["config"]["name"]
         if layer["class_name"] in MODEL_CLASSES:
-            current = _expand(layer, (*scope, name), [current], nodes, inputs, (*path, keys[name]))[0]
+            current = _expand(layer, (*scope, name), [current], nodes, inputs, (*path, keys[name]), (*owners, name))[0]
             continue
         out = _tensor_name(scope, name, 0, 0)
-        nodes.append(_node(layer, scope, 0, [current], {}, {}, [out], (*path, keys[name])))
+        nodes.append(_node(layer, scope, 0, [current], {}, {}, [out], (*path, keys[name]), owners))
         current = out
     return [current]
 
@@ -186,6 +244,7 @@ def _node(
     kwargs: dict[str, Any],
     outputs: list[str],
     path: tuple[str, ...],
+    owners: tuple[str, ...],
 ) -> Node:
     name = layer["config"]["name"]
     unique = "/".join([*scope, name]) + (f"_call{node_index}" if node_index else "")
@@ -202,6 +261,7 @@ def _node(
         layer.get("module"),
         layer.get("registered_name"),
         path,
+        owners=owners,
     )
 
 
@@ -249,6 +309,7 @@ def _expand_functional(
     nodes: list[Node],
     inputs: list[GraphInput],
     path: tuple[str, ...],
+    owners: tuple[str, ...],
 ) -> list[str]:
     for layer in inner["layers"]:
         layer["config"].setdefault("name", layer.get("name"))
@@ -264,24 +325,24 @@ def _expand_functional(
         else:
             resolved[(layer_name, node)] = [bound[position]]
 
-    def tensor(ref: _Tensor) -> str:
-        key = (ref.layer, ref.node)
+    def tensor(ref: _Tensor, io: bool = False) -> str:
+        """``io``: the reference comes from input_layers/output_layers rather than from a call's arguments."""
+        layer = layers.get(ref.layer)
+        if layer is None:
+            raise _fail(f"A node refers to layer {ref.layer!r}, which the config does not define")
+        node_index = ref.node - _built_in_nodes(layer, io)
+        key = (ref.layer, node_index)
         if key not in resolved:
-            visit(ref.layer, ref.node)
+            visit(ref.layer, node_index)
         outs = resolved[key]
-        return outs[ref.index] if ref.index < len(outs) else _tensor_name(scope, ref.layer, ref.node, ref.index)
+        return outs[ref.index] if ref.index < len(outs) else _tensor_name(scope, ref.layer, node_index, ref.index)
 
     def visit(layer_name: str, node_index: int) -> None:
-        reference = node_index
-        layer = layers.get(layer_name)
-        if layer is None:
-            raise _fail(f"A node refers to layer {layer_name!r}, which the config does not define")
+        layer = layers[layer_name]
         raw_nodes = layer.get("inbound_nodes", [])
-        if layer["class_name"] in MODEL_CLASSES and raw_nodes and not isinstance(raw_nodes[0], dict) and _starts_with_input(layer):
-            # Keras 2 counts a nested model's own construction node in references but does not store it.
-            node_index -= 1
-        if node_index >= len(raw_nodes):
+        if not 0 <= node_index < len(raw_nodes):
             raise _fail(f"Layer {layer_name!r} has no call number {node_index}", layer_name)
+        reference = node_index
         resolved[(layer_name, reference)] = []  # guards against cycles in a corrupt config
         args, kwargs = _parse_node(raw_nodes[node_index])
         arg_tensors = [tensor(t) for t in _flatten(args) if isinstance(t, _Tensor)]
@@ -289,15 +350,35 @@ def _expand_functional(
         plain = {k: v for k, v in kwargs.items() if k not in kw_inputs}
         if layer["class_name"] in MODEL_CLASSES:
             sub_scope = (*scope, layer_name + (f"_call{node_index}" if node_index else ""))
-            resolved[(layer_name, reference)] = _expand(layer, sub_scope, arg_tensors, nodes, inputs, (*path, keys[layer_name]))
+            resolved[(layer_name, reference)] = _expand(
+                layer, sub_scope, arg_tensors, nodes, inputs, (*path, keys[layer_name]), (*owners, layer_name)
+            )
             return
-        node = _node(layer, scope, node_index, arg_tensors, kw_inputs, plain, [], (*path, keys[layer_name]))
+        node = _node(layer, scope, node_index, arg_tensors, kw_inputs, plain, [], (*path, keys[layer_name]), owners)
         node.constants = [a for a in _flatten(args) if not isinstance(a, _Tensor)]
+        node.tensor_slots = [i for i, a in enumerate(_flatten(args)) if isinstance(a, _Tensor)]
+        node.keras3 = isinstance(raw_nodes[node_index], dict)
         node.outputs = [_tensor_name(scope, layer_name, node_index, 0)]
         nodes.append(node)
         resolved[(layer_name, reference)] = node.outputs
 
-    return [tensor(_Tensor(ref)) for ref in _refs(inner["output_layers"])]
+    return [tensor(_Tensor(ref), io=True) for ref in _refs(inner["output_layers"])]
+
+
+def _built_in_nodes(layer: dict[str, Any], io: bool) -> int:
+    """How many construction nodes a reference to ``layer`` counts before its stored calls.
+
+    A nested model's own construction node counts in some references but is never stored. Keras 3
+    (calls stored as dicts) counts it for every Functional, in input_layers/output_layers only (a
+    call's arguments count the outer model's own nodes); Keras 2 everywhere, for models that start
+    with an InputLayer.
+    """
+    raw_nodes = layer.get("inbound_nodes", [])
+    if layer["class_name"] not in MODEL_CLASSES or not raw_nodes:
+        return 0
+    if isinstance(raw_nodes[0], dict):
+        return int(io and layer["class_name"] == "Functional")
+    return int(_starts_with_input(layer))
 
 
 def _starts_with_input(model_layer: dict[str, Any]) -> bool:

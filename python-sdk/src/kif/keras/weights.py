@@ -61,13 +61,21 @@ class WeightReader:
     def close(self) -> None:
         self.handle.close()
 
-    def layer(self, name: str, scope: tuple[str, ...] = (), save_path: tuple[str, ...] = ()) -> LayerWeights:
+    def layer(
+        self, name: str, scope: tuple[str, ...] = (), save_path: tuple[str, ...] = (), fallback: tuple[str, ...] = ()
+    ) -> LayerWeights:
         """Weights of layer ``name`` (inside nested models ``scope``, outermost first).
 
         ``save_path`` is the layer's group keys in a saving_lib file, which follow
-        class names and order rather than layer names.
+        class names and order rather than layer names; ``fallback`` is where the same
+        object was met first (saving_lib stores a shared object once).
         """
-        return self._legacy(name, scope) if self.legacy else self._saving_lib(name, save_path or (*scope, name))
+        if self.legacy:
+            return self._legacy(name, scope)
+        path = save_path or (*scope, name)
+        if fallback and "/".join(f"layers/{key}" for key in path) not in self.root:
+            path = fallback
+        return self._saving_lib(name, path)
 
     def _legacy(self, name: str, scope: tuple[str, ...]) -> LayerWeights:
         if name in self.root:

@@ -32,9 +32,10 @@ def masked_softmax(scores: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         some = mask.any(axis=-1, keepdims=True)
         # Masked logits become -inf; a row with nothing left falls back to all-zero logits (uniform).
         scores = np.where(some, np.where(mask, scores, -np.inf), 0).astype(scores.dtype, copy=False)
-    shifted = scores - np.max(scores, axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    return e / np.sum(e, axis=-1, keepdims=True)
+    e = scores - np.max(scores, axis=-1, keepdims=True)
+    np.exp(e, out=e)  # in place: the scores are [.., Tq, S], the largest temporaries of the layer
+    e /= np.sum(e, axis=-1, keepdims=True)
+    return e
 
 
 def band_mask(tq: int, tv: int, causal: bool, window: int | None) -> np.ndarray | None:
@@ -71,9 +72,12 @@ def sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float, mask: np.nda
 
 
 def project(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """EinsumDense ``...f,fhd->...hd`` (+ bias [h, d])."""
-    y = np.einsum("...f,fhd->...hd", x, kernel.astype(x.dtype, copy=False))
-    return y if bias is None else y + bias.astype(x.dtype, copy=False)
+    """EinsumDense ``...f,fhd->...hd`` (+ bias [h, d]), as one BLAS matmul (np.einsum without optimize does not use BLAS)."""
+    f, h, d = kernel.shape
+    y = np.matmul(x, kernel.astype(x.dtype, copy=False).reshape(f, h * d)).reshape(*x.shape[:-1], h, d)
+    if bias is not None:
+        y += bias.astype(x.dtype, copy=False)
+    return y
 
 
 # --- shape-rule helpers -------------------------------------------------------------------------

@@ -48,25 +48,43 @@ _S = (
 
 
 def _poly(x: np.ndarray, coefficients: tuple[float, ...]) -> np.ndarray:
-    """Horner's rule, highest power first."""
-    result = np.full_like(x, coefficients[0])
-    for c in coefficients[1:]:
-        result = result * x + c
+    """Horner's rule, highest power first; in place, so a long polynomial allocates one array."""
+    if len(coefficients) == 1:
+        return np.full_like(x, coefficients[0])
+    result = x * coefficients[0]
+    result += coefficients[1]
+    for c in coefficients[2:]:
+        result *= x
+        result += c
     return result
 
 
 def _erfc_nonneg(a: np.ndarray) -> np.ndarray:
-    """erfc for a >= 0 (float64); each branch is evaluated only where it applies."""
-    out = np.empty_like(a)
-    small = a < 1.0
-    large = a >= 8.0
-    mid = ~(small | large)
-    s = a[small]
-    out[small] = 1.0 - s * _poly(s * s, _T) / _poly(s * s, _U)
-    m = a[mid]
-    out[mid] = np.exp(-m * m) * _poly(m, _P) / _poly(m, _Q)
-    g = np.minimum(a[large], 30.0)  # erfc(30) underflows to 0; the clip keeps the polynomials finite
-    out[large] = np.exp(-g * g) * _poly(g, _R) / _poly(g, _S)
+    """erfc for a >= 0 (float64).
+
+    The a < 1 expression is evaluated over the whole array, in place; the others only on the
+    (flat-indexed) elements they apply to, which costs less than boolean-mask gathers.
+    """
+    a = np.ascontiguousarray(a)
+    with np.errstate(all="ignore"):  # the a < 1 expression may overflow where it does not apply; those values are replaced
+        s2 = a * a
+        out = _poly(s2, _T)  # 1 - a T(a²)/U(a²)
+        out *= a
+        out /= _poly(s2, _U)
+        np.subtract(1.0, out, out=out)
+        flat, flat_out = a.reshape(-1), out.reshape(-1)
+        rest = ~(a < 1.0)  # includes NaN, which the exp branch propagates
+        for branch, numerator, denominator in ((rest, _P, _Q), (a >= 8.0, _R, _S)):
+            index = np.flatnonzero(branch)
+            if index.size == 0:
+                continue
+            m = flat[index] if numerator is _P else np.minimum(flat[index], 30.0)  # erfc(30) underflows to 0: the clip keeps it finite
+            e = np.negative(m)  # exp(-m²) P(m)/Q(m) for 1 <= a < 8, exp(-m²) R(m)/S(m) for a >= 8
+            e *= m
+            np.exp(e, out=e)
+            e *= _poly(m, numerator)
+            e /= _poly(m, denominator)
+            flat_out[index] = e
     return out
 
 
@@ -88,7 +106,8 @@ def erfc(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(under="ignore"):
         tail = _erfc_nonneg(np.abs(x))
-    return np.where(x < 0, 2.0 - tail, tail)
+    np.subtract(2.0, tail, out=tail, where=x < 0)
+    return tail
 
 
 def _compute_dtype(dtype: np.dtype) -> np.dtype:
@@ -97,7 +116,8 @@ def _compute_dtype(dtype: np.dtype) -> np.dtype:
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(x))  # never exp of a positive number: no overflow, full relative accuracy in both tails
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    d = 1.0 + e
+    return np.where(x >= 0, 1.0 / d, e / d).astype(x.dtype, copy=False)  # (a masked divide is slower on RNN-step sizes)
 
 
 def softmax(x: np.ndarray, axis: int | tuple[int, ...] = -1) -> np.ndarray:
@@ -117,7 +137,12 @@ def softplus(x: np.ndarray) -> np.ndarray:
 
 def gelu(x: np.ndarray) -> np.ndarray:
     # 0.5 x (1 + erf(x/√2)) = 0.5 x erfc(-x/√2): the erfc form keeps relative accuracy for negative x.
-    return (0.5 * x.astype(np.float64) * erfc(-x.astype(np.float64) / math.sqrt(2.0))).astype(x.dtype)
+    wide = x.astype(np.float64)
+    z = np.negative(wide)
+    z /= math.sqrt(2.0)
+    y = 0.5 * wide
+    y *= erfc(z)
+    return y.astype(x.dtype)
 
 
 def gelu_tanh(x: np.ndarray) -> np.ndarray:

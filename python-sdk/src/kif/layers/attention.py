@@ -276,7 +276,8 @@ def _mha_run(attrs: dict[str, Any], inputs: list[np.ndarray | None], weights: di
     if attrs["use_gate"]:
         gate = at.project(q_in.astype(ct, copy=False), weights["gate_kernel"], weights["gate_bias"] if bias else None)
         out = out * (0.5 * (np.tanh(0.5 * gate) + 1.0))  # sigmoid, overflow-free
-    y = np.einsum("...hd,hdo->...o", out, weights["output_kernel"])
+    h, dv, o = weights["output_kernel"].shape
+    y = np.matmul(out.reshape(*out.shape[:-2], h * dv), weights["output_kernel"].reshape(h * dv, o))  # "...hd,hdo->...o" via BLAS
     if bias:
         y = y + weights["output_bias"]
     result = [y.astype(q_in.dtype, copy=False)]

@@ -171,7 +171,7 @@ def _prepare(
 def _finish(attrs: dict[str, Any], y: np.ndarray, weights: dict[str, np.ndarray], dtype: np.dtype) -> list[np.ndarray]:
     """Bias, back to the layer's data_format, activation, input dtype."""
     if attrs["use_bias"]:
-        y = y + weights["bias"].astype(dtype, copy=False).astype(y.dtype, copy=False)
+        y += weights["bias"].astype(dtype, copy=False).astype(y.dtype, copy=False)  # in place: y is the core's fresh result
     if attrs["data_format"] == "channels_first":
         y = np.moveaxis(y, -1, 1)
     return [np.ascontiguousarray(activations.apply(attrs["activation"], y).astype(dtype, copy=False))]

@@ -38,5 +38,5 @@ class Dense:
         assert x is not None
         y = np.matmul(x, weights["kernel"].astype(x.dtype, copy=False))
         if attrs["use_bias"]:
-            y = y + weights["bias"].astype(x.dtype, copy=False)
+            y += weights["bias"].astype(x.dtype, copy=False)  # in place: y is matmul's fresh result
         return [activations.apply(attrs["activation"], y)]

@@ -82,9 +82,10 @@ class BatchNormalization:
         inv = 1.0 / np.sqrt(var + w.dtype.type(attrs["epsilon"]))
         if attrs["scale"]:
             inv = inv * _on_axes(weights["gamma"], axes, x.ndim, w.dtype)
-        y = (w - mean) * inv
+        y = w - mean  # then in place: no further full-size temporaries
+        y *= inv
         if attrs["center"]:
-            y = y + _on_axes(weights["beta"], axes, x.ndim, w.dtype)
+            y += _on_axes(weights["beta"], axes, x.ndim, w.dtype)
         return [y.astype(x.dtype, copy=False)]
 
 
@@ -103,14 +104,17 @@ class LayerNormalization:
         w = _wide(x)
         axes = _axes(attrs["axis"], x.ndim)
         mean = np.mean(w, axis=axes, keepdims=True)
-        var = np.mean(np.square(w - mean), axis=axes, keepdims=True)
+        centered = w - mean
+        var = np.mean(np.square(centered), axis=axes, keepdims=True)
         inv = 1.0 / np.sqrt(var + w.dtype.type(attrs["epsilon"]))
         # rms_scaling (deprecated in Keras) divides by the standard deviation but keeps the mean in.
-        y = w * inv if attrs["rms_scaling"] else (w - mean) * inv
+        y = w * inv if attrs["rms_scaling"] else centered
+        if not attrs["rms_scaling"]:
+            y *= inv  # in place from here on: y is a fresh array
         if attrs["scale"]:
-            y = y * _on_axes(weights["gamma"], axes, x.ndim, w.dtype)
+            y *= _on_axes(weights["gamma"], axes, x.ndim, w.dtype)
         if attrs["center"] and not attrs["rms_scaling"]:
-            y = y + _on_axes(weights["beta"], axes, x.ndim, w.dtype)
+            y += _on_axes(weights["beta"], axes, x.ndim, w.dtype)
         return [y.astype(x.dtype, copy=False)]
 
 

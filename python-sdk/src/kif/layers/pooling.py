@@ -54,11 +54,19 @@ def pool(x: np.ndarray, pool_size: list[int], strides: list[int], padding: str, 
     pads = [(0, 0), *[(lo, hi) for _, lo, hi in geometry], (0, 0)]
     fill = _lowest(x.dtype) if mode == "max" else 0
     xp = np.pad(x, pads, constant_values=fill) if any(lo or hi for _, lo, hi in geometry) else x
+    if mode == "max":
+        # One strided maximum per window tap (a loop over taps, not pixels): same values as reducing the
+        # window view, several times faster than NumPy's reduction over the trailing strided tap axes.
+        y = None
+        for tap in np.ndindex(*pool_size):
+            view = xp[
+                (slice(None), *[slice(t, t + (out - 1) * s + 1, s) for t, (out, _, _), s in zip(tap, geometry, strides, strict=True)])
+            ]
+            y = view.copy() if y is None else np.maximum(y, view, out=y)
+        return y
     windows = sliding_window_view(xp, tuple(pool_size), axis=tuple(range(1, n + 1)))  # [N, *full, C, *k]
     windows = windows[(slice(None), *[slice(0, out * s, s) for (out, _, _), s in zip(geometry, strides, strict=True)])]
     taps = tuple(range(-n, 0))
-    if mode == "max":
-        return windows.max(axis=taps)
     acc = np.promote_types(x.dtype, np.float32) if x.dtype.name != "bfloat16" else np.dtype(np.float32)
     sums = windows.sum(axis=taps, dtype=acc)
     count = np.ones((), dtype=acc)

@@ -82,73 +82,119 @@ def run_rnn(
     ct = np.float64 if x.dtype == np.float64 else np.float32
     units = attrs["units"]
     w = {role: np.asarray(a).astype(ct, copy=False) for role, a in weights.items()}
+    step = _STEPS[layer_type](attrs, w)  # may reorder the gate columns of w's kernels, before the projection uses them
     seq = x.astype(ct, copy=False)
     if attrs["go_backwards"]:
         seq = seq[:, ::-1]
         mask = None if mask is None else mask[:, ::-1]
     projected = np.matmul(seq, w["kernel"])  # [N, T, k*units], all steps at once
     if attrs["use_bias"]:
-        projected = projected + w["bias"]
+        projected += w["bias"]
     n = x.shape[0]
     state = [np.zeros((n, units), ct) if s is None else np.asarray(s).astype(ct) for s in states]
-    step = _STEPS[layer_type](attrs, w)
     outputs = np.zeros((n, x.shape[1], units), ct)
     previous = np.zeros((n, units), ct)
     keep = None if mask is None else np.asarray(mask, dtype=bool)
-    for t in range(x.shape[1]):
-        out, new = step(projected[:, t], state)
-        if keep is not None:
-            m = keep[:, t, None]
-            # a masked step carries the states forward; its output is zero or repeats the previous output
-            out = np.where(m, out, 0 if attrs["zero_output_for_mask"] else previous)
-            new = [np.where(m, a, b) for a, b in zip(new, state, strict=True)]
-        outputs[:, t] = out
-        previous, state = out, new
+    with np.errstate(over="ignore", under="ignore"):  # as activations.apply sets it, once for all steps
+        for t in range(x.shape[1]):
+            out, new = step(projected[:, t], state)
+            if keep is not None:
+                m = keep[:, t, None]
+                # a masked step carries the states forward; its output is zero or repeats the previous output
+                out = np.where(m, out, 0 if attrs["zero_output_for_mask"] else previous)
+                new = [np.where(m, a, b) for a, b in zip(new, state, strict=True)]
+            outputs[:, t] = out
+            previous, state = out, new
     y = outputs if attrs["return_sequences"] else outputs[:, -1]
     results = [y, *state] if attrs["return_state"] else [y]
     return [r.astype(x.dtype, copy=False) for r in results]
 
 
+def _activation(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """activations.apply without its per-call checks: run_rnn computes in float32/64 and sets np.errstate once
+    around the time loop (thousands of small calls per layer, where that overhead dominated)."""
+    f = activations.ACTIVATIONS[name]
+
+    def call(z: np.ndarray) -> np.ndarray:
+        y = np.asarray(f(z))
+        return y if y.dtype == z.dtype else y.astype(z.dtype)
+
+    return call
+
+
 def _simple_rnn(attrs: dict[str, Any], w: dict[str, np.ndarray]) -> Step:
-    act, rk = attrs["activation"], w["recurrent_kernel"]
+    fn_act, rk = _activation(attrs["activation"]), w["recurrent_kernel"]
 
     def step(xp: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        h = activations.apply(act, xp + state[0] @ rk)
+        h = fn_act(xp + state[0] @ rk)
         return h, [h]
 
     return step
 
 
-def _lstm(attrs: dict[str, Any], w: dict[str, np.ndarray]) -> Step:
-    act, gate, rk = attrs["activation"], attrs["recurrent_activation"], w["recurrent_kernel"]
+def _elementwise(name: str) -> bool:
+    return name not in ("softmax", "log_softmax")
 
-    def step(xp: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        z_i, z_f, z_c, z_o = np.split(xp + state[0] @ rk, 4, axis=-1)
-        c = activations.apply(gate, z_f) * state[1] + activations.apply(gate, z_i) * activations.apply(act, z_c)
-        h = activations.apply(gate, z_o) * activations.apply(act, c)
+
+def _lstm(attrs: dict[str, Any], w: dict[str, np.ndarray]) -> Step:
+    gate, u = attrs["recurrent_activation"], attrs["units"]
+    fn_act, fn_gate = _activation(attrs["activation"]), _activation(gate)
+    if not _elementwise(gate):
+        rk = w["recurrent_kernel"]
+
+        def step(xp: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+            z = xp + state[0] @ rk
+            z_i, z_f, z_c, z_o = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
+            c = fn_gate(z_f) * state[1] + fn_gate(z_i) * fn_act(z_c)
+            h = fn_gate(z_o) * fn_act(c)
+            return h, [h, c]
+
+        return step
+
+    # Gate columns reordered i, f, o, c so the three gates take one activation call per step (same values: the
+    # gate activation is element-wise); local copies, the stored weights are untouched.
+    order = np.concatenate([np.arange(0, 2 * u), np.arange(3 * u, 4 * u), np.arange(2 * u, 3 * u)])
+    for role in ("kernel", "recurrent_kernel", "bias"):
+        if role in w:
+            w[role] = np.ascontiguousarray(w[role][..., order])
+    rk = w["recurrent_kernel"]
+
+    def fused(xp: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        z = xp + state[0] @ rk
+        gates = fn_gate(z[:, : 3 * u])
+        i, f, o = gates[:, :u], gates[:, u : 2 * u], gates[:, 2 * u :]
+        c = f * state[1] + i * fn_act(z[:, 3 * u :])
+        h = o * fn_act(c)
         return h, [h, c]
 
-    return step
+    return fused
 
 
 def _gru(attrs: dict[str, Any], w: dict[str, np.ndarray]) -> Step:
-    act, gate, rk, units = attrs["activation"], attrs["recurrent_activation"], w["recurrent_kernel"], attrs["units"]
+    gate, rk, units = attrs["recurrent_activation"], w["recurrent_kernel"], attrs["units"]
+    fn_act, fn_gate = _activation(attrs["activation"]), _activation(gate)
     recurrent_bias = w.get("recurrent_bias") if attrs["use_bias"] else None
+    rk_zr, rk_h = np.ascontiguousarray(rk[:, : 2 * units]), np.ascontiguousarray(rk[:, 2 * units :])
+
+    def gates(pre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(z, r) from the pre-activations [z | r]: one call when the gate activation is element-wise."""
+        if _elementwise(gate):
+            both = fn_gate(pre)
+            return both[:, :units], both[:, units:]
+        return fn_gate(pre[:, :units]), fn_gate(pre[:, units:])
 
     def step(xp: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         h_prev = state[0]
-        x_z, x_r, x_h = np.split(xp, 3, axis=-1)
+        x_h = xp[:, 2 * units :]
         if attrs["reset_after"]:
             inner = h_prev @ rk
             if recurrent_bias is not None:
-                inner = inner + recurrent_bias
-            h_z, h_r, h_h = np.split(inner, 3, axis=-1)
-            z, r = activations.apply(gate, x_z + h_z), activations.apply(gate, x_r + h_r)
-            candidate = activations.apply(act, x_h + r * h_h)
+                inner += recurrent_bias
+            z, r = gates(xp[:, : 2 * units] + inner[:, : 2 * units])
+            candidate = fn_act(x_h + r * inner[:, 2 * units :])
         else:
-            h_z, h_r = np.split(h_prev @ rk[:, : 2 * units], 2, axis=-1)
-            z, r = activations.apply(gate, x_z + h_z), activations.apply(gate, x_r + h_r)
-            candidate = activations.apply(act, x_h + (r * h_prev) @ rk[:, 2 * units :])
+            z, r = gates(xp[:, : 2 * units] + h_prev @ rk_zr)
+            candidate = fn_act(x_h + (r * h_prev) @ rk_h)
         h = z * h_prev + (1 - z) * candidate
         return h, [h]
 

@@ -1,0 +1,441 @@
+"""``kif.keras.to_keras``: a KIF graph → an equivalent Keras 3 functional model (any backend).
+
+Every catalog type becomes the Keras layer of the same name (``GroupQueryAttention`` →
+``keras.layers.GroupQueryAttention``), built from its KIF attributes, which follow Keras's
+constructor arguments. Weights are in Keras layouts already (the canonical layouts of the
+spec); the one regrouping is GRU's reset_after bias, whose ``bias`` and ``recurrent_bias``
+rows are stacked back into Keras's ``[2, 3 * units]``. Graph inputs become ``keras.Input``
+with the same names, dtypes and shapes; outputs keep the graph's order.
+
+* Shared layers: KIF layers of one type with equal attributes that use the same weight
+  tensors become one Keras layer called several times.
+* Masks: KIF's explicit mask inputs are passed as ``mask=`` / ``query_mask=`` … at the
+  call, so Keras sees exactly the masks KIF does. Mask outputs (Embedding ``mask_zero``,
+  Masking) are the mask Keras attaches to the layer's output. Where Keras would apply an
+  implicit mask that the KIF layer does not take, the tensor is passed through
+  ``keras.ops.copy`` (which drops the attached mask).
+* Call-time attributes (``use_causal_mask``, ``return_attention_scores``) are call arguments.
+* Activations Keras 3 has no name for are registered functions: ``gelu_tanh`` →
+  ``kif>gelu_tanh`` (``gelu(x, approximate=True)``), ``hard_sigmoid_keras2`` →
+  ``kif>hard_sigmoid_keras2`` (``clip(0.2 x + 0.5, 0, 1)``); a saved ``.keras`` file using them
+  needs ``import kif.keras.to_keras`` before ``keras.models.load_model``.
+
+* AveragePooling with ``padding="same"``: Keras on torch (and jax) counts the padded border
+  cells where KIF (TensorFlow's rule) excludes them. to_keras therefore builds it as
+  ZeroPadding → AveragePooling("valid") → times k / (real cells per window), exact on every
+  backend; only when the spatial sizes are not static does it fall back to the plain Keras
+  layer, whose border values then differ on those backends (``KNOWN_DIFFERENCES``).
+
+Namespaced custom types (``vendor:Type``) have no Keras class here and stop the build with an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from kif.errors import KifError, UnsupportedLayerError
+from kif.graph import Layer, Model
+
+# Keras-backend behaviour that departs from the KIF definition (type → why).
+KNOWN_DIFFERENCES: dict[str, str] = {
+    t: 'padding="same" with non-zero padding on inputs of unknown spatial size: Keras on torch/jax counts the padded '
+    "border cells in the average; KIF (and Keras on TensorFlow) excludes them, so border values differ"
+    for t in ("AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
+}
+
+_CALL_TIME = ("use_causal_mask", "return_attention_scores")
+_RNN = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1}  # states per type
+_MERGE = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"}
+_MHA_PARTS = {"query": "query", "key": "key", "value": "value", "attention_output": "output", "gate": "gate"}
+_ACTIVATION_KEYS = ("activation", "recurrent_activation")
+
+
+def _registered_activations() -> dict[str, Callable[[Any], Any]]:
+    """KIF activations with no Keras 3 name, as Keras-serializable functions (registered once)."""
+    import keras
+
+    found = keras.saving.get_registered_object("kif>gelu_tanh")
+    if found is not None:
+        return {"gelu_tanh": found, "hard_sigmoid_keras2": keras.saving.get_registered_object("kif>hard_sigmoid_keras2")}
+
+    @keras.saving.register_keras_serializable(package="kif", name="gelu_tanh")
+    def gelu_tanh(x: Any) -> Any:
+        return keras.activations.gelu(x, approximate=True)
+
+    @keras.saving.register_keras_serializable(package="kif", name="hard_sigmoid_keras2")
+    def hard_sigmoid_keras2(x: Any) -> Any:
+        return keras.ops.clip(0.2 * x + 0.5, 0.0, 1.0)  # Keras 2's hard_sigmoid
+
+    return {"gelu_tanh": gelu_tanh, "hard_sigmoid_keras2": hard_sigmoid_keras2}
+
+
+def _activation(name: str) -> Any:
+    return _registered_activations().get(name, name)
+
+
+def _keras_class(kif_type: str) -> Any:
+    import keras
+
+    cls = getattr(keras.layers, kif_type, None)
+    if cls is None:
+        raise UnsupportedLayerError(f"KIF type {kif_type!r} has no Keras 3 layer class", code="layer-unsupported")
+    return cls
+
+
+def _kwargs(kif_type: str, attrs: dict[str, Any], name: str | None) -> dict[str, Any]:
+    """KIF attributes → constructor arguments (call-time attributes left out)."""
+    kwargs: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if key in _CALL_TIME:
+            continue
+        kwargs[key] = _activation(value) if key in _ACTIVATION_KEYS else value
+    if kif_type == "Normalization":
+        kwargs["axis"] = tuple(attrs["axis"]) if attrs["axis"] else None
+    if name is not None:
+        kwargs["name"] = name
+    return kwargs
+
+
+def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: str | None = None) -> Any:
+    """A Keras layer (not built) for one KIF type and its attributes; ``dtype``: its dtype policy when not float32."""
+    extra = {"dtype": dtype} if dtype else {}
+    if kif_type == "Bidirectional":
+        forward = _make_layer(attrs["forward"]["type"], attrs["forward"]["attributes"], None, dtype)
+        backward = _make_layer(attrs["backward"]["type"], attrs["backward"]["attributes"], None, dtype)
+        return _keras_class("Bidirectional")(forward, backward_layer=backward, merge_mode=attrs["merge_mode"], name=name, **extra)
+    if kif_type == "TimeDistributed":
+        inner = attrs["layer"]
+        return _keras_class("TimeDistributed")(_make_layer(inner["type"], inner["attributes"], None, dtype), name=name, **extra)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*rms_scaling.*")  # deprecated in Keras, still a KIF attribute
+        return _keras_class(kif_type)(**_kwargs(kif_type, attrs, name), **extra)
+
+
+# --- weights ---------------------------------------------------------------------------------------
+
+
+def _relative(layer: Any, variable: Any) -> list[str]:
+    path = str(variable.path)
+    prefix = f"{layer.path}/"
+    return (path[len(prefix) :] if path.startswith(prefix) else path).split("/")
+
+
+def _role(kif_type: str, parts: list[str]) -> str:
+    """The KIF role of a Keras variable, from its path relative to its layer."""
+    if kif_type in ("MultiHeadAttention", "GroupQueryAttention") and parts[0] in _MHA_PARTS:
+        return f"{_MHA_PARTS[parts[0]]}_{parts[-1]}"
+    if kif_type in ("DepthwiseConv1D", "DepthwiseConv2D") and parts[-1] == "kernel":
+        return "depthwise_kernel"  # Keras 3.12+ names it kernel; KIF keeps the older role name
+    return parts[-1]
+
+
+def _weights_for(layer: Any, kif_type: str, attrs: dict[str, Any], values: dict[str, np.ndarray], where: str) -> list[np.ndarray]:
+    """``values`` (KIF roles) → the list ``layer.set_weights`` expects, in ``layer.weights`` order."""
+    out: list[np.ndarray] = []
+    used: set[str] = set()
+    for variable in layer.weights:
+        role = _role(kif_type, _relative(layer, variable))
+        shape = tuple(variable.shape)
+        if kif_type == "GRU" and role == "bias" and attrs["reset_after"]:  # Keras stacks the two biases: [2, 3 * units]
+            array = np.stack([values["bias"], values["recurrent_bias"]])
+            used |= {"bias", "recurrent_bias"}
+        elif role in values:
+            array = np.asarray(values[role])
+            used.add(role)
+            if kif_type == "Normalization":
+                array = array.reshape(shape)  # KIF flattens the kept axes' statistics
+        elif kif_type == "Normalization" and role == "count":
+            array = np.zeros(shape, np.dtype(str(variable.dtype)))  # adapt() bookkeeping, unused at inference
+        elif kif_type == "LayerNormalization" and role == "gamma":
+            array = np.ones(shape, np.float32)  # Keras makes gamma under rms_scaling even without scale
+        else:
+            raise KifError(f"{where}: Keras layer variable {variable.path!r} has no KIF weight {role!r}", code="layer-unsupported")
+        if tuple(array.shape) != shape:
+            raise KifError(
+                f"{where}: expected weight {role!r} of shape {list(shape)} for Keras. Received: {list(array.shape)}",
+                code="layer-unsupported",
+            )
+        out.append(array)
+    unused = sorted(set(values) - used - ({"beta"} if kif_type == "LayerNormalization" and attrs.get("rms_scaling") else set()))
+    if unused:
+        raise KifError(f"{where}: KIF weights {unused} have no place in the Keras layer", code="layer-unsupported")
+    return out
+
+
+def _set_weights(layer: Any, kif_type: str, attrs: dict[str, Any], values: dict[str, np.ndarray], where: str) -> None:
+    if kif_type == "Bidirectional":
+        for side, sub in (("forward", layer.forward_layer), ("backward", layer.backward_layer)):
+            nested = attrs[side]
+            own = {role[len(side) + 1 :]: v for role, v in values.items() if role.startswith(side + "_")}
+            _set_weights(sub, nested["type"], nested["attributes"], own, where)
+        return
+    if kif_type == "TimeDistributed":
+        _set_weights(layer.layer, attrs["layer"]["type"], attrs["layer"]["attributes"], values, where)
+        return
+    if layer.weights or values:
+        layer.set_weights(_weights_for(layer, kif_type, attrs, values, where))
+    if hasattr(layer, "finalize_state"):
+        layer.finalize_state()  # Normalization recomputes its broadcast statistics from the variables
+
+
+def _check_bidirectional_masking(layer: Layer) -> None:
+    """Keras's Bidirectional forces zero_output_for_mask = return_sequences on both sides; other values are not expressible."""
+    for side in ("forward", "backward"):
+        inner = layer.attributes[side]["attributes"]
+        if inner["zero_output_for_mask"] != inner["return_sequences"]:
+            raise KifError(
+                f"Layer {layer.name!r} (Bidirectional): Keras forces zero_output_for_mask = return_sequences on both sides. "
+                f"Received: {side} zero_output_for_mask={inner['zero_output_for_mask']} with a mask input",
+                code="layer-unsupported",
+                pointer=layer.name,
+            )
+
+
+def _mask_of(x: Any) -> Any:
+    """The mask Keras attached to a tensor (what keras.src.backend.get_keras_mask reads)."""
+    return getattr(x, "_keras_mask", None)
+
+
+# --- graph -----------------------------------------------------------------------------------------
+
+
+class _Builder:
+    def __init__(self, model: Model) -> None:
+        import keras
+
+        self.keras = keras
+        self.model = model
+        self.tensors: dict[str, Any] = {}
+        self.names: set[str] = set()
+        self.shared: dict[str, Any] = {}
+
+    def name(self, wanted: str) -> str:
+        """Keras forbids '/' in names; ':' and other characters are replaced too, keeping names unique."""
+        base = re.sub(r"[^A-Za-z0-9_.-]", "_", wanted) or "layer"
+        name, index = base, 1
+        while name in self.names:
+            name, index = f"{base}_{index}", index + 1
+        self.names.add(name)
+        return name
+
+    def build(self) -> Any:
+        keras = self.keras
+        inputs = []
+        for spec in self.model.inputs:
+            shape = tuple(spec.shape)
+            kt = keras.Input(shape=shape[1:], batch_size=shape[0] if shape else None, dtype=spec.dtype, name=self.name(spec.name))
+            self.tensors[spec.name] = kt
+            inputs.append(kt)
+        for layer in self.model.layers:
+            self.layer(layer)
+        outputs = [self.tensors[spec.name] for spec in self.model.outputs]
+        return keras.Model(
+            inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0], name=self.name(self.model.name)
+        )
+
+    def arg(self, layer: Layer, slot: int) -> Any:
+        tensor = layer.inputs[slot] if slot < len(layer.inputs) else None
+        return None if tensor is None else self.tensors[tensor]
+
+    def unmasked(self, x: Any) -> Any:
+        """``x`` without the mask Keras attached to it (for a KIF layer that takes no mask there)."""
+        if x is None or _mask_of(x) is None:
+            return x
+        return self.keras.ops.copy(x)
+
+    def average_pooling_same(self, layer: Layer) -> Any:
+        """AveragePooling, padding "same", by TensorFlow's rule (padded cells do not count) on any Keras backend:
+        zero padding, a "valid" average over k cells, then times k / (real cells of each window), a constant.
+        None when no padding is needed or the spatial sizes are not static (the plain Keras layer is used then)."""
+        keras, attrs = self.keras, layer.attributes
+        dims = int(layer.type[-2])
+        x = self.arg(layer, 0)
+        first = attrs["data_format"] == "channels_first"
+        sizes = tuple(x.shape[2 : 2 + dims] if first else x.shape[1 : 1 + dims])
+        pool = list(attrs["pool_size"])
+        strides = list(attrs["strides"] or pool)
+        if any(n is None for n in sizes):
+            return None
+        pads, counts = [], []
+        for n, k, s in zip(sizes, pool, strides, strict=True):
+            out = -(-n // s)
+            total = max((out - 1) * s + k - n, 0)
+            before = total // 2
+            starts = np.arange(out) * s - before
+            pads.append((before, total - before))
+            counts.append(np.minimum(starts + k, n) - np.maximum(starts, 0))
+        if all(p == (0, 0) for p in pads):
+            return None
+        fmt = attrs["data_format"]
+        padding: Any = pads[0] if dims == 1 else tuple(pads)
+        extra = {"dtype": str(x.dtype)} if str(x.dtype) in ("float16", "bfloat16", "float64") else {}
+        padded = getattr(keras.layers, f"ZeroPadding{dims}D")(padding, data_format=fmt, name=self.name(layer.name + "_pad"), **extra)(x)
+        pooler = getattr(keras.layers, layer.type)(pool, strides, padding="valid", data_format=fmt, name=self.name(layer.name), **extra)
+        real = counts[0]
+        for c in counts[1:]:
+            real = np.multiply.outer(real, c)
+        scale = (float(np.prod(pool)) / real).astype(np.dtype(str(x.dtype)) if str(x.dtype) != "bfloat16" else np.float32)
+        scale = scale[None, None] if first else scale[None, ..., None]
+        return keras.ops.multiply(pooler(padded), keras.ops.cast(scale, x.dtype))
+
+    def masked_steps_lowest(self, x: Any, mask: Any, data_format: str) -> Any:
+        """Keras's GlobalMaxPooling1D takes no mask; KIF's skips masked steps: give them the lowest finite value first."""
+        ops = self.keras.ops
+        lowest = float(np.finfo(np.dtype(str(x.dtype)) if str(x.dtype) != "bfloat16" else np.float32).min)
+        keep = ops.expand_dims(mask, axis=2 if data_format == "channels_last" else 1)
+        return ops.where(keep, self.unmasked(x), ops.cast(lowest, x.dtype))
+
+    def keras_layer(self, layer: Layer) -> tuple[Any, bool]:
+        """The Keras layer for ``layer`` and whether it is new (shared weights → the same Keras layer)."""
+        key = json.dumps([layer.type, layer.attributes, sorted(layer.weights.items())], sort_keys=True, default=str)
+        if layer.weights and key in self.shared:
+            return self.shared[key], False
+        first = self.arg(layer, 0)
+        # KIF computes in the input's floating dtype (weights cast to it); Keras layers default to float32
+        dtype = str(first.dtype) if first is not None and str(first.dtype) in ("float16", "bfloat16", "float64") else None
+        try:
+            made = _make_layer(layer.type, layer.attributes, self.name(layer.name), dtype)
+        except (TypeError, ValueError) as exc:
+            raise KifError(f"Layer {layer.name!r} ({layer.type}): Keras refused its attributes: {exc}", code="layer-unsupported") from None
+        if layer.weights:
+            self.shared[key] = made
+        return made, True
+
+    def layer(self, layer: Layer) -> None:
+        from kif import catalog
+
+        if catalog.is_custom(layer.type):
+            raise UnsupportedLayerError(
+                f"Layer {layer.name!r} has custom type {layer.type!r}, which has no Keras layer: to_keras builds catalog types only",
+                code="layer-unsupported",
+                pointer=layer.name,
+            )
+        catalog.get(layer.type)  # unknown types fail with the list of known ones
+        if layer.type.startswith("AveragePooling") and layer.attributes["padding"] == "same":
+            pooled = self.average_pooling_same(layer)
+            if pooled is not None:
+                self.tensors[layer.outputs[0]] = pooled
+                return
+        keras_layer, new = self.keras_layer(layer)
+        result = self.call(keras_layer, layer)
+        outs = list(result) if isinstance(result, (list, tuple)) else [result]
+        if layer.type in ("Embedding", "Masking"):
+            outs.append(_mask_of(outs[0]))
+        if len(outs) < len(layer.outputs) or any(o is None for o in outs[: len(layer.outputs)]):
+            raise KifError(
+                f"Layer {layer.name!r} ({layer.type}): Keras gave {len(outs)} outputs for {len(layer.outputs)}", code="run-failed"
+            )
+        self.tensors.update(zip(layer.outputs, outs[: len(layer.outputs)], strict=True))
+        if new:
+            values = {role: np.asarray(self.model.weights[tensor]) for role, tensor in layer.weights.items()}
+            _set_weights(keras_layer, layer.type, layer.attributes, values, f"Layer {layer.name!r} ({layer.type})")
+
+    def call(self, keras_layer: Any, layer: Layer) -> Any:
+        kif_type, attrs = layer.type, layer.attributes
+        if kif_type in _MERGE:
+            return keras_layer([self.tensors[t] for t in layer.inputs if t is not None])
+        if kif_type in _RNN or kif_type == "Bidirectional":
+            states = _RNN[kif_type] if kif_type in _RNN else sum(_RNN[attrs[s]["type"]] for s in ("forward", "backward"))
+            x, mask = self.arg(layer, 0), self.arg(layer, 1 + states)
+            if kif_type == "Bidirectional" and mask is not None:
+                _check_bidirectional_masking(layer)
+            initial = [self.arg(layer, 1 + i) for i in range(states)]
+            kwargs: dict[str, Any] = {}
+            if any(s is not None for s in initial):
+                kwargs["initial_state"] = initial
+            if mask is None:
+                x = self.unmasked(x)
+            else:
+                kwargs["mask"] = mask
+            return keras_layer(x, **kwargs)
+        if kif_type in ("Attention", "AdditiveAttention"):
+            q, v, k = (self.arg(layer, i) for i in range(3))
+            q_mask, v_mask = self.arg(layer, 3), self.arg(layer, 4)
+            tensors = [self.unmasked(q), self.unmasked(v)] + ([self.unmasked(k)] if k is not None else [])
+            kwargs = {flag: attrs[flag] for flag in _CALL_TIME}
+            if q_mask is not None or v_mask is not None:
+                kwargs["mask"] = [q_mask, v_mask]
+            return keras_layer(tensors, **kwargs)
+        if kif_type in ("MultiHeadAttention", "GroupQueryAttention"):
+            q, v, k = (self.arg(layer, i) for i in range(3))
+            masks = {name: self.arg(layer, 3 + i) for i, name in enumerate(("query_mask", "value_mask", "key_mask", "attention_mask"))}
+            kwargs = {flag: attrs[flag] for flag in _CALL_TIME}
+            query_mask = masks.pop("query_mask") if kif_type == "MultiHeadAttention" else None
+            kwargs.update({name: m for name, m in masks.items() if m is not None})
+            if query_mask is not None and _mask_of(q) is query_mask:
+                pass  # Keras 3's MultiHeadAttention reads the query mask only from the mask attached to the query
+            elif query_mask is not None:
+                q = self.unmasked(q)
+                rows = self.keras.ops.expand_dims(query_mask, -1)  # [N, T, 1]: ANDed with the other masks, as KIF does
+                given = kwargs.get("attention_mask")
+                kwargs["attention_mask"] = rows if given is None else self.keras.ops.logical_and(rows, given)
+            else:
+                q = self.unmasked(q)
+            return keras_layer(q, self.unmasked(v), key=self.unmasked(k), **kwargs)
+        if kif_type in ("Softmax", "GlobalAveragePooling1D", "GlobalMaxPooling1D"):
+            x, mask = self.arg(layer, 0), self.arg(layer, 1)
+            if mask is None:
+                return keras_layer(self.unmasked(x))
+            if kif_type == "GlobalMaxPooling1D":
+                return keras_layer(self.masked_steps_lowest(x, mask, attrs["data_format"]))
+            return keras_layer(x, mask=mask)
+        return keras_layer(self.arg(layer, 0))
+
+
+def to_keras(bundle_or_model: Model | str | os.PathLike[str]) -> Any:
+    """An equivalent Keras 3 functional model of a KIF bundle (path) or in-memory ``kif.Model``.
+
+    Layer weights are copied; the returned model predicts what ``kif.run`` computes, within the
+    float32 tolerances of the layer types (exceptions: ``KNOWN_DIFFERENCES``).
+    """
+    model = bundle_or_model
+    if not isinstance(model, Model):
+        from kif.bundle.reader import load
+
+        model = load(model)
+    return _Builder(model).build()
+
+
+class KerasBackend:
+    """to_keras as a conformance backend: ``load(bundle)`` builds the Keras model; the session calls it in inference mode.
+
+    ``python conformance/runner/kif_conformance.py --backend kif.keras.to_keras:KerasBackend``
+    """
+
+    name = "keras"
+
+    def load(self, bundle_path: str | os.PathLike[str]) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+        import keras
+
+        from kif.bundle.reader import load
+        from kif.dtypes import by_name
+
+        graph = load(bundle_path)
+        model = to_keras(graph)
+
+        def run(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            args = [np.asarray(inputs[s.name]).astype(by_name(s.dtype).numpy, copy=False) for s in graph.inputs]
+            out = model(args if len(args) > 1 else args[0], training=False)
+            outs = out if isinstance(out, (list, tuple)) else [out]
+            return {s.name: np.asarray(keras.ops.convert_to_numpy(o)) for s, o in zip(graph.outputs, outs, strict=True)}
+
+        return run
+
+
+def supported_types() -> list[str]:
+    """Catalog types ``to_keras`` builds (every catalog type with a Keras 3 layer class)."""
+    import keras
+
+    from kif import catalog
+
+    return [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None]
+
+
+__all__ = ["KNOWN_DIFFERENCES", "KerasBackend", "supported_types", "to_keras"]
