@@ -11,11 +11,14 @@ ONNX (TorchScript exporter, opset 17):
   LayerNormalization → Dense 512 gelu → Dense 128 → Add → LayerNormalization.
 
 The KIF bundle is saved and loaded back before it runs, so the runtime sees what a reader
-sees. Every engine's output is compared with the KIF runtime's; a max abs difference above
-``--tolerance`` (1e-3) fails the run (exit code 1) after the table is printed. Latency is the
-median of ``--repeats`` runs after warm-up, one batch per run.
+sees. Every engine's output is compared with the KIF runtime's (columns ``maxdiff ORT`` and
+``maxdiff RefEval``: max abs difference); above ``--tolerance`` (1e-3) the run fails (exit
+code 1) after the table is printed. Latency is the median of ``--repeats`` runs after warm-up,
+one batch per run, with one thread per engine unless ``--threads`` says otherwise;
+``--clock cpu`` measures process CPU time instead of elapsed time (steadier on a shared machine).
 
-    python benchmarks/infer.py                 # batch 32, 20 runs per engine (5 for ReferenceEvaluator)
+    python benchmarks/infer.py                 # batch 32, one thread, 20 runs per engine (5 for ReferenceEvaluator)
+    python benchmarks/infer.py --threads 0     # each library's default thread count
     python benchmarks/infer.py --quick         # tiny sizes, 2 runs: a smoke test
 
 benchmarks/results/infer.md has the numbers of a full run and the machine they came from.
@@ -24,6 +27,7 @@ benchmarks/results/infer.md has the numbers of a full run and the machine they c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import platform
@@ -36,9 +40,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
-import kif
+def _pin_threads(argv: list[str]) -> int:
+    """Apply --threads before NumPy loads OpenBLAS (its thread count is read once, at load time)."""
+    threads = 1
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            threads = int(argv[i + 1])
+        elif arg.startswith("--threads="):
+            threads = int(arg.split("=", 1)[1])
+    if threads > 0:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
+    return threads
+
+
+THREADS = _pin_threads(sys.argv[1:]) if __name__ == "__main__" else 0
+
+import kif  # noqa: E402
+import numpy as np  # noqa: E402  (after _pin_threads)
 
 FloatArray = np.ndarray
 
@@ -109,7 +129,9 @@ def build_cnn(rng: np.random.Generator, s: Sizes) -> Bench:
     for i, filters in enumerate(s.filters):
         kernel = _normal(rng, (3, 3, channels, filters), 9 * channels)
         bias = _normal(rng, (filters,))
-        t = b.add("Conv2D", t, name=f"conv_{i}", filters=filters, kernel_size=[3, 3], padding="same", weights={"kernel": kernel, "bias": bias})
+        t = b.add(
+            "Conv2D", t, name=f"conv_{i}", filters=filters, kernel_size=[3, 3], padding="same", weights={"kernel": kernel, "bias": bias}
+        )
         gamma = (1.0 + 0.1 * rng.standard_normal(filters)).astype(np.float32)
         beta, mean = _normal(rng, (filters,)), _normal(rng, (filters,))
         var = rng.uniform(0.5, 1.5, filters).astype(np.float32)
@@ -143,7 +165,6 @@ def build_cnn(rng: np.random.Generator, s: Sizes) -> Bench:
 
 
 def build_lstm(rng: np.random.Generator, s: Sizes) -> Bench:
-    import torch
 
     table = _normal(rng, (s.vocab, s.embed), s.embed)
     kernel = _normal(rng, (s.embed, 4 * s.units), s.embed)
@@ -308,14 +329,18 @@ def to_onnx(bench: Bench) -> bytes:
 # ------------------------------------------------------------------ timing
 
 
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+CLOCK = CLOCKS["wall"]
+
+
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> float:
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = CLOCK()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(CLOCK() - start)
     return statistics.median(times) * 1e3
 
 
@@ -341,6 +366,9 @@ def measure(bench: Bench, workdir: Path, repeats: int, ref_repeats: int) -> Row:
     proto = onnx.load_from_string(to_onnx(bench))
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if THREADS > 0:
+        options.intra_op_num_threads = THREADS
+        options.inter_op_num_threads = 1
     session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
     reference = ReferenceEvaluator(proto)
 
@@ -366,7 +394,7 @@ def measure(bench: Bench, workdir: Path, repeats: int, ref_repeats: int) -> Row:
     )
 
 
-HEADER = ("model", "KIF ms", "ORT ms", "RefEval ms", "KIF/ORT", "KIF/RefEval", "max|KIF-ORT|", "max|KIF-RefEval|")
+HEADER = ("model", "KIF ms", "ORT ms", "RefEval ms", "KIF/ORT", "KIF/RefEval", "maxdiff ORT", "maxdiff RefEval")
 
 
 def table(rows: list[Row]) -> str:
@@ -392,10 +420,10 @@ def machine() -> str:
     import torch
 
     cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(
+            line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")
+        )
     return (
         f"{cpu}, {os.cpu_count()} logical CPUs; Python {platform.python_version()}, NumPy {np.__version__}, "
         f"onnxruntime {onnxruntime.__version__}, onnx {onnx.__version__}, torch {torch.__version__} (export only), kif {kif.__version__}"
@@ -410,13 +438,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", choices=list(BUILDERS), default=list(BUILDERS))
     parser.add_argument("--tolerance", type=float, default=1e-3, help="largest max abs difference accepted (default 1e-3)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--clock",
+        choices=list(CLOCKS),
+        default="wall",
+        help="wall: elapsed time; cpu: this process's CPU time, steadier on a shared machine when --threads is 1 (default wall)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads for OpenBLAS (KIF) and ONNX Runtime; 0 = each library's default (default 1)"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    global CLOCK
+    CLOCK = CLOCKS[args.clock]
     repeats = args.repeats or (2 if args.quick else 20)
     ref_repeats = args.ref_repeats or min(repeats, 5)
     _torch_classes()
     print(f"machine: {machine()}")
-    print(f"batch {sizes.batch}; median of {repeats} runs (ReferenceEvaluator: {ref_repeats}) after warm-up; one batch per run")
+    threads = "library defaults" if args.threads <= 0 else str(args.threads)
+    print(f"threads: {threads} (OpenBLAS for KIF and ReferenceEvaluator, intra-op for ONNX Runtime)")
+    runs = f"median of {repeats} runs after warm-up (ReferenceEvaluator: {ref_repeats})"
+    print(f"batch {sizes.batch}, one batch per run; {args.clock} clock, {runs}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="kif-infer-") as tmp:
         for name in args.models:

@@ -1,0 +1,168 @@
+"""Importer benchmark: KIF → PyTorch against the same network written by hand in PyTorch, and KIF → ONNX
+against torch.onnx's export of that hand-written network, both run in ONNX Runtime.
+
+The four models and their hand-written torch twins (same weights) come from ``infer.py``:
+mlp, cnn, lstm, transformer. For each model one run measures
+
+* ``kif.torch.load(bundle)`` vs the hand-written ``torch.nn.Module`` (eval mode, ``torch.no_grad``);
+* ``kif.onnx.export(bundle)`` in ONNX Runtime vs ``torch.onnx.export(hand-written)`` in ONNX Runtime;
+
+and prints median latencies, the ratios (KIF / hand-written) and the max abs difference of each engine's
+output from the hand-written torch module's. One thread per engine unless ``--threads`` says otherwise.
+
+    python benchmarks/importers.py             # batch 32, 20 runs per engine
+    python benchmarks/importers.py --quick     # tiny sizes, 2 runs: a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _pin_threads(argv: list[str]) -> int:
+    """--threads must reach the BLAS/OpenMP variables before NumPy or torch load (same rule as infer.py)."""
+    threads = 1
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            threads = int(argv[i + 1])
+        elif arg.startswith("--threads="):
+            threads = int(arg.split("=", 1)[1])
+    if threads > 0:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
+    return threads
+
+
+THREADS = _pin_threads(sys.argv[1:]) if __name__ == "__main__" else 0
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+
+import infer  # noqa: E402
+
+
+@dataclass
+class Row:
+    model: str
+    kif_torch_ms: float
+    hand_torch_ms: float
+    kif_onnx_ms: float
+    torch_onnx_ms: float
+    diff_torch: float
+    diff_onnx: float
+
+
+def _session(source: str | bytes):  # type: ignore[no-untyped-def]
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if THREADS > 0:
+        options.intra_op_num_threads = THREADS
+        options.inter_op_num_threads = 1
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def measure(bench: infer.Bench, workdir: Path, repeats: int) -> Row:
+    import kif
+    import kif.onnx
+    import kif.torch
+    import torch
+
+    bundle = workdir / f"{bench.name}.kif"
+    kif.save(bench.kif_model, bundle)
+    imported = kif.torch.load(bundle)
+    hand = bench.torch_module
+    hand.eval()  # type: ignore[attr-defined]
+    args = tuple(torch.from_numpy(a) for a in bench.inputs.values())
+    onnx_path = kif.onnx.export(bundle, workdir / f"{bench.name}.onnx")
+    kif_session = _session(str(onnx_path))
+    torch_session = _session(infer.to_onnx(bench))
+
+    def run_kif_torch() -> np.ndarray:
+        with torch.no_grad():
+            out = imported(*args)
+        return (out[0] if isinstance(out, tuple) else out).numpy()
+
+    def run_hand_torch() -> np.ndarray:
+        with torch.no_grad():
+            return hand(*args).numpy()  # type: ignore[operator]
+
+    def run_kif_onnx() -> np.ndarray:
+        return kif_session.run(None, bench.inputs)[0]
+
+    def run_torch_onnx() -> np.ndarray:
+        return torch_session.run(None, bench.inputs)[0]
+
+    reference = run_hand_torch()
+    return Row(
+        bench.name,
+        infer.median_ms(run_kif_torch, repeats, 2),
+        infer.median_ms(run_hand_torch, repeats, 2),
+        infer.median_ms(run_kif_onnx, repeats, 2),
+        infer.median_ms(run_torch_onnx, repeats, 2),
+        float(np.max(np.abs(run_kif_torch() - reference))),
+        float(np.max(np.abs(run_kif_onnx() - reference))),
+    )
+
+
+HEADER = (
+    "model", "kif.torch ms", "hand torch ms", "kif.torch/hand", "kif.onnx ORT ms", "torch.onnx ORT ms", "kif.onnx/torch.onnx",
+    "maxdiff torch", "maxdiff onnx",
+)  # fmt: skip
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    for r in rows:
+        cells = [
+            r.model,
+            f"{r.kif_torch_ms:.2f}",
+            f"{r.hand_torch_ms:.2f}",
+            f"{r.kif_torch_ms / r.hand_torch_ms:.2f}",
+            f"{r.kif_onnx_ms:.2f}",
+            f"{r.torch_onnx_ms:.2f}",
+            f"{r.kif_onnx_ms / r.torch_onnx_ms:.2f}",
+            f"{r.diff_torch:.1e}",
+            f"{r.diff_onnx:.1e}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 runs per engine (a smoke test)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per engine after warm-up (default 20; 2 with --quick)")
+    parser.add_argument("--models", nargs="+", choices=list(infer.BUILDERS), default=list(infer.BUILDERS))
+    parser.add_argument("--tolerance", type=float, default=1e-3, help="largest max abs difference accepted (default 1e-3)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per engine; 0 = each library's default (default 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    import torch
+
+    if THREADS > 0:
+        torch.set_num_threads(THREADS)
+    infer._torch_classes()
+    sizes = infer.QUICK if args.quick else infer.FULL
+    repeats = args.repeats or (2 if args.quick else 20)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            bench = infer.BUILDERS[name](np.random.default_rng(args.seed), sizes)
+            rows.append(measure(bench, Path(tmp), repeats))
+    print(table(rows))
+    worst = max(max(r.diff_torch, r.diff_onnx) for r in rows)
+    if worst > args.tolerance:
+        print(f"FAIL: max abs difference {worst:.2e} exceeds {args.tolerance:.0e}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
