@@ -1,0 +1,325 @@
+"""Run the KIF conformance suite against a backend. Needs only numpy and safetensors.
+
+    python kif_conformance.py --backend my_package.kif_backend:backend [--level core] [-k conv] [--json row.json]
+
+A backend is any object with ``load(bundle_path) -> callable``; the callable takes
+``dict[str, numpy.ndarray]`` (graph inputs by name) and returns the graph outputs as
+a dict keyed by name or a sequence in graph order. A backend MAY also have
+``validate(bundle_path) -> list`` of findings (dicts or objects with ``code`` and
+``pointer``); it is then run on the negative cases in ``invalid/`` too.
+See README.md next to this directory for the contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import fnmatch
+import importlib
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import numpy as np
+from safetensors.numpy import load_file
+
+SUITE = Path(__file__).resolve().parents[1]
+# Backends known by name; anything else is given as module:attr.
+BUILTIN = {
+    "reference": "kif.conformance:ReferenceBackend",  # the NumPy reference runtime
+    "torch": "kif.torch:conformance_backend",  # the PyTorch importer
+    "onnx": "kif.onnx:conformance_backend",  # export to ONNX, run in ONNX Runtime
+    "keras": "kif.keras.to_keras:KerasBackend",  # rebuild a Keras 3 model
+}
+
+
+@dataclass
+class Case:
+    id: str
+    kind: str  # "model" (positive: run and compare) or "invalid" (negative: validate and find the code)
+    folder: Path
+    spec: dict[str, Any]
+
+    @property
+    def level(self) -> str:
+        return str(self.spec.get("level", "core"))
+
+    @property
+    def layer_types(self) -> list[str]:
+        return list(self.spec.get("layer_types", []))
+
+
+@dataclass
+class Result:
+    case: Case
+    status: str  # pass | fail | error
+    worst: float = 0.0  # max |got - want| / (atol + rtol |want|); <= 1 passes
+    max_abs: float = 0.0
+    detail: str = ""
+    seconds: float = 0.0
+    per_output: dict[str, float] = field(default_factory=dict)
+
+
+def discover(suite: Path, level: str = "extended", pattern: str | None = None, exclude: str | None = None) -> list[Case]:
+    """Positive cases under ``cases/<group>/<id>/`` and negative ones under ``invalid/<id>/``, sorted by id."""
+    found: list[Case] = []
+    for path in sorted((suite / "cases").glob("*/*/case.json")):
+        found.append(Case(path.parent.name, "model", path.parent, json.loads(path.read_text(encoding="utf-8"))))
+    for path in sorted((suite / "invalid").glob("*/case.json")):
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        found.append(Case("invalid/" + path.parent.name, "invalid", path.parent, {"level": "core", **spec}))
+    if level == "core":
+        found = [c for c in found if c.level == "core"]
+    if pattern:
+        found = [c for c in found if _matches(c, pattern)]
+    if exclude:
+        found = [c for c in found if not _matches(c, exclude)]
+    return found
+
+
+def _matches(case: Case, pattern: str) -> bool:
+    """-k: a glob (or a plain substring) tested against the id, the group and each layer type."""
+    glob = pattern if any(ch in pattern for ch in "*?[") else f"*{pattern}*"
+    keys = [case.id, str(case.spec.get("group", "")), *case.layer_types]
+    return any(fnmatch.fnmatchcase(k.lower(), glob.lower()) for k in keys)
+
+
+def resolve_backend(name: str) -> Any:
+    """``reference`` or ``module:attr``; a class (or factory function) named by attr is called with no arguments."""
+    target = BUILTIN.get(name, name)
+    module_name, _, attr = target.partition(":")
+    if not attr:
+        raise SystemExit(f"Expected --backend NAME (one of {', '.join(BUILTIN)}) or module:attr. Received: {name!r}")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "load")):
+        obj = obj()
+    if not hasattr(obj, "load"):
+        raise SystemExit(f"Backend {name!r} has no load(bundle_path) method")
+    return obj
+
+
+def compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tuple[float, float]:
+    """(worst ratio, max abs error). Integer and bool outputs must match exactly; NaN must sit where NaN is expected."""
+    if want.dtype.kind in "biu":
+        same = np.array_equal(got, want)
+        return (0.0 if same else math.inf), (0.0 if same else math.inf)
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    if not np.array_equal(np.isnan(g), np.isnan(w)) or not np.array_equal(np.isinf(w), np.isinf(g) & (g == w)):
+        return math.inf, math.inf
+    finite = np.isfinite(w)
+    diff = np.abs(g[finite] - w[finite])
+    if diff.size == 0:
+        return 0.0, 0.0
+    bound = atol + rtol * np.abs(w[finite])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(diff == 0, 0.0, diff / bound)
+    return float(ratio.max()), float(diff.max())
+
+
+def run_model_case(backend: Any, case: Case) -> Result:
+    spec = case.spec
+    inputs = load_file(str(case.folder / "inputs.safetensors"))
+    expected = load_file(str(case.folder / "expected.safetensors"))
+    feed = {name: inputs[name] for name in spec["inputs"]}
+    session = backend.load(str(case.folder / "model.kif"))
+    outputs = session(feed)
+    names = list(spec["outputs"])
+    if isinstance(outputs, Mapping):
+        missing = [n for n in names if n not in outputs]
+        if missing:
+            return Result(case, "fail", math.inf, math.inf, f"missing outputs {missing}")
+        got_list = [np.asarray(outputs[n]) for n in names]
+    else:
+        got_list = [np.asarray(o) for o in outputs]
+        if len(got_list) != len(names):
+            return Result(case, "fail", math.inf, math.inf, f"expected {len(names)} outputs, received {len(got_list)}")
+    tol = spec["tolerance"]
+    result = Result(case, "pass")
+    problems = []
+    for name, got in zip(names, got_list, strict=True):
+        want = expected[name]
+        if got.shape != want.shape:
+            problems.append(f"{name}: shape {list(got.shape)}, expected {list(want.shape)}")
+            ratio, err = math.inf, math.inf
+        elif got.dtype != want.dtype:
+            problems.append(f"{name}: dtype {got.dtype}, expected {want.dtype}")
+            ratio, err = math.inf, math.inf
+        else:
+            ratio, err = compare(got, want, float(tol["rtol"]), float(tol["atol"]))
+            if ratio > 1:
+                problems.append(f"{name}: max abs error {err:.3g} beyond rtol={tol['rtol']} atol={tol['atol']}")
+        result.per_output[name] = ratio
+        result.worst, result.max_abs = max(result.worst, ratio), max(result.max_abs, err)
+    if problems:
+        result.status, result.detail = "fail", "; ".join(problems)
+    return result
+
+
+def _finding(item: Any) -> tuple[Any, Any]:
+    if isinstance(item, Mapping):
+        return item.get("code"), item.get("pointer")
+    return getattr(item, "code", None), getattr(item, "pointer", None)
+
+
+def run_invalid_case(backend: Any, case: Case) -> Result:
+    folder = case.folder
+    target = folder / "bundle" if (folder / "bundle").is_dir() else folder / "bundle.kif"
+    findings = [_finding(f) for f in backend.validate(str(target))]
+    want = (case.spec["expect"]["code"], case.spec["expect"]["pointer"])
+    if want in findings:
+        return Result(case, "pass")
+    return Result(case, "fail", math.inf, math.inf, f"expected finding {want}, received {findings[:5]}")
+
+
+def run_one(backend: Any, case: Case) -> Result:
+    start = time.perf_counter()
+    try:
+        result = run_model_case(backend, case) if case.kind == "model" else run_invalid_case(backend, case)
+    except Exception as exc:
+        last = traceback.extract_tb(exc.__traceback__)[-1:]
+        where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
+        result = Result(case, "error", math.inf, math.inf, f"{type(exc).__name__}: {exc}"[:300] + where)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def run_cases(backend: Any, cases: Sequence[Case], jobs: int | None = None) -> list[Result]:
+    """Run every case (in threads: backends need not be picklable); results in case order."""
+    todo = [c for c in cases if c.kind == "model" or hasattr(backend, "validate")]
+    if not todo:
+        return []
+    # The first case runs alone: backends often import their framework lazily in load(), and
+    # concurrent first imports of one module can see it half-initialised.
+    first = run_one(backend, todo[0])
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs or min(8, os.cpu_count() or 1)) as pool:
+        return [first, *pool.map(lambda c: run_one(backend, c), todo[1:])]
+
+
+def _fmt(ratio: float) -> str:
+    return "inf" if math.isinf(ratio) else f"{ratio:.3g}"
+
+
+def coverage(results: Sequence[Result]) -> dict[str, dict[str, int]]:
+    table: dict[str, dict[str, int]] = {}
+    for r in results:
+        for t in r.case.layer_types:
+            row = table.setdefault(t, {"passed": 0, "failed": 0})
+            row["passed" if r.status == "pass" else "failed"] += 1
+    return dict(sorted(table.items()))
+
+
+def report(results: Sequence[Result], out: Any = None, verbose: bool = True) -> None:
+    out = out or sys.stdout
+    models = [r for r in results if r.case.kind == "model"]
+    invalid = [r for r in results if r.case.kind == "invalid"]
+    width = max([len(r.case.id) for r in results] + [4])
+    if verbose and models:
+        print(f"{'case':<{width}}  status  worst/tol  max|err|   tolerance", file=out)
+        for r in models:
+            tol = r.case.spec["tolerance"]
+            line = (
+                f"{r.case.id:<{width}}  {r.status:<6}  {_fmt(r.worst):>9}  {_fmt(r.max_abs):>9}  rtol={tol['rtol']:g} atol={tol['atol']:g}"
+            )
+            print(line + (f"  {r.detail}" if r.status != "pass" else ""), file=out)
+    elif models:
+        for r in models:
+            if r.status != "pass":
+                print(f"{r.case.id}: {r.status.upper()} {r.detail}", file=out)
+    if invalid:
+        print(
+            f"\nvalidator cases: {sum(r.status == 'pass' for r in invalid)}/{len(invalid)} report the expected code and pointer", file=out
+        )
+        for r in invalid:
+            if verbose or r.status != "pass":
+                print(
+                    f"  {r.case.id:<{width}}  {r.status:<6}  {r.case.spec['expect']['code']} at {r.case.spec['expect']['pointer']}"
+                    + (f"  {r.detail}" if r.status != "pass" else ""),
+                    file=out,
+                )
+    cov = coverage(models)
+    if cov:
+        print("\ncoverage per layer type (cases passed/run):", file=out)
+        cells = [f"{t} {row['passed']}/{row['passed'] + row['failed']}" for t, row in cov.items()]
+        for i in range(0, len(cells), 4):
+            print("  " + "  ".join(f"{c:<30}" for c in cells[i : i + 4]).rstrip(), file=out)
+    passed = sum(r.status == "pass" for r in results)
+    print(f"{passed} passed, {len(results) - passed} failed", file=out)
+
+
+def scoreboard(backend_name: str, level: str, results: Sequence[Result], suite: Path = SUITE) -> dict[str, Any]:
+    """The row a third party publishes: backend, spec version, passes per layer type, worst error per case."""
+    versions = sorted({str(r.case.spec.get("spec_version")) for r in results if r.case.kind == "model"})
+    version_file = suite / "VERSION"
+    return {
+        "backend": backend_name,
+        "spec_version": versions[0] if len(versions) == 1 else versions,
+        "suite_version": version_file.read_text().strip() if version_file.is_file() else None,
+        "level": level,
+        "passed": sum(r.status == "pass" for r in results),
+        "failed": sum(r.status != "pass" for r in results),
+        "layer_types": coverage([r for r in results if r.case.kind == "model"]),
+        "cases": {
+            r.case.id: {"status": r.status, "worst": None if math.isinf(r.worst) else r.worst, "level": r.case.level} for r in results
+        },
+    }
+
+
+def write_junit(path: Path, results: Sequence[Result]) -> None:
+    suite = ElementTree.Element(
+        "testsuite", name="kif-conformance", tests=str(len(results)), failures=str(sum(r.status == "fail" for r in results)),
+        errors=str(sum(r.status == "error" for r in results)), time=f"{sum(r.seconds for r in results):.3f}",
+    )  # fmt: skip
+    for r in results:
+        group = r.case.spec.get("group", r.case.kind)
+        case = ElementTree.SubElement(suite, "testcase", classname=f"kif.{group}", name=r.case.id, time=f"{r.seconds:.3f}")
+        if r.status != "pass":
+            tag = "failure" if r.status == "fail" else "error"
+            ElementTree.SubElement(case, tag, message=r.detail[:500]).text = r.detail
+    ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kif_conformance", description="Run the KIF conformance suite against a backend.")
+    p.add_argument("--backend", default="reference", help=f"a built-in name ({', '.join(BUILTIN)}) or module:attr (an object or class)")
+    p.add_argument("--level", choices=["core", "extended"], default="extended", help="core: core cases only; extended (default): all cases")
+    p.add_argument("-k", dest="pattern", help="only cases whose id, group or a layer type matches (substring or glob)")
+    p.add_argument("--exclude", metavar="PATTERN", help="skip cases matching PATTERN (same matching as -k), e.g. layer types not supported")
+    p.add_argument("--junit", type=Path, help="write a JUnit XML report")
+    p.add_argument("--json", type=Path, help="write the scoreboard row as JSON")
+    p.add_argument("--suite", type=Path, default=SUITE, help="the suite directory (holding cases/ and invalid/)")
+    p.add_argument("--jobs", type=int, default=None, help="parallel workers (default: min(8, CPUs))")
+    p.add_argument("-q", "--quiet", action="store_true", help="list only failing cases")
+    return p
+
+
+def main(argv: Sequence[str] | None = None, backend: Any = None) -> int:
+    """Exit status 0 when every case passes, 1 when any fails, 2 when nothing was selected."""
+    args = build_parser().parse_args(argv)
+    if backend is None:
+        backend = resolve_backend(args.backend)
+    cases = discover(args.suite, args.level, args.pattern, args.exclude)
+    if not cases:
+        print(f"no cases selected under {args.suite}", file=sys.stderr)
+        return 2
+    results = run_cases(backend, cases, args.jobs)
+    report(results, verbose=not args.quiet)
+    if args.junit:
+        write_junit(args.junit, results)
+    if args.json:
+        name = getattr(backend, "name", args.backend)
+        args.json.write_text(json.dumps(scoreboard(name, args.level, results, args.suite), indent=2) + "\n", encoding="utf-8")
+    return 0 if all(r.status == "pass" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""``kif conformance check``: the suite lints itself.
+
+Every case.json is valid against conformance/case.schema.json; ids are unique and
+match their folder; descriptions are unique, short and free of "should"; every
+positive bundle passes ``kif.validate`` and holds exactly the layer types its
+case.json lists; input and expected files hold exactly the declared names; spec
+sections exist; every catalog layer type has a case; VERSION holds a version.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from safetensors import safe_open
+
+from kif import catalog
+
+
+def _tensor_names(path: Path) -> list[str]:
+    with safe_open(str(path), framework="numpy") as f:
+        return list(f.keys())
+
+
+def check_suite(suite: Path, *, validate_bundles: bool = True) -> list[str]:
+    """Every problem found, as one line each; empty when the suite is sound."""
+    import kif
+
+    problems: list[str] = []
+    repo = suite.parent
+    version = (suite / "VERSION").read_text().strip() if (suite / "VERSION").is_file() else ""
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        problems.append(f"VERSION: expected a version like 0.1.0. Received: {version!r}")
+    schema = json.loads((suite / "case.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    # One validator per kind, so an error names the field rather than "not valid under any oneOf".
+    validators = {kind: Draft202012Validator({**schema, "oneOf": [{"$ref": f"#/$defs/{kind}"}]}) for kind in ("model", "invalid")}
+    files = sorted((suite / "cases").glob("*/*/case.json")) + sorted((suite / "invalid").glob("*/case.json"))
+    seen_ids: dict[str, Path] = {}
+    seen_descriptions: dict[str, Path] = {}
+    covered: set[str] = set()
+    for path in files:
+        rel = path.parent.relative_to(suite).as_posix()
+        spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        for error in validators["invalid" if "expect" in spec else "model"].iter_errors(spec):
+            leaf = min(error.context, key=lambda e: len(e.message)) if error.context else error
+            problems.append(f"{rel}: case.json: {leaf.message[:200]} (at /{'/'.join(map(str, leaf.absolute_path))})")
+        case_id, description = spec.get("id"), spec.get("description", "")
+        if case_id != path.parent.name:
+            problems.append(f"{rel}: id {case_id!r} differs from the folder name")
+        if case_id in seen_ids:
+            problems.append(f"{rel}: id {case_id!r} also used by {seen_ids[case_id]}")
+        seen_ids.setdefault(case_id, path.parent)
+        if description in seen_descriptions:
+            problems.append(f"{rel}: description {description!r} also used by {seen_descriptions[description]}")
+        seen_descriptions.setdefault(description, path.parent)
+        if "expect" in spec:
+            continue
+        if spec.get("group") != path.parent.parent.name:
+            problems.append(f"{rel}: group {spec.get('group')!r} differs from the folder {path.parent.parent.name!r}")
+        covered.update(spec.get("layer_types", []))
+        problems += _check_model_case(path.parent, spec, rel, repo, validate_bundles, kif)
+    missing = sorted(set(catalog.catalog()) - covered)
+    if missing:
+        problems.append(f"catalog layer types without a case: {', '.join(missing)}")
+    return problems
+
+
+def _check_model_case(folder: Path, spec: dict[str, Any], rel: str, repo: Path, validate_bundles: bool, kif: Any) -> list[str]:
+    problems = []
+    bundle = folder / "model.kif"
+    for name in ("model.kif", "inputs.safetensors", "expected.safetensors"):
+        if not (folder / name).is_file():
+            return [f"{rel}: missing {name}"]
+    if sorted(_tensor_names(folder / "inputs.safetensors")) != sorted(spec.get("inputs", [])):
+        problems.append(f"{rel}: inputs.safetensors does not hold exactly {spec.get('inputs')}")
+    if sorted(_tensor_names(folder / "expected.safetensors")) != sorted(spec.get("outputs", [])):
+        problems.append(f"{rel}: expected.safetensors does not hold exactly {spec.get('outputs')}")
+    for section in spec.get("spec_sections", []):
+        if not (repo / section.split("#")[0]).is_file():
+            problems.append(f"{rel}: spec section {section} does not exist")
+    if validate_bundles:
+        report = kif.validate(bundle)
+        if not report.ok:
+            problems.append(f"{rel}: model.kif is invalid: {[str(f) for f in report.errors][:3]}")
+            return problems
+    model = kif.load(bundle)
+    types = sorted({layer.type for layer in model.layers})
+    if types != sorted(spec.get("layer_types", [])):
+        problems.append(f"{rel}: layer_types {spec.get('layer_types')} but the bundle has {types}")
+    if [s.name for s in model.inputs] != spec.get("inputs") or [s.name for s in model.outputs] != spec.get("outputs"):
+        problems.append(f"{rel}: inputs/outputs differ from the bundle's graph order")
+    return problems
+
+
+__all__ = ["check_suite"]

@@ -1,0 +1,53 @@
+"""KifModule: a KIF graph as an ``nn.Module`` (one converted submodule per layer, run in graph order)."""
+
+from __future__ import annotations
+
+import numpy as np
+from torch import Tensor, nn
+
+from kif.errors import UnsupportedLayerError
+from kif.graph import Model
+from kif.torch.layers import converters
+from kif.torch.layers._util import tensor as as_tensor
+
+__all__ = ["KifModule", "as_tensor"]
+
+
+class KifModule(nn.Module):
+    """``forward(*inputs)`` takes the graph inputs positionally, in graph-input order.
+
+    Returns one tensor for a one-output graph, else a tuple in graph-output order.
+    """
+
+    def __init__(self, model: Model) -> None:
+        super().__init__()
+        table = converters()
+        unsupported = [layer for layer in model.layers if layer.type not in table]
+        if unsupported:
+            listed = ", ".join(f"{layer.name!r} ({layer.type})" for layer in unsupported)
+            raise UnsupportedLayerError(
+                f"kif.torch cannot convert layer {listed}: no torch converter for this type. Supported: {', '.join(sorted(table))}",
+                code="layer-unsupported",
+                pointer=unsupported[0].name,
+            )
+        self.input_names = [spec.name for spec in model.inputs]
+        self.output_names = [spec.name for spec in model.outputs]
+        self.plan = [(list(layer.inputs), list(layer.outputs)) for layer in model.layers]
+        self.layer_names = [layer.name for layer in model.layers]
+        modules = []
+        for layer in model.layers:
+            weights = {role: np.asarray(model.weights[name]) for role, name in layer.weights.items()}
+            modules.append(table[layer.type](layer, weights))
+        self.layers = nn.ModuleList(modules)
+        self.eval()
+
+    def forward(self, *inputs: Tensor) -> Tensor | tuple[Tensor, ...]:
+        if len(inputs) != len(self.input_names):
+            raise TypeError(f"expected {len(self.input_names)} inputs ({', '.join(self.input_names)}). Received: {len(inputs)}")
+        values: dict[str, Tensor] = dict(zip(self.input_names, inputs, strict=True))
+        for module, (ins, outs) in zip(self.layers, self.plan, strict=True):
+            results = module(*[values[t] if t is not None else None for t in ins])
+            values.update(zip(outs, results[: len(outs)], strict=True))
+        if len(self.output_names) == 1:
+            return values[self.output_names[0]]
+        return tuple(values[name] for name in self.output_names)

@@ -1,0 +1,18 @@
+"""The ONNX Runtime backend (kif.onnx.conformance_backend) through the conformance runner: every case passes."""
+
+from __future__ import annotations
+
+import kif.onnx
+from kif.conformance import runner, suite_dir
+
+
+def test_onnx_backend_passes_every_conformance_case() -> None:
+    module = runner()
+    cases = module.discover(suite_dir(), level="extended")
+    core = [c for c in cases if c.kind == "model" and c.level == "core"]
+    assert len(core) >= 300, "the suite's core cases are present"
+    results = module.run_cases(kif.onnx.conformance_backend, cases)
+    assert {r.case.kind for r in results} == {"model"}, "the backend has no validate(): only model cases run"
+    failures = [f"{r.case.id}: {r.status} {r.detail}" for r in results if r.status != "pass"]
+    assert not failures, failures
+    assert {r.case.id for r in results} >= {c.id for c in core}
