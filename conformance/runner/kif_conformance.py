@@ -269,7 +269,13 @@ def scoreboard(backend_name: str, level: str, results: Sequence[Result], suite: 
         "failed": sum(r.status != "pass" for r in results),
         "layer_types": coverage([r for r in results if r.case.kind == "model"]),
         "cases": {
-            r.case.id: {"status": r.status, "worst": None if math.isinf(r.worst) else r.worst, "level": r.case.level} for r in results
+            r.case.id: {
+                "status": r.status,
+                "worst": None if math.isinf(r.worst) else r.worst,
+                "level": r.case.level,
+                **({"detail": r.detail[:500]} if r.status != "pass" else {}),
+            }
+            for r in results
         },
     }
 

@@ -97,6 +97,7 @@ def on_config(config: Any) -> Any:
         {"Home": "index.md"},
         {"SDK guide": "guide.md"},
         *[page for page in extra if page not in fixed],
+        {"Support matrix": "support-matrix.md"},
         {"Specification": [*_spec_pages(repo), {"Layers": _layer_pages(repo)}]},
         {
             "Schema reference": [
@@ -121,6 +122,10 @@ def on_files(files: Files, config: Any) -> Files:
                 config, f"spec/examples/{example.name}", abs_src_path=str(example)
             )
         )
+    from kif.conformance.matrix import load_scoreboards, render
+
+    boards = load_scoreboards(repo / "conformance" / "scoreboards")
+    files.append(File.generated(config, "support-matrix.md", content=render(boards)))
     schemas = _schemas(repo)
     files.append(
         File.generated(config, "schemas/index.md", content=_schema_index(schemas))

@@ -411,6 +411,11 @@ class KerasBackend:
 
     name = "keras"
 
+    def __init__(self) -> None:
+        # Keras 3 defaults to its TensorFlow backend, which KIF never installs; torch is the one kif[test] brings.
+        # An explicit KERAS_BACKEND (or an already imported keras) wins.
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+
     def load(self, bundle_path: str | os.PathLike[str]) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
         import keras
 

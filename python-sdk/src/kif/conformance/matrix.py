@@ -1,0 +1,82 @@
+"""The support matrix of the docs, rendered from the runner's scoreboards (conformance/scoreboards/*.json).
+
+The scoreboards are what ``kif conformance run --backend NAME --level extended --json FILE`` writes; the
+test suite re-runs every backend and fails when a committed scoreboard no longer matches, so the page
+cannot drift from what the importers actually do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+BACKENDS = {
+    "reference": "NumPy reference runtime (`kif.run`)",
+    "torch": "PyTorch importer (`kif.torch.load`)",
+    "onnx": "ONNX exporter in ONNX Runtime (`kif.onnx.export`)",
+    "keras": "Keras importer (`kif.keras.to_keras`)",
+}
+
+
+def load_scoreboards(folder: Path) -> dict[str, dict[str, Any]]:
+    return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))}
+
+
+def _counts(board: Mapping[str, Any], level: str) -> str:
+    cases = [c for c in board["cases"].values() if c["level"] == level]
+    passed = sum(c["status"] == "pass" for c in cases)
+    mark = "✓" if passed == len(cases) else "✗"
+    return f"{mark} {passed}/{len(cases)}"
+
+
+def render(boards: Mapping[str, Mapping[str, Any]]) -> str:
+    names = [n for n in BACKENDS if n in boards] + sorted(set(boards) - set(BACKENDS))
+    lines = [
+        "# Support matrix",
+        "",
+        '!!! note "Generated"',
+        "    Rendered at docs build time from the conformance runner's scoreboards in `conformance/scoreboards/`",
+        "    (`kif conformance run --backend NAME --level extended --json FILE`). The test suite re-runs every",
+        "    backend and fails if a scoreboard is stale.",
+        "",
+        "| Backend | What it is | Spec | Suite | Core cases | Extended cases |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        board = boards[name]
+        lines.append(
+            f"| `{name}` | {BACKENDS.get(name, name)} | {board['spec_version']} | {board['suite_version']} | "
+            f"{_counts(board, 'core')} | {_counts(board, 'extended')} |"
+        )
+    lines += ["", "## Cases not passed", ""]
+    failures = [(name, case, info) for name in names for case, info in sorted(boards[name]["cases"].items()) if info["status"] != "pass"]
+    if not failures:
+        lines.append("None: every backend passes every case it runs, core and extended.")
+    else:
+        lines += ["| Backend | Case | Level | Reason |", "|---|---|---|---|"]
+        for name, case, info in failures:
+            reason = str(info.get("detail", info["status"])).replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| `{name}` | `{case}` | {info['level']} | {reason} |")
+    lines += ["", "## Per layer type", "", "| Layer type | " + " | ".join(f"`{n}`" for n in names) + " |"]
+    lines.append("|---|" + "---|" * len(names))
+    types = sorted({t for board in boards.values() for t in board["layer_types"]})
+    for layer_type in types:
+        cells = []
+        for name in names:
+            counts = boards[name]["layer_types"].get(layer_type)
+            if counts is None:
+                cells.append("—")
+            else:
+                total = counts["passed"] + counts["failed"]
+                cells.append(f"{'✓' if counts['failed'] == 0 else '✗'} {counts['passed']}/{total}")
+        lines.append(f"| {layer_type} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def statuses(board: Mapping[str, Any]) -> dict[str, str]:
+    return {case: info["status"] for case, info in board["cases"].items()}
+
+
+__all__: Sequence[str] = ["BACKENDS", "load_scoreboards", "render", "statuses"]
