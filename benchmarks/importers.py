@@ -17,29 +17,15 @@ output from the hand-written torch module's. One thread per engine unless ``--th
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def _pin_threads(argv: list[str]) -> int:
-    """--threads must reach the BLAS/OpenMP variables before NumPy or torch load (same rule as infer.py)."""
-    threads = 1
-    for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv):
-            threads = int(argv[i + 1])
-        elif arg.startswith("--threads="):
-            threads = int(arg.split("=", 1)[1])
-    if threads > 0:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(threads)
-    return threads
-
-
-THREADS = _pin_threads(sys.argv[1:]) if __name__ == "__main__" else 0
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _threads import pin_threads
+
+THREADS = pin_threads(sys.argv[1:]) if __name__ == "__main__" else 0
 
 import numpy as np  # noqa: E402
 

@@ -40,22 +40,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _threads import pin_threads
 
-def _pin_threads(argv: list[str]) -> int:
-    """Apply --threads before NumPy loads OpenBLAS (its thread count is read once, at load time)."""
-    threads = 1
-    for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv):
-            threads = int(argv[i + 1])
-        elif arg.startswith("--threads="):
-            threads = int(arg.split("=", 1)[1])
-    if threads > 0:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(threads)
-    return threads
-
-
-THREADS = _pin_threads(sys.argv[1:]) if __name__ == "__main__" else 0
+THREADS = pin_threads(sys.argv[1:]) if __name__ == "__main__" else 0
 
 import kif  # noqa: E402
 import numpy as np  # noqa: E402  (after _pin_threads)

@@ -116,9 +116,7 @@ def _operation(case: Case, path: Path) -> Callable[[], float | None]:
             return None
 
         return run_safe_open
-    os.environ["KERAS_BACKEND"] = (
-        "torch"  # before keras is imported; TensorFlow is never used
-    )
+    os.environ["KERAS_BACKEND"] = "torch"  # before keras is imported; TensorFlow is never used
     import keras
 
     def run_keras() -> float | None:
@@ -139,9 +137,7 @@ def _peak_rss_mb() -> float:
         for line in status:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
-    return (
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    )  # not Linux: KiB on most systems
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: KiB on most systems
 
 
 def _child(name: str, workdir: Path) -> None:
@@ -192,9 +188,7 @@ def build(workdir: Path, size_mb: float) -> int:
             "kernel": keras.ops.convert_to_numpy(layer.kernel),
             "bias": keras.ops.convert_to_numpy(layer.bias),
         }
-        tensor = builder.add(
-            "Dense", tensor, name=layer.name, units=width, weights=roles
-        )
+        tensor = builder.add("Dense", tensor, name=layer.name, units=width, weights=roles)
         weights.update({f"{layer.name}/{role}": array for role, array in roles.items()})
     builder.output(tensor, dtype="float32", shape=(None, width))
     bundle = builder.build()
@@ -245,9 +239,7 @@ def measure(case: Case, workdir: Path) -> dict[str, float]:
     env = {**os.environ, "KERAS_BACKEND": "torch"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
-        raise SystemExit(
-            f"case {case.name!r} failed (exit {done.returncode}):\n{done.stderr}"
-        )
+        raise SystemExit(f"case {case.name!r} failed (exit {done.returncode}):\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -255,9 +247,7 @@ def _ratio(value: float) -> str:
     return f"{value:.3f}" if value >= 0.01 else f"{value:.2g}"
 
 
-def table(
-    results: dict[str, list[dict[str, float]]], cold: dict[str, dict[str, float]]
-) -> str:
+def table(results: dict[str, list[dict[str, float]]], cold: dict[str, dict[str, float]]) -> str:
     base = statistics.median(r["seconds"] for r in results[BASELINE])
     rows = [
         "| case | median s | ratio | cold s | cold ratio | peak RSS MB | RSS before MB |",
@@ -282,9 +272,7 @@ def check_sums(runs: Iterable[dict[str, float]]) -> float:
     """Every '+ sum' case must have read the same numbers, or the comparison means nothing."""
     sums = [r["sum"] for r in runs if r["sum"] is not None]
     if not all(math.isclose(s, sums[0], rel_tol=1e-9, abs_tol=1e-6) for s in sums):
-        raise SystemExit(
-            f"full-read cases disagree on the sum of all weights: {sorted(set(sums))}"
-        )
+        raise SystemExit(f"full-read cases disagree on the sum of all weights: {sorted(set(sums))}")
     return sums[0]
 
 
@@ -311,9 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="parent of the temporary directory for the files (default: $TMPDIR)",
     )
-    parser.add_argument(
-        "--no-cold", action="store_true", help="skip the cold-cache run of each case"
-    )
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold-cache run of each case")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -328,19 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     needed = 4.2 * args.size_mb * 2**20  # four copies of the weights, plus headroom
     free = shutil.disk_usage(parent).free
     if free < needed:
-        parser.error(
-            f"{parent} has {free / 2**30:.1f} GiB free; this run needs about {needed / 2**30:.1f} GiB"
-        )
+        parser.error(f"{parent} has {free / 2**30:.1f} GiB free; this run needs about {needed / 2**30:.1f} GiB")
     workdir = Path(tempfile.mkdtemp(prefix="kif-bench-", dir=parent))
     started = time.perf_counter()
     try:
         nbytes = build(workdir, args.size_mb)
-        print(
-            f"model: {LAYERS} Dense layers of {_width(args.size_mb)} units, {nbytes / 2**20:.1f} MiB of float32 weights in {workdir}"
-        )
-        print(
-            f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the runs (other work skews timings)"
-        )
+        print(f"model: {LAYERS} Dense layers of {_width(args.size_mb)} units, {nbytes / 2**20:.1f} MiB of float32 weights in {workdir}")
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the runs (other work skews timings)")
         cold: dict[str, dict[str, float]] = {}
         if not args.no_cold:
             for case in CASES:
@@ -349,33 +329,19 @@ def main(argv: list[str] | None = None) -> int:
         for name in (ARCHIVE, DIRECTORY, SAFETENSORS, KERAS_FILE):
             warm(workdir / name)
         results: dict[str, list[dict[str, float]]] = {case.name: [] for case in CASES}
-        for _ in range(
-            args.repeats
-        ):  # round-robin, so slow drift on the machine hits every case alike
+        for _ in range(args.repeats):  # round-robin, so slow drift on the machine hits every case alike
             for case in CASES:
                 results[case.name].append(measure(case, workdir))
-        total = check_sums(
-            [*cold.values(), *(r for runs in results.values() for r in runs)]
-        )
+        total = check_sums([*cold.values(), *(r for runs in results.values() for r in runs)])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(
-        f"\nwarm: median of {args.repeats} run(s) per case with the files in the page cache; ratio = median / median of {BASELINE!r}"
-    )
+    print(f"\nwarm: median of {args.repeats} run(s) per case with the files in the page cache; ratio = median / median of {BASELINE!r}")
     if not args.no_cold:
-        print(
-            "cold: one run per case right after evicting its files from the page cache (posix_fadvise DONTNEED)"
-        )
-    print(
-        "peak RSS: high-water RSS of the child (VmHWM); RSS before: the same, after imports and before the timed operation\n"
-    )
+        print("cold: one run per case right after evicting its files from the page cache (posix_fadvise DONTNEED)")
+    print("peak RSS: high-water RSS of the child (VmHWM); RSS before: the same, after imports and before the timed operation\n")
     print(table(results, cold))
-    print(
-        f"\nall full-read cases summed the weights to {total:.6g}; load average {os.getloadavg()[0]:.2f} after the runs"
-    )
-    print(
-        f"total run time {time.perf_counter() - started:.0f} s (building the four files included)"
-    )
+    print(f"\nall full-read cases summed the weights to {total:.6g}; load average {os.getloadavg()[0]:.2f} after the runs")
+    print(f"total run time {time.perf_counter() - started:.0f} s (building the four files included)")
     return 0
 
 

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from kif import dtypes
+from kif import dtypes, strict_json
 from kif.errors import WeightsError
 from kif.validate.pointer import pointer
 
@@ -54,15 +54,6 @@ def _fail(code: str, message: str, file: str, *where: str) -> WeightsError:
     return WeightsError(message, code=code, file=file, pointer=pointer(*where) if where else None)
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
 def parse_header(prefix: bytes, total_size: int, file: str) -> Header:
     """Parse and check a header from the first bytes of a safetensors file.
 
@@ -88,7 +79,7 @@ def parse_header(prefix: bytes, total_size: int, file: str) -> Header:
     if len(raw) < header_len:
         raise _fail("weights-truncated", "File ends inside the header", file)
     try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+        header = strict_json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise _fail("weights-header-invalid", f"Expected a UTF-8 JSON header. {exc}", file) from None
     if not isinstance(header, dict):

@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
-from kif import schemas
+from kif import schemas, strict_json
 from kif.bundle.container import DOCUMENT, Container
 from kif.graph import SPEC_VERSION
 from kif.validate.pointer import join
 from kif.validate.report import Report
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate object key {key!r}")
-        out[key] = value
-    return out
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e999 would otherwise become inf, a value JSON cannot hold
-        raise ValueError(f"number {text} is out of range")
-    return value
 
 
 def read_document(container: Container, report: Report) -> dict[str, Any] | None:
@@ -45,12 +23,7 @@ def read_document(container: Container, report: Report) -> dict[str, Any] | None
         report.add("document-too-large", f"Expected at most {MAX_DOCUMENT_BYTES} bytes. Received: {member.size}", file)
         return None
     try:
-        doc = json.loads(
-            container.read(DOCUMENT).decode("utf-8"),
-            object_pairs_hook=_no_duplicate_keys,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-        )
+        doc = strict_json.loads(container.read(DOCUMENT).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         report.add("document-invalid-json", f"Expected UTF-8 JSON. {exc}", file)
         return None
