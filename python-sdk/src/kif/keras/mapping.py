@@ -280,11 +280,11 @@ def map_generic(ctx: Context) -> list[MappedLayer]:
 
 
 def map_node(ctx: Context) -> list[MappedLayer]:
-    from kif.keras import layer_mappers  # noqa: F401  (registers the special cases)
+    from kif.keras import layer_mappers, op_nodes  # noqa: F401  (register the special cases)
 
     class_name = ctx.node.class_name
     if is_op(ctx.node):  # keras.ops calls share class names with layers (Add, Concatenate, Reshape…) but not their meaning
-        from kif.keras.layer_mappers import map_op
+        from kif.keras.op_nodes import map_op
 
         return map_op(ctx)
     if class_name in MAPPERS:
