@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
 import kif
-from kif.shapes import compatible, infer
 from tests.layers.harness import assert_close, keras_output, run_layer
-
-
-def run_in_memory(layer_type: str, inputs: list[np.ndarray], weights: dict[str, np.ndarray], **attributes: Any) -> np.ndarray:
-    """Build, shape-infer and run without the save/validate round trip.
-
-    For weights whose rank differs from the single rank the catalog can declare today
-    (PReLU's alpha has the input's rank minus one); see the note in spec/layers/PReLU.md.
-    """
-    b = kif.GraphBuilder("layer_test")
-    names = [b.input(f"in{i}", kif.dtypes.from_numpy(a.dtype).name, (None, *a.shape[1:])) for i, a in enumerate(inputs)]
-    out = b.add(layer_type, names, name="layer", weights=weights, **attributes)
-    b.output(out)
-    model = b.build()
-    got = kif.run(model, {f"in{i}": a for i, a in enumerate(inputs)})[out]
-    rule = infer(model.inputs, model.layers, {n: tuple(a.shape) for n, a in model.weights.items()})[out]
-    assert compatible(rule.shape, got.shape) and rule.dtype == kif.dtypes.from_numpy(got.dtype).name
-    return got
 
 
 def _x(shape: tuple[int, ...], seed: int = 0, scale: float = 3.0) -> np.ndarray:
@@ -104,7 +84,7 @@ def test_prelu_on_vectors_matches_keras() -> None:
     layer = keras.layers.PReLU()
     layer.build(x.shape)
     layer.alpha.assign(np.linspace(0.0, 0.6, 7, dtype="float32"))
-    got = run_in_memory("PReLU", [x], {"alpha": keras.ops.convert_to_numpy(layer.alpha)})
+    got = run_layer("PReLU", [x], {"alpha": keras.ops.convert_to_numpy(layer.alpha)})
     assert_close(got, keras_output(layer, x), "PReLU")
 
 

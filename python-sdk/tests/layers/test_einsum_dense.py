@@ -10,27 +10,8 @@ import numpy as np
 import pytest
 
 import kif
-from kif.shapes import compatible, infer
+from kif.shapes import infer
 from tests.layers.harness import assert_close, keras_output, run_layer
-
-
-def run_in_memory(layer_type: str, inputs: list[np.ndarray], weights: dict[str, np.ndarray], **attributes: Any) -> np.ndarray:
-    """Build, shape-infer and run without the save/validate round trip.
-
-    For what the catalog cannot declare today: a kernel or bias whose rank differs from the
-    declared one (it follows the equation), and a bias whose presence depends on a string
-    attribute (bias_axes); see the Notes of spec/layers/EinsumDense.md.
-    """
-    b = kif.GraphBuilder("layer_test")
-    names = [b.input(f"in{i}", kif.dtypes.from_numpy(a.dtype).name, (None, *a.shape[1:])) for i, a in enumerate(inputs)]
-    out = b.add(layer_type, names, name="layer", weights=weights, **attributes)
-    b.output(out)
-    model = b.build()
-    got = kif.run(model, {f"in{i}": a for i, a in enumerate(inputs)})[out]
-    rule = infer(model.inputs, model.layers, {n: tuple(a.shape) for n, a in model.weights.items()})[out]
-    assert compatible(rule.shape, got.shape) and rule.dtype == kif.dtypes.from_numpy(got.dtype).name
-    return got
-
 
 CASES = [
     # equation, input shape, Keras output_shape, bias_axes, KIF output_shape
@@ -73,15 +54,14 @@ def test_einsum_dense_matches_keras(
     layer, weights = _keras_layer(equation, shape, keras_shape, bias_axes, "linear")
     expected = keras_output(layer, x)
     attrs = {"equation": equation, "output_shape": output_shape, "bias_axes": bias_axes}
-    declared_ranks = bias_axes is None and weights["kernel"].ndim == 2
-    got = run_layer("EinsumDense", x, weights, **attrs) if declared_ranks else run_in_memory("EinsumDense", [x], weights, **attrs)
+    got = run_layer("EinsumDense", x, weights, **attrs)
     assert_close(got, expected, "EinsumDense")
 
 
 def test_einsum_dense_activation_and_bias_hand_derived() -> None:
     x = np.array([[1.0, 2.0]], dtype="float32")
     kernel = np.array([[1.0, -1.0], [1.0, -1.0]], dtype="float32")  # 'ab,bc->ac': [3, -3]
-    got = run_in_memory(
+    got = run_layer(
         "EinsumDense",
         [x],
         {"kernel": kernel, "bias": np.array([1.0, 1.0], "float32")},
