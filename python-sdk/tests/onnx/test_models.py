@@ -1,8 +1,6 @@
 """Whole Keras 3 models (tests/keras/keras_models.py) → .keras → KIF (kif.keras.convert) → ONNX → ONNX Runtime, against Keras.
 
-Covers the MLP, CNN, LSTM text model with masking, transformer block and the rest of the shared zoo,
-except the models the Keras converter cannot convert yet (normalizations: LayerNormalization rms_scaling
-weights; preprocessing: Normalization with mean=None) — their layers are covered by test_layers.py.
+Covers the MLP, CNN, LSTM text model with masking, transformer block and the rest of the shared zoo.
 """
 
 from __future__ import annotations
@@ -16,8 +14,7 @@ from kif.keras import convert
 from tests.keras import keras_models
 from tests.onnx.helpers import run_onnx
 
-CONVERTER_GAPS = {"normalizations", "preprocessing"}
-MODELS = sorted(set(keras_models.MODELS) - CONVERTER_GAPS)
+MODELS = sorted(keras_models.MODELS)
 RTOL, ATOL = 1e-4, 1e-4  # the loosest float32 tolerance class of the layers involved (RNNs, attention, normalisation)
 
 

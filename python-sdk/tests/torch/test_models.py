@@ -22,13 +22,8 @@ from kif.torch.module import as_tensor
 from tests.keras import keras_models
 from tests.torch.harness import build_layer
 
-# MLP, CNN, LSTM text model with masking, transformer block, and the rest of the shared model zoo, except the
-# models the Keras converter cannot convert faithfully yet (their layers are covered by test_layer_suites.py):
-# bidirectional_masked (NotEqual mask op after Masking), normalizations (LayerNormalization rms_scaling weights),
-# preprocessing (Normalization with mean=None), nested_shared (the converted bundle disagrees with Keras in the
-# NumPy reference runtime too).
-CONVERTER_GAPS = {"bidirectional_masked", "normalizations", "preprocessing", "nested_shared"}
-MODELS = sorted(set(keras_models.MODELS) - CONVERTER_GAPS)
+# MLP, CNN, LSTM text model with masking, transformer block, and the rest of the shared model zoo.
+MODELS = sorted(keras_models.MODELS)
 RTOL, ATOL = 1e-4, 1e-4  # the loosest float32 tolerance class of the layers involved (RNNs, attention, normalisation)
 
 
