@@ -218,3 +218,19 @@ def test_run_errors(tmp_path: Path) -> None:
 def test_validate_usage_error(tmp_path: Path) -> None:
     error = _fails("usage", None, kif.validate, tmp_path, level="everything")
     assert isinstance(error, UsageError) and isinstance(error, ValueError)
+
+
+def test_integers_written_with_a_fraction_are_not_canonical(tmp_path: Path) -> None:
+    """3.0 is an integer to JSON Schema, not to KIF: units=3.0 is reported where it stands."""
+    import json
+
+    b = kif.GraphBuilder("m")
+    x = b.input("x", "float32", (None, 2))
+    b.output(b.add("Dense", x, name="d", units=3, weights={"kernel": np.ones((2, 3), "float32"), "bias": np.zeros(3, "float32")}))
+    path = tmp_path / "m"
+    kif.save(b.build(), path)
+    doc = json.loads((path / "model.json").read_text())
+    doc["layers"][0]["attributes"]["units"] = 3.0
+    (path / "model.json").write_text(json.dumps(doc))
+    report = kif.validate(path)
+    assert ("layer-attribute-invalid", "/layers/0/attributes/units") in [(f.code, f.pointer) for f in report.findings]

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from referencing import Registry, Resource
 
 from kif.errors import KifError
@@ -47,10 +47,22 @@ def registry() -> Registry:
     return Registry().with_resources(resources)
 
 
+def _is_integer(checker: object, instance: object) -> bool:
+    # JSON Schema counts 3.0 as an integer; KIF's canonical form writes integers without a fraction, so a reader
+    # that sees 3.0 where an integer belongs (units, kernel sizes, shapes) has been handed a non-canonical file.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_StrictValidator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
 @functools.cache
 def validator(relative_path: str) -> Draft202012Validator:
     """A validator for one schema file, resolving $refs to the other schema files."""
-    return Draft202012Validator(all_schemas()[relative_path], registry=registry())
+    return _StrictValidator(all_schemas()[relative_path], registry=registry())  # type: ignore[no-any-return]
 
 
 def graph_validator() -> Draft202012Validator:
