@@ -21,6 +21,31 @@ from kif import catalog
 from kif.shapes import compatible, infer
 
 
+def build_layer(
+    layer_type: str,
+    inputs: np.ndarray | Sequence[np.ndarray | None],
+    weights: Mapping[str, np.ndarray] | None = None,
+    *,
+    num_outputs: int = 1,
+    free_batch: bool = True,
+    **attributes: Any,
+) -> kif.Model:
+    """The one-layer model: an input per array (batch dimension free), the layer, its outputs."""
+    arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
+    b = kif.GraphBuilder("layer_test")
+    names: list[str | None] = []
+    for i, array in enumerate(arrays):
+        if array is None:
+            names.append(None)
+            continue
+        shape = (None, *array.shape[1:]) if free_batch and array.ndim > 0 else array.shape
+        names.append(b.input(f"in{i}", kif.dtypes.from_numpy(array.dtype).name, shape))
+    out = b.add(layer_type, names, name="layer", weights=dict(weights or {}), num_outputs=num_outputs, **attributes)
+    for name in [out] if num_outputs == 1 else list(out):
+        b.output(name)
+    return b.build()
+
+
 def run_layer(
     layer_type: str,
     inputs: np.ndarray | Sequence[np.ndarray | None],
@@ -32,19 +57,8 @@ def run_layer(
 ) -> Any:
     """Run one layer through save → validate → load → run; return its output(s)."""
     arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
-    b = kif.GraphBuilder("layer_test")
-    names: list[str | None] = []
-    for i, array in enumerate(arrays):
-        if array is None:
-            names.append(None)
-            continue
-        shape = (None, *array.shape[1:]) if free_batch and array.ndim > 0 else array.shape
-        names.append(b.input(f"in{i}", kif.dtypes.from_numpy(array.dtype).name, shape))
-    out = b.add(layer_type, names, name="layer", weights=dict(weights or {}), num_outputs=num_outputs, **attributes)
-    outs = [out] if num_outputs == 1 else list(out)
-    for name in outs:
-        b.output(name)
-    model = b.build()
+    model = build_layer(layer_type, arrays, weights, num_outputs=num_outputs, free_batch=free_batch, **attributes)
+    outs = [spec.name for spec in model.outputs]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "layer.kif"
         kif.save(model, path)

@@ -1,6 +1,6 @@
 """The torch counterpart of tests.layers.harness.run_layer: the same one-layer bundle, run by kif.torch.
 
-``run_torch`` builds the one-layer model with the builder exactly as run_layer does, loads it with
+``run_torch`` builds the one-layer model with the same ``build_layer`` run_layer uses, loads it with
 ``kif.torch.load`` and runs the torch module under ``torch.no_grad``.
 Tests compare its result with an independent oracle (Keras itself, or a hand-derived value).
 """
@@ -19,30 +19,7 @@ import kif
 import kif.torch
 from kif.errors import KifError
 from kif.torch.module import as_tensor
-
-
-def build_layer(
-    layer_type: str,
-    inputs: np.ndarray | Sequence[np.ndarray | None],
-    weights: Mapping[str, np.ndarray] | None = None,
-    *,
-    num_outputs: int = 1,
-    free_batch: bool = True,
-    **attributes: Any,
-) -> kif.Model:
-    arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
-    b = kif.GraphBuilder("layer_test")
-    names: list[str | None] = []
-    for i, array in enumerate(arrays):
-        if array is None:
-            names.append(None)
-            continue
-        shape = (None, *array.shape[1:]) if free_batch and array.ndim > 0 else array.shape
-        names.append(b.input(f"in{i}", kif.dtypes.from_numpy(array.dtype).name, shape))
-    out = b.add(layer_type, names, name="layer", weights=dict(weights or {}), num_outputs=num_outputs, **attributes)
-    for name in [out] if num_outputs == 1 else list(out):
-        b.output(name)
-    return b.build()
+from tests.layers.harness import build_layer
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
