@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from kif import catalog
-from kif.bundle.reader import load
+from kif.bundle.reader import LazyWeights, load
 
 
 def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -18,9 +18,7 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     for layer in model.layers:
         params = sum(int(np.prod(weights[t].shape)) for t in layer.weights.values())
         layers.append({"name": layer.name, "type": layer.type, "inputs": layer.inputs, "outputs": layer.outputs, "parameters": params})
-    files = {}
-    for name in set(getattr(weights, "_entries", {}).get(t, (None,))[0] for t in weights) - {None}:
-        files[name] = sum(int(weights[t].nbytes) for t in weights if weights._entries[t][0] == name)  # type: ignore[attr-defined]
+    files = weights.bytes_per_file() if isinstance(weights, LazyWeights) else {}
     return {
         "path": str(path),
         "name": model.name,
@@ -30,7 +28,7 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
         "outputs": [{"name": s.name, "dtype": s.dtype, "shape": list(s.shape)} for s in model.outputs],
         "layers": layers,
         "parameters": model.parameter_count(),
-        "weight_bytes": int(sum(int(weights[t].nbytes) for t in weights)),
+        "weight_bytes": sum(files.values()),
         "weight_files": files,
         "metadata": model.metadata,
         "self_test": model.self_test is not None,

@@ -40,6 +40,13 @@ class LazyWeights(Mapping[str, np.ndarray]):
     def nbytes(self) -> int:
         return sum(entry.nbytes for _, entry, _ in self._entries.values())
 
+    def bytes_per_file(self) -> dict[str, int]:
+        """Tensor bytes held in each weight file, from the headers alone (no array is built)."""
+        out: dict[str, int] = {}
+        for file, entry, _ in self._entries.values():
+            out[file] = out.get(file, 0) + entry.nbytes
+        return out
+
 
 def _array(view: memoryview, entry: TensorEntry, start: int) -> np.ndarray:
     count = entry.nbytes // entry.dtype.itemsize
