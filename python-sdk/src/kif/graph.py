@@ -97,6 +97,23 @@ class Model:
     kif_version: str = SPEC_VERSION
     self_test: SelfTest | None = None
 
+    def __call__(self, inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
+        """Run the model with the NumPy reference runtime, as ``kif.run(model, inputs)`` does.
+
+        Args:
+            inputs: one array for a single-input model, or a dict keyed by input name.
+
+        Returns:
+            The outputs keyed by graph output name, in graph order.
+
+        Raises:
+            kif.KifError: inputs that do not match the declared names, dtypes or shapes,
+                or a layer the reference runtime does not implement.
+        """
+        from kif.runtime import run  # lazy: the runtime pulls in every kernel
+
+        return run(self, inputs)
+
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
             if layer.name == name:
