@@ -31,6 +31,25 @@ _MODEL_FIELDS = ("metadata", "description", "license", "preprocessing", "self_te
 
 
 class GraphBuilder:
+    """Assemble a KIF graph call by call, checking each call as ``kif.validate`` would.
+
+    Every method fails at once with a :class:`kif.KifError` carrying the code and the
+    JSON pointer the written document would get, and leaves the builder unchanged.
+
+    Args:
+        name: the model name written to model.json.
+
+    Example:
+        >>> import numpy as np, kif
+        >>> b = kif.GraphBuilder("tiny")
+        >>> x = b.input("x", "float32", (None, 2))
+        >>> y = b.add("Dense", x, units=1, weights={"kernel": np.ones((2, 1), np.float32), "bias": np.zeros(1, np.float32)})
+        >>> b.output(y)
+        >>> model = b.build()
+        >>> model(np.array([[1.0, 2.0]], np.float32))["dense_0"].tolist()
+        [[3.0]]
+    """
+
     def __init__(self, name: str) -> None:
         self.name = name
         self._inputs: list[TensorSpec] = []
@@ -40,6 +59,20 @@ class GraphBuilder:
         self._tensors: set[str] = set()
 
     def input(self, name: str, dtype: str, shape: Sequence[int | None], meta: Mapping[str, Any] | None = None) -> str:
+        """Declare a graph input.
+
+        Args:
+            name: the tensor name layers refer to.
+            dtype: a KIF dtype name such as ``"float32"``.
+            shape: dimensions, ``None`` for a dimension fixed only at run time (e.g. the batch).
+            meta: typed I/O metadata (layout, normalization, labels, ...).
+
+        Returns:
+            ``name``, to pass to :meth:`add`.
+
+        Raises:
+            kif.KifError: a name the graph schema rejects or already in use, or an unknown dtype.
+        """
         where = pointer("inputs", len(self._inputs))
         _check_name(name, where + "/name")
         if dtype not in dtypes.NAMES:
@@ -62,11 +95,26 @@ class GraphBuilder:
         num_outputs: int = 1,
         **attributes: Any,
     ) -> Any:
-        """Append a layer call; return its output tensor name (a tuple if num_outputs > 1).
+        """Append a layer call.
 
         A weight given as an array is stored as ``<layer>/<role>``; given as a string
         it names an existing tensor, which is how layers share weights. Nothing is
         changed when the call fails.
+
+        Args:
+            layer_type: a catalog type (``"Dense"``) or a namespaced custom type (``"vendor.x:Layer"``).
+            inputs: one tensor name, a list of them (``None`` for an absent optional input), or ``None``.
+            name: the layer name; a fresh ``<type>_<n>`` when left out.
+            weights: role -> array, or role -> name of a weight tensor already stored.
+            num_outputs: how many output tensors the layer writes.
+            **attributes: layer attributes; those left out take the schema's defaults.
+
+        Returns:
+            The output tensor name, or a tuple of ``num_outputs`` names (``<layer>:<i>``).
+
+        Raises:
+            kif.KifError: an unknown, missing or invalid attribute, an input that is not a
+                tensor of the graph, a duplicate name, or a weight reference to nothing.
         """
         where = pointer("layers", len(self._layers))
         name = name or self._fresh_name(layer_type)
@@ -113,7 +161,19 @@ class GraphBuilder:
         return outputs[0] if num_outputs == 1 else tuple(outputs)
 
     def reuse(self, layer_name: str, inputs: str | Sequence[str | None], *, name: str | None = None) -> Any:
-        """Call an existing layer again on other inputs: same type, attributes and weights."""
+        """Call an existing layer again on other inputs: same type, attributes and weights.
+
+        Args:
+            layer_name: the layer to call again.
+            inputs: its new input tensor name(s).
+            name: the new layer's name; a fresh ``<layer_name>_<n>`` when left out.
+
+        Returns:
+            The output tensor name(s), as :meth:`add` returns them.
+
+        Raises:
+            kif.KifError: no layer has that name, or the new call fails as :meth:`add` would.
+        """
         original = next((layer for layer in self._layers if layer.name == layer_name), None)
         if original is None:
             known = ", ".join(layer.name for layer in self._layers) or "(none)"
@@ -132,6 +192,17 @@ class GraphBuilder:
     def output(
         self, tensor: str, *, dtype: str | None = None, shape: Sequence[int | None] | None = None, meta: Mapping[str, Any] | None = None
     ) -> None:
+        """Declare a tensor of the graph as a graph output.
+
+        Args:
+            tensor: a tensor name returned by :meth:`input`, :meth:`add` or :meth:`reuse`.
+            dtype: its dtype; inferred by :meth:`build` when left out.
+            shape: its shape; inferred by :meth:`build` when left out.
+            meta: typed I/O metadata (labels, ...).
+
+        Raises:
+            kif.KifError: a tensor no layer produces, or one already declared as an output.
+        """
         where = pointer("outputs", len(self._outputs))
         if tensor not in self._tensors:
             raise KifError(
@@ -146,7 +217,19 @@ class GraphBuilder:
         self._outputs.append(TensorSpec(tensor, dtype or "", tuple(shape) if shape is not None else None, dict(meta or {})))  # type: ignore[arg-type]
 
     def build(self, **fields: Any) -> Model:
-        """The Model; ``fields`` sets metadata, description, license, preprocessing or self_test."""
+        """Return the Model built so far; the builder stays usable.
+
+        Args:
+            **fields: model fields to set: metadata, description, license, preprocessing,
+                self_test (a :class:`kif.SelfTest`) or producer.
+
+        Returns:
+            A :class:`kif.Model` whose outputs have dtype and shape filled in by shape inference.
+
+        Raises:
+            kif.KifError: an unknown field, a self_test that is not a SelfTest, or an
+                output whose dtype or shape cannot be inferred.
+        """
         model = Model(self.name, list(self._inputs), list(self._outputs), list(self._layers), dict(self._weights))
         for key, value in fields.items():
             if key not in _MODEL_FIELDS:
