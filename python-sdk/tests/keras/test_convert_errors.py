@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import h5py
-import pytest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
-REALWORLD = Path(__file__).resolve().parents[3].parent / "shared" / "realworld"
+REALWORLD = Path(__file__).resolve().parents[1] / "fixtures" / "realworld"
 
 
 def _convert(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -30,10 +29,7 @@ def _assert_refused(result: subprocess.CompletedProcess[str], target: Path, *wor
 
 
 def _realworld(name: str) -> Path:
-    path = REALWORLD / name
-    if not path.exists():
-        pytest.skip(f"shared real-world file not present: {path}")
-    return path
+    return REALWORLD / name
 
 
 def test_lambda_layer_is_refused(tmp_path: Path) -> None:

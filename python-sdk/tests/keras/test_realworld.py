@@ -1,4 +1,4 @@
-"""Real Keras files from public projects (../shared/realworld, provenance in its MANIFEST.json).
+"""Real Keras files from public projects (tests/fixtures/realworld, provenance and licences in its MANIFEST.json).
 
 Outputs recorded by the producing library (tests/fixtures/realworld/generate_outputs.py, run by hand in a
 TensorFlow venv) are the oracle; a file its own library could not load here is only converted and validated.
@@ -16,17 +16,12 @@ import kif
 from kif.errors import KifError
 from kif.keras import convert
 
-REPO = Path(__file__).resolve().parents[3]
-REALWORLD = REPO.parent / "shared" / "realworld"
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "realworld"
+REALWORLD = RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "realworld"  # the files and their recorded outputs
 # Files that must be refused, and the words the one-line error must contain.
 REFUSED = {
     "carnd-nvidia-lambda": ("lambda_1", "Lambda"),
     "cyclegan-cifar10-generator": ("instance_normalization", "--allow-custom"),
 }
-
-if not REALWORLD.is_dir():
-    pytest.skip(f"shared real-world files not present at {REALWORLD}", allow_module_level=True)
 
 ENTRIES = json.loads((REALWORLD / "MANIFEST.json").read_text())["entries"]
 

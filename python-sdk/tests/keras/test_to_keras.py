@@ -73,8 +73,7 @@ def test_keras_file_to_kif_to_keras_reproduces_outputs(name: str, tmp_path: Path
     _close(km.predict(to_keras(bundle), feeds), km.predict(model, feeds), f"{name}: .keras → .kif → Keras")
 
 
-REALWORLD = Path(__file__).resolve().parents[4] / "shared" / "realworld"
-RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "realworld"  # outputs the producing library computed
+REALWORLD = RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "realworld"  # the files and the outputs their library computed
 REAL = sorted(p.stem for p in RECORDED.glob("*.npz"))
 
 
