@@ -86,9 +86,11 @@ def discover(suite: Path, level: str = "extended", pattern: str | None = None, e
 
 
 def _matches(case: Case, pattern: str) -> bool:
-    """-k: a glob (or a plain substring) tested against the id, the group and each layer type."""
+    """-k: a glob (or a plain substring) tested against the id, the group, ``group/id`` (the case's
+    folder under cases/, e.g. models/mlp) and each layer type; case-insensitive."""
     glob = pattern if any(ch in pattern for ch in "*?[") else f"*{pattern}*"
-    keys = [case.id, str(case.spec.get("group", "")), *case.layer_types]
+    group = str(case.spec.get("group", ""))
+    keys = [case.id, group, f"{group}/{case.id}" if case.kind == "model" else case.id, *case.layer_types]
     return any(fnmatch.fnmatchcase(k.lower(), glob.lower()) for k in keys)
 
 
@@ -298,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kif_conformance", description="Run the KIF conformance suite against a backend.")
     p.add_argument("--backend", default="reference", help=f"a built-in name ({', '.join(BUILTIN)}) or module:attr (an object or class)")
     p.add_argument("--level", choices=["core", "extended"], default="extended", help="core: core cases only; extended (default): all cases")
-    p.add_argument("-k", dest="pattern", help="only cases whose id, group or a layer type matches (substring or glob)")
+    p.add_argument("-k", dest="pattern", help="only cases whose id, group, group/id (models/mlp) or a layer type matches (substring, glob)")
     p.add_argument("--exclude", metavar="PATTERN", help="skip cases matching PATTERN (same matching as -k), e.g. layer types not supported")
     p.add_argument("--junit", type=Path, help="write a JUnit XML report")
     p.add_argument("--json", type=Path, help="write the scoreboard row as JSON")

@@ -76,22 +76,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_conformance(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from kif.conformance.command import command
 
-    from kif.conformance import runner, suite_dir
-
-    suite = Path(args.suite) if args.suite else suite_dir()
-    if args.action == "check":
-        from kif.conformance.check import check_suite
-
-        problems = check_suite(suite)
-        for line in problems:
-            print(line)
-        print(f"{suite}: {'OK' if not problems else f'{len(problems)} problems'}")
-        return EXIT_OK if not problems else EXIT_INVALID
-    rest = list(args.rest) if "--suite" in args.rest else [*args.rest, "--suite", str(suite)]
-    code: int = runner(suite).main(rest)
-    return code
+    return command(args.action, args.suite, args.rest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
         "[--json FILE] [--jobs N] [-q] (backend 'reference' is the NumPy runtime). check: lint the suite.",
     )
     p.add_argument("action", choices=["run", "check"])
-    p.add_argument("--suite", help="the suite directory (default: $KIF_CONFORMANCE_DIR or the source tree's conformance/)")
+    p.add_argument(
+        "--suite", help="the suite directory (default: $KIF_CONFORMANCE_DIR, else the copy installed with kif, else a source checkout's)"
+    )
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the runner (run --help)")
     p.set_defaults(func=_cmd_conformance)
     return parser

@@ -16,14 +16,45 @@ from typing import Any
 
 import numpy as np
 
+from kif.errors import KifError
+
 ENV = "KIF_CONFORMANCE_DIR"
+_HERE = Path(__file__).resolve()
+# Where the suite is looked for after $KIF_CONFORMANCE_DIR: the copy the wheel ships, then the source tree.
+PACKAGED = _HERE.parents[1] / "_conformance"
+SOURCE_TREE = _HERE.parents[4] / "conformance"
+MISSING = (
+    "No conformance suite found (looked in ${env}, the installed kif/_conformance and a source checkout): "
+    "pass --suite PATH to the conformance/ folder of the KIF source repository, or set ${env} to it"
+)
 
 
-def suite_dir() -> Path:
-    """``$KIF_CONFORMANCE_DIR``, else ``conformance/`` of the source tree this package lives in."""
-    if os.environ.get(ENV):
-        return Path(os.environ[ENV])
-    return Path(__file__).resolve().parents[4] / "conformance"
+def _is_suite(folder: Path) -> bool:
+    return (folder / "runner" / "kif_conformance.py").is_file() and (folder / "cases").is_dir()
+
+
+def suite_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The suite folder: ``explicit`` (``--suite``), else ``$KIF_CONFORMANCE_DIR``, else the copy
+    installed with the package (``kif/_conformance``), else ``conformance/`` of a source checkout.
+
+    Raises:
+        KifError: (code ``conformance-suite-missing``) the folder given is not a suite, or none was found.
+    """
+    given = explicit or os.environ.get(ENV)
+    if given:
+        folder = Path(given)
+        if not _is_suite(folder):
+            source = "--suite" if explicit else ENV
+            raise KifError(
+                f"Expected {source} to name a conformance suite (a folder holding runner/kif_conformance.py and cases/). "
+                f"Received: {str(folder)!r}",
+                code="conformance-suite-missing",
+            )
+        return folder
+    for folder in (PACKAGED, SOURCE_TREE):
+        if _is_suite(folder):
+            return folder
+    raise KifError(MISSING.replace("${env}", "$" + ENV), code="conformance-suite-missing")
 
 
 def runner(suite: Path | None = None) -> ModuleType:
@@ -32,7 +63,7 @@ def runner(suite: Path | None = None) -> ModuleType:
         return sys.modules["kif_conformance"]
     path = (suite or suite_dir()) / "runner" / "kif_conformance.py"
     if not path.is_file():
-        raise FileNotFoundError(f"Expected the conformance runner at {path}. Set {ENV} to the suite directory.")
+        raise KifError(f"Expected the conformance runner at {path}", code="conformance-suite-missing")
     spec = importlib.util.spec_from_file_location("kif_conformance", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -58,4 +89,4 @@ class ReferenceBackend:
         return [{"code": f.code, "pointer": f.pointer} for f in kif.validate(path).errors]
 
 
-__all__ = ["ENV", "ReferenceBackend", "runner", "suite_dir"]
+__all__ = ["ENV", "PACKAGED", "SOURCE_TREE", "ReferenceBackend", "runner", "suite_dir"]
