@@ -41,3 +41,36 @@ def test_matrix_lists_failures_with_their_reason() -> None:
     page = render({**boards, "torch": broken})
     assert f"| `torch` | `{case}` | extended | max error 3.5x the tolerance |" in page
     assert "None: every backend passes" in render(boards) or "## Cases not passed" in render(boards)
+
+
+def _row(page: str, prefix: str) -> str:
+    (line,) = [line for line in page.splitlines() if line.startswith(prefix)]
+    return line
+
+
+def test_invalid_bundle_cases_have_their_own_section_and_are_not_counted_as_model_cases() -> None:
+    boards = load_scoreboards(BOARDS)
+    page = render(boards)
+    invalid = [c for c in boards["reference"]["cases"] if c.startswith("invalid/")]
+    models = {c: info for c, info in boards["reference"]["cases"].items() if not c.startswith("invalid/")}
+    assert len(invalid) == len(list((REPO / "conformance" / "invalid").glob("*/case.json")))
+    # Model columns count the same cases for every backend: the reference row no longer includes the broken bundles.
+    core = sum(info["level"] == "core" for info in models.values())
+    assert f"| ✓ {core}/{core} |" in _row(page, "| `reference` | NumPy")
+    assert _row(page, "| `reference` | NumPy").split("|")[5:7] == _row(page, "| `torch` | PyTorch").split("|")[5:7]
+    section = page.split("## Invalid-bundle cases", 1)[1].split("\n## ", 1)[0]
+    assert "test validators, not importers" in section
+    assert f"| `reference` | ✓ {len(invalid)}/{len(invalid)} |" in section
+    for backend in ("torch", "onnx", "keras"):
+        assert f"| `{backend}` | — (no validator: not run) |" in section
+
+
+def test_a_failed_invalid_bundle_case_shows_in_the_validator_row() -> None:
+    boards = load_scoreboards(BOARDS)
+    broken = json.loads(json.dumps(boards["reference"]))
+    case = next(c for c in broken["cases"] if c.startswith("invalid/"))
+    broken["cases"][case] = {"status": "fail", "worst": None, "level": "core", "detail": "expected finding"}
+    total = sum(c.startswith("invalid/") for c in broken["cases"])
+    page = render({**boards, "reference": broken})
+    assert f"| `reference` | ✗ {total - 1}/{total} |" in page
+    assert "✗" not in _row(page, "| `reference` | NumPy")  # the model cases still all pass

@@ -24,11 +24,24 @@ def load_scoreboards(folder: Path) -> dict[str, dict[str, Any]]:
     return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))}
 
 
+def _is_invalid(case_id: str) -> bool:
+    """Negative cases (broken bundles under conformance/invalid/) test a validator, not an importer."""
+    return case_id.startswith("invalid/")
+
+
 def _counts(board: Mapping[str, Any], level: str) -> str:
-    cases = [c for c in board["cases"].values() if c["level"] == level]
+    cases = [c for case_id, c in board["cases"].items() if c["level"] == level and not _is_invalid(case_id)]
     passed = sum(c["status"] == "pass" for c in cases)
     mark = "✓" if passed == len(cases) else "✗"
     return f"{mark} {passed}/{len(cases)}"
+
+
+def _validator_cell(board: Mapping[str, Any]) -> str:
+    cases = [c for case_id, c in board["cases"].items() if _is_invalid(case_id)]
+    if not cases:
+        return "— (no validator: not run)"
+    passed = sum(c["status"] == "pass" for c in cases)
+    return f"{'✓' if passed == len(cases) else '✗'} {passed}/{len(cases)}"
 
 
 def render(boards: Mapping[str, Mapping[str, Any]]) -> str:
@@ -41,6 +54,11 @@ def render(boards: Mapping[str, Mapping[str, Any]]) -> str:
         "    (`kif conformance run --backend NAME --level extended --json FILE`). The test suite re-runs every",
         "    backend and fails if a scoreboard is stale.",
         "",
+        "## Model cases",
+        "",
+        "Each case runs a bundle on the backend and compares its outputs with the expected ones",
+        "(`conformance/cases/`).",
+        "",
         "| Backend | What it is | Spec | Suite | Core cases | Extended cases |",
         "|---|---|---|---|---|---|",
     ]
@@ -50,6 +68,19 @@ def render(boards: Mapping[str, Mapping[str, Any]]) -> str:
             f"| `{name}` | {BACKENDS.get(name, name)} | {board['spec_version']} | {board['suite_version']} | "
             f"{_counts(board, 'core')} | {_counts(board, 'extended')} |"
         )
+    lines += [
+        "",
+        "## Invalid-bundle cases",
+        "",
+        "The broken bundles of `conformance/invalid/` test validators, not importers: a backend with a",
+        "`validate(path)` method must report each case's expected finding code at its JSON pointer. Only the",
+        "reference SDK (`kif.validate`) implements `validate`, so only its row runs them; the importers are",
+        "not asked to, and these cases are not counted in the model-case columns above.",
+        "",
+        "| Backend | Invalid-bundle cases |",
+        "|---|---|",
+    ]
+    lines += [f"| `{name}` | {_validator_cell(boards[name])} |" for name in names]
     lines += ["", "## Cases not passed", ""]
     failures = [(name, case, info) for name in names for case, info in sorted(boards[name]["cases"].items()) if info["status"] != "pass"]
     if not failures:
