@@ -10,24 +10,54 @@ The public surface::
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from kif.errors import KifError, ValidationError  # no dependencies: every error path needs them
 
-from kif.builder import GraphBuilder
-from kif.bundle.reader import load
-from kif.bundle.writer import save
-from kif.errors import KifError, ValidationError
-from kif.graph import SPEC_VERSION, Layer, Model, SelfTest, TensorSpec
+# Bound eagerly (kif.validate is light; its pipeline is imported when called): the attribute must be the function,
+# and a later `import kif.validate.<module>` would otherwise leave the subpackage under that name.
 from kif.validate import validate
 
-if TYPE_CHECKING:  # names for run's annotations only; NumPy is not imported at run time here
+__version__ = "0.1.0"
+SPEC_VERSION = "0.1.0"  # the KIF specification version this package reads and writes (also kif.graph.SPEC_VERSION)
+
+if TYPE_CHECKING:  # static names; at run time each one is imported on first use (module __getattr__ below)
     import os
     from collections.abc import Mapping
 
     import numpy
 
     import kif.graph
+    from kif.builder import GraphBuilder
+    from kif.bundle.reader import load
+    from kif.bundle.writer import save
+    from kif.graph import Layer, Model, SelfTest, TensorSpec
+
+# Lazy public names: `import kif` and `kif --version` must not pay for NumPy, ml_dtypes or jsonschema (about 1 s).
+_LAZY = {
+    "GraphBuilder": "kif.builder",
+    "load": "kif.bundle.reader",
+    "save": "kif.bundle.writer",
+    "Layer": "kif.graph",
+    "Model": "kif.graph",
+    "SelfTest": "kif.graph",
+    "TensorSpec": "kif.graph",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kif' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "SPEC_VERSION",
@@ -46,9 +76,7 @@ __all__ = [
 ]
 
 
-def run(
-    model: kif.graph.Model | str | os.PathLike[str], inputs: Mapping[str, Any] | numpy.ndarray
-) -> dict[str, numpy.ndarray]:
+def run(model: kif.graph.Model | str | os.PathLike[str], inputs: Mapping[str, Any] | numpy.ndarray) -> dict[str, numpy.ndarray]:
     """Run ``model`` on ``inputs`` with the NumPy reference runtime.
 
     Args:

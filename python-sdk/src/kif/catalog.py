@@ -10,12 +10,13 @@ from __future__ import annotations
 import copy
 import functools
 from dataclasses import dataclass
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from kif import schemas
 from kif.errors import UnsupportedLayerError
+
+if TYPE_CHECKING:  # jsonschema is imported when a validator is first built (kif.schemas)
+    from jsonschema import Draft202012Validator
 
 
 @dataclass(frozen=True)

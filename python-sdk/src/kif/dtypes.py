@@ -6,9 +6,9 @@ JAX and Keras use), so a bfloat16 tensor is a real ``bfloat16`` array, not a vie
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-import ml_dtypes
 import numpy as np
 
 from kif.errors import KifError
@@ -18,24 +18,37 @@ from kif.errors import KifError
 class DType:
     name: str  # the KIF spelling used in model.json
     safetensors: str  # the code in a safetensors header
-    numpy: np.dtype  # little-endian NumPy dtype
+    spelling: str  # the little-endian NumPy dtype string; "bfloat16" resolves through ml_dtypes
+
+    @property
+    def numpy(self) -> np.dtype:
+        return _numpy_dtype(self.spelling)
 
     @property
     def itemsize(self) -> int:
         return int(self.numpy.itemsize)
 
 
+@functools.cache
+def _numpy_dtype(spelling: str) -> np.dtype:
+    if spelling == "bfloat16":  # ml_dtypes costs about 0.5 s to import: only files that hold bfloat16 pay for it
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(spelling)
+
+
 _TABLE = [
-    DType("float64", "F64", np.dtype("<f8")),
-    DType("float32", "F32", np.dtype("<f4")),
-    DType("float16", "F16", np.dtype("<f2")),
-    DType("bfloat16", "BF16", np.dtype(ml_dtypes.bfloat16)),
-    DType("int64", "I64", np.dtype("<i8")),
-    DType("int32", "I32", np.dtype("<i4")),
-    DType("int16", "I16", np.dtype("<i2")),
-    DType("int8", "I8", np.dtype("i1")),
-    DType("uint8", "U8", np.dtype("u1")),
-    DType("bool", "BOOL", np.dtype("?")),
+    DType("float64", "F64", "<f8"),
+    DType("float32", "F32", "<f4"),
+    DType("float16", "F16", "<f2"),
+    DType("bfloat16", "BF16", "bfloat16"),
+    DType("int64", "I64", "<i8"),
+    DType("int32", "I32", "<i4"),
+    DType("int16", "I16", "<i2"),
+    DType("int8", "I8", "i1"),
+    DType("uint8", "U8", "u1"),
+    DType("bool", "BOOL", "?"),
 ]
 
 BY_NAME: dict[str, DType] = {d.name: d for d in _TABLE}
@@ -57,6 +70,8 @@ def from_numpy(dtype: np.dtype) -> DType:
     """The KIF dtype of a NumPy dtype (byte order ignored: KIF data is little-endian)."""
     dtype = np.dtype(dtype)
     for entry in _TABLE:
+        if entry.spelling == "bfloat16" and dtype.name != "bfloat16":
+            continue  # only an ml_dtypes array is bfloat16, and ml_dtypes is then already imported
         if entry.numpy == dtype.newbyteorder("<") or entry.numpy == dtype:
             return entry
     raise KifError(

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-SPEC_VERSION = "0.1.0"
+from kif import SPEC_VERSION  # defined in the package so that `kif --version` needs no NumPy
 
 Shape = tuple[int | None, ...]
 

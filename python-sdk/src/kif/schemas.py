@@ -9,12 +9,13 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator, validators
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from kif.errors import KifError
+
+if TYPE_CHECKING:  # jsonschema and referencing cost ~0.1 s to import: only validation pays for them
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
 
 _PACKAGED = Path(__file__).parent / "_schemas"
 _SOURCE = Path(__file__).resolve().parents[3] / "schemas"
@@ -43,6 +44,8 @@ def all_schemas() -> dict[str, dict[str, Any]]:
 
 @functools.cache
 def registry() -> Registry:
+    from referencing import Registry, Resource
+
     resources = [(s["$id"], Resource.from_contents(s)) for s in all_schemas().values()]
     return Registry().with_resources(resources)
 
@@ -53,16 +56,20 @@ def _is_integer(checker: object, instance: object) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_StrictValidator = validators.extend(
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
-)
+@functools.cache
+def _strict_validator_class() -> Any:
+    from jsonschema import Draft202012Validator, validators
+
+    return validators.extend(
+        Draft202012Validator,
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+    )
 
 
 @functools.cache
 def validator(relative_path: str) -> Draft202012Validator:
     """A validator for one schema file, resolving $refs to the other schema files."""
-    return _StrictValidator(all_schemas()[relative_path], registry=registry())  # type: ignore[no-any-return]
+    return _strict_validator_class()(all_schemas()[relative_path], registry=registry())  # type: ignore[no-any-return]
 
 
 def graph_validator() -> Draft202012Validator:
