@@ -16,6 +16,8 @@ from kif import __version__, dtypes
 from kif.bundle.deferred import DeferredTensor
 from kif.errors import KifError
 from kif.graph import Layer, Model, TensorSpec
+from kif.keras.config_check import check_model
+from kif.keras.errors import ConversionError
 from kif.keras.mapping import Context, map_node
 from kif.keras.source import KerasSource, open_source
 from kif.keras.topology import build_topology, is_op
@@ -53,8 +55,32 @@ def _deferred(dataset: Any) -> DeferredTensor:
     return DeferredTensor(dtype, tuple(dataset.shape), lambda: np.asarray(dataset[()], dtype=dtype))
 
 
+# What a config of the wrong shape raises deep in a mapper; turned into a ConversionError naming the layer.
+MALFORMED = (
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    ValueError,
+    ZeroDivisionError,
+    OverflowError,
+    NotImplementedError,
+    RecursionError,
+)
+
+
+def _malformed(exc: BaseException, file: str, pointer: str | None, where: str) -> ConversionError:
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return ConversionError(f"{where}: the config is malformed ({detail[:200]})", code="convert-config", file=file, pointer=pointer)
+
+
 def keras_to_model(source: KerasSource, *, allow_custom: bool = False) -> Model:
-    topology = build_topology(source.config)
+    file = str(source.path)
+    check_model(source.config, file)  # every key and type the topology builder indexes, before it does
+    try:
+        topology = build_topology(source.config)
+    except MALFORMED as exc:
+        raise _malformed(exc, file, None, "The model config") from None
     layers: list[Layer] = []
     weights: dict[str, Any] = {}
     tensor_of: dict[tuple[tuple[str, ...], str], str] = {}  # (the layer object's first save path, role) → tensor, shared by calls
@@ -74,7 +100,11 @@ def keras_to_model(source: KerasSource, *, allow_custom: bool = False) -> Model:
             masks,
             shape_of,
         )
-        for mapped in map_node(ctx):
+        try:
+            mapped_layers = map_node(ctx)
+        except MALFORMED as exc:
+            raise _malformed(exc, file, node.name, f"Layer {node.layer_name!r} ({node.class_name})") from None
+        for mapped in mapped_layers:
             _propagate_mask(ctx, mapped, masks)
             roles = {}
             for role, dataset in mapped.weights.items():
@@ -85,7 +115,11 @@ def keras_to_model(source: KerasSource, *, allow_custom: bool = False) -> Model:
                     tensor_of[key] = tensor_name
                 roles[role] = tensor_of[key]
             layers.append(Layer(node.name + mapped.name_suffix, mapped.type, mapped.attributes, mapped.inputs, mapped.outputs, roles))
-    inputs = [TensorSpec(i.name, _input_dtype(i.name, i.dtype, layers), tuple(i.shape)) for i in topology.inputs]
+    readers: dict[str, list[Layer]] = {}
+    for layer in layers:
+        for tensor in dict.fromkeys(t for t in layer.inputs if t is not None):
+            readers.setdefault(tensor, []).append(layer)
+    inputs = [TensorSpec(i.name, _input_dtype(i.name, i.dtype, readers.get(i.name, [])), tuple(i.shape)) for i in topology.inputs]
     model = Model(
         name=_model_name(source.config),
         inputs=inputs,
@@ -110,20 +144,31 @@ def _mask_op_aliases(nodes: list[Any]) -> tuple[dict[str, str], set[str]]:
     refuses it naming the layer.
     """
     aliases: dict[str, str] = {}
+    alias_targets: set[str] = set()
     dropped: set[str] = set()
     pending: dict[str, Any] = {}  # NotEqual(x, v) output → the Masking layer it belongs to
-    for node in nodes:
-        if not is_op(node):
+
+    def alias(tensor: str, target: str) -> None:
+        aliases[tensor] = target
+        alias_targets.add(target)
+
+    ops = [is_op(node) for node in nodes]
+    readers: dict[str, list[Any]] = {}  # first input → the layer nodes reading it, in order (one pass, not one per op)
+    for node, op in zip(nodes, ops, strict=True):
+        if not op and node.inputs:
+            readers.setdefault(node.inputs[0], []).append(node)
+    for node, op in zip(nodes, ops, strict=True):
+        if not op:
             continue
         args = [aliases.get(t, t) for t in node.inputs]
         if node.class_name == "NotEqual" and len(args) == 1 and len(node.constants) == 1:
-            consumers = [n for n in nodes if not is_op(n) and n.inputs[:1] == args]
+            consumers = readers.get(args[0], [])
             embedding = next((n for n in consumers if n.class_name == "Embedding" and n.config.get("mask_zero")), None)
             masking = next(
                 (n for n in consumers if n.class_name == "Masking" and n.config.get("mask_value", 0.0) == node.constants[0]), None
             )
             if embedding is not None and node.constants == [0]:
-                aliases[node.outputs[0]] = f"{embedding.outputs[0]}:1"
+                alias(node.outputs[0], f"{embedding.outputs[0]}:1")
                 dropped.add(node.name)
             elif masking is not None:
                 pending[node.outputs[0]] = masking
@@ -135,24 +180,39 @@ def _mask_op_aliases(nodes: list[Any]) -> tuple[dict[str, str], set[str]]:
             and node.config.get("axis") in (-1, [-1])
             and not node.config.get("keepdims")
         ):
-            aliases[node.outputs[0]] = f"{pending[args[0]].outputs[0]}:1"
+            alias(node.outputs[0], f"{pending[args[0]].outputs[0]}:1")
             dropped.add(node.name)
-        elif node.class_name == "ConvertToTensor" and len(args) == 1 and args[0] in aliases.values() and node.config.get("dtype") is None:
-            aliases[node.outputs[0]] = args[0]  # Attention's compute_mask passes the query mask through convert_to_tensor
+        elif node.class_name == "ConvertToTensor" and len(args) == 1 and args[0] in alias_targets and node.config.get("dtype") is None:
+            alias(node.outputs[0], args[0])  # Attention's compute_mask passes the query mask through convert_to_tensor
             dropped.add(node.name)
         elif node.class_name in ("LogicalOr", "LogicalAnd") and len(args) == 2 and args[0] == args[1] and not node.constants:
-            aliases[node.outputs[0]] = args[0]
+            alias(node.outputs[0], args[0])
             dropped.add(node.name)
     return aliases, dropped
 
 
 def _shape_lookup(graph_inputs: list[Any], layers: list[Layer], weights: dict[str, Any]) -> Any:
-    """The static shape of a tensor produced so far (for the few mappings that depend on it)."""
+    """The static shape of a tensor produced so far (for the few mappings that depend on it).
+
+    Inference is incremental: each call infers only the layers mapped since the previous call, from the
+    types already known, so a model with 20,000 ExpandDims ops is inferred once overall, not once per op.
+    """
+    from kif.layers import TensorType
     from kif.shapes import infer
 
+    known: dict[str, TensorType] = {
+        i.name: TensorType(i.dtype if i.dtype in dtypes.NAMES else "float32", tuple(i.shape)) for i in graph_inputs
+    }
+    done = 0
+
     def shape_of(tensor: str) -> tuple[int | None, ...] | None:
-        specs = [TensorSpec(i.name, i.dtype if i.dtype in dtypes.NAMES else "float32", tuple(i.shape)) for i in graph_inputs]
-        known = infer(specs, layers, {name: tuple(w.shape) for name, w in weights.items()}, strict=False)
+        nonlocal done
+        fresh = layers[done:]
+        done = len(layers)
+        needed = {t for layer in fresh for t in layer.inputs if t is not None and t in known}
+        specs = [TensorSpec(t, known[t].dtype, tuple(known[t].shape)) for t in needed]
+        shapes = {name: tuple(weights[name].shape) for layer in fresh for name in layer.weights.values() if name in weights}
+        known.update(infer(specs, fresh, shapes, strict=False))
         found = known.get(tensor)
         return None if found is None else tuple(found.shape)
 
@@ -182,9 +242,8 @@ def _propagate_mask(ctx: Context, mapped: Any, masks: dict[str, str]) -> None:
         masks[mapped.outputs[0]] = next(iter(found))
 
 
-def _input_dtype(name: str, declared: str, layers: list[Layer]) -> str:
+def _input_dtype(name: str, declared: str, readers: list[Layer]) -> str:
     """Token ids are often declared float32; an input read only by Embedding layers is int32."""
-    readers = [layer for layer in layers if name in layer.inputs]
     if readers and all(layer.type in _INTEGER_CONSUMERS and layer.inputs[0] == name for layer in readers):
         return declared if declared.startswith(("int", "uint")) else "int32"
     return declared if declared in dtypes.NAMES else "float32"
@@ -245,6 +304,8 @@ def convert(
         except KifError as exc:
             exc.file = exc.file or str(src)
             raise type(exc)(exc.message, code=exc.code, file=exc.file, pointer=exc.pointer) from None
+        except MALFORMED as exc:  # last resort: a check missed; still one error naming the file
+            raise _malformed(exc, str(src), None, "The Keras file") from None
         target = kif.save(model, dst, progress=progress)
     finally:
         source.close()

@@ -8,26 +8,22 @@ version that wrote it, and a reader for its weights.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
-import tempfile
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kif.errors import KifError
+from kif import limits
+from kif.keras import h5safe
+from kif.keras.config_check import load_json
+from kif.keras.errors import ConversionError, too_large
+from kif.keras.keras_zip import KerasZip
 from kif.keras.weights import WeightReader, open_weights
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
-MAX_CONFIG_BYTES = 64 * 1024 * 1024
-MAX_WEIGHTS_BYTES = 64 * 1024**3  # refuse absurd declared sizes in a .keras zip before extracting
-
-
-class ConversionError(KifError):
-    """A Keras file cannot be converted; the message names the layer and why."""
+__all__ = ["ConversionError", "KerasSource", "open_source"]
 
 
 @dataclass
@@ -37,7 +33,7 @@ class KerasSource:
     config: dict[str, Any]  # {"class_name": ..., "config": ...}
     keras_version: str
     weights: WeightReader
-    _cleanup: list[Path] = field(default_factory=list, repr=False)
+    _cleanup: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def generation(self) -> int:
@@ -45,9 +41,11 @@ class KerasSource:
         return 3 if self.keras_version.split(".")[0] == "3" else 2
 
     def close(self) -> None:
-        self.weights.close()
-        for path in self._cleanup:
-            shutil.rmtree(path, ignore_errors=True)
+        try:
+            self.weights.close()
+        finally:
+            for step in self._cleanup:
+                step()
 
 
 def sniff(path: Path) -> str:
@@ -69,18 +67,11 @@ def sniff(path: Path) -> str:
     )
 
 
-def _json(text: str | bytes, file: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise ConversionError(f"Expected JSON: {exc}", code="convert-unreadable", file=file) from None
-
-
 def _version_of(config: dict[str, Any], fallback: str | None) -> str:
     if fallback:
         return fallback
     version = config.get("keras_version")
-    if isinstance(version, str):
+    if isinstance(version, str) and version:
         return version
     # Keras 3 configs carry "module" keys; Keras 2 configs never do.
     return "3" if "module" in config else "2"
@@ -101,11 +92,23 @@ def open_source(path: str | os.PathLike[str], weights: str | os.PathLike[str] | 
         raise ConversionError(
             "An architecture JSON needs its weights: pass --weights FILE (.h5 or .weights.h5)", code="convert-usage", file=str(path)
         )
-    config = _json(path.read_bytes(), str(path))
+    config = load_json(_read_document(path), str(path))
     if not isinstance(config, dict) or "class_name" not in config:
         raise ConversionError("Expected a model config with class_name at the top", code="convert-unreadable", file=str(path))
     reader = open_weights(Path(weights))
     return KerasSource(path, "json", config, _version_of(config, reader.keras_version), reader)
+
+
+def _read_document(path: Path) -> bytes:
+    budget = limits.current().max_document_bytes
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(budget + 1)
+    except OSError as exc:
+        raise ConversionError(f"Cannot read the Keras file: {exc.strerror}", code="convert-unreadable", file=str(path)) from None
+    if len(data) > budget:
+        raise too_large("The architecture JSON", path.stat().st_size, "max_document_bytes", budget, file=str(path))
+    return data
 
 
 def _open_legacy_h5(path: Path) -> KerasSource:
@@ -113,48 +116,54 @@ def _open_legacy_h5(path: Path) -> KerasSource:
 
     try:
         handle = h5py.File(path, "r")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise ConversionError(f"Corrupt HDF5 file: {exc}", code="convert-unreadable", file=str(path)) from None
     with contextlib.ExitStack() as stack:
         stack.callback(handle.close)
-        raw = handle.attrs.get("model_config")
+        h5safe.audit(handle, str(path))  # before anything else reads from the file
+        raw = h5safe.read_text_attribute(handle, "model_config", str(path), "/")
         if raw is None:
             raise ConversionError(
                 "This HDF5 file holds weights only (no model_config); convert the architecture JSON with --weights THIS_FILE",
                 code="convert-usage",
                 file=str(path),
             )
-        config = _json(raw.decode("utf-8") if isinstance(raw, bytes) else str(raw), str(path))
-        version = handle.attrs.get("keras_version")
-        version = version.decode() if isinstance(version, bytes) else (str(version) if version is not None else None)
-        reader = open_weights(path, handle=handle)
+        config = load_json(raw, f"{path}!model_config")
+        if not isinstance(config, dict):
+            raise ConversionError("Expected model_config to be a JSON object", code="convert-config", file=str(path), pointer="/")
+        version = h5safe.read_text_attribute(handle, "keras_version", str(path), "/")
+        reader = open_weights(path, handle=handle, audited=True)
         stack.pop_all()
     return KerasSource(path, "legacy-h5", config, _version_of(config, version), reader)
 
 
 def _open_keras_zip(path: Path) -> KerasSource:
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise ConversionError(f"Corrupt .keras archive: {exc}", code="convert-unreadable", file=str(path)) from None
-    with archive:
-        names = set(archive.namelist())
+    import h5py
+
+    archive = KerasZip(path)
+    with contextlib.ExitStack() as stack:
+        stack.callback(archive.close)
         for required in ("config.json", "model.weights.h5"):
-            if required not in names:
+            if required not in archive.members:
                 raise ConversionError(f"Expected {required} in the .keras archive", code="convert-unreadable", file=str(path))
-        for name in ("config.json", "metadata.json"):
-            if name in names and archive.getinfo(name).file_size > MAX_CONFIG_BYTES:
-                raise ConversionError(f"{name} is larger than {MAX_CONFIG_BYTES} bytes", code="convert-unreadable", file=str(path))
-        config = _json(archive.read("config.json"), f"{path}!config.json")
-        metadata = _json(archive.read("metadata.json"), f"{path}!metadata.json") if "metadata.json" in names else {}
-        info = archive.getinfo("model.weights.h5")
-        if info.file_size > MAX_WEIGHTS_BYTES:
-            raise ConversionError("model.weights.h5 declares an implausible size", code="convert-unreadable", file=str(path))
-        # h5py needs a seekable file: stream the member to a temporary file (one chunk in memory at a time).
-        tmp = Path(tempfile.mkdtemp(prefix="kif-keras-"))
-        target = tmp / "model.weights.h5"
-        with archive.open(info) as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst, 16 * 1024 * 1024)
+        config = load_json(archive.read_document("config.json") or b"", f"{path}!config.json")
+        if not isinstance(config, dict):
+            raise ConversionError(
+                "Expected config.json to be a JSON object", code="convert-config", file=f"{path}!config.json", pointer="/"
+            )
+        metadata_bytes = archive.read_document("metadata.json")
+        metadata = load_json(metadata_bytes, f"{path}!metadata.json") if metadata_bytes is not None else {}
+        stream = archive.open_binary("model.weights.h5")
+        stack.callback(stream.close)
+        label = f"{path}!model.weights.h5"
+        try:
+            handle = h5py.File(stream, "r")
+        except (OSError, ValueError) as exc:
+            raise ConversionError(f"Corrupt HDF5 file: {exc}", code="convert-unreadable", file=label) from None
+        stack.callback(handle.close)
+        reader = open_weights(Path(label), handle=handle)
+        cleanup = stack.pop_all()
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
-    reader = open_weights(target)
-    return KerasSource(path, "keras-zip", config, _version_of(config, version), reader, [tmp])
+    return KerasSource(
+        path, "keras-zip", config, _version_of(config, version if isinstance(version, str) else None), reader, [cleanup.close]
+    )

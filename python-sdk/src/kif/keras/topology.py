@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kif.errors import KifError
+from kif.keras.errors import ConversionError
 
 MODEL_CLASSES = {"Sequential", "Functional", "Model"}
 
@@ -100,7 +101,7 @@ class _Tensor:
 
 
 def _fail(message: str, layer: str | None = None) -> KifError:
-    return KifError(message, code="convert-config", pointer=layer)
+    return ConversionError(message, code="convert-config", pointer=layer)
 
 
 def _tensor_name(scope: tuple[str, ...], layer: str, node: int, index: int) -> str:
@@ -138,15 +139,21 @@ def build_topology(model_config: dict[str, Any]) -> Topology:
     inputs: list[GraphInput] = []
     outputs = _expand(model_config, (), None, nodes, inputs)
     first: dict[str, tuple[str, ...]] = {}
-    _first_save_paths(model_config, (), first)
+    cache: dict[int, str] = {}
+    _first_save_paths(model_config, (), first, cache)
     for node in nodes:
-        found = first.get(_identity(node.class_name, node.config))
+        found = first.get(_identity(node.class_name, node.config, cache))
         node.save_fallback = found if found is not None and found != node.save_path else ()
     return Topology(inputs, outputs, nodes)  # depth-first expansion put every node after its inputs
 
 
-def _identity(class_name: str, config: Any) -> str:
-    return class_name + json.dumps(_without_ids(config), sort_keys=True, default=str)
+def _identity(class_name: str, config: Any, cache: dict[int, str]) -> str:
+    """A layer object's identity across nested models, serialized once per config object (the configs stay
+    alive while ``cache`` does): a layer called 10,000 times is serialized once, not 10,000 times."""
+    text = cache.get(id(config))
+    if text is None:
+        text = cache[id(config)] = json.dumps(_without_ids(config), sort_keys=True, default=str)
+    return class_name + text
 
 
 def _without_ids(value: Any) -> Any:
@@ -158,7 +165,7 @@ def _without_ids(value: Any) -> Any:
     return value
 
 
-def _first_save_paths(config: dict[str, Any], path: tuple[str, ...], first: dict[str, tuple[str, ...]]) -> None:
+def _first_save_paths(config: dict[str, Any], path: tuple[str, ...], first: dict[str, tuple[str, ...]], cache: dict[int, str]) -> None:
     """saving_lib walks ``model.layers`` depth-first and stores an object shared by two (nested) models only
     where it meets it first; the copy met later has an empty group. Record each layer's first path."""
     class_name, inner = _layers_of(config)
@@ -168,9 +175,9 @@ def _first_save_paths(config: dict[str, Any], path: tuple[str, ...], first: dict
     keys = save_keys(layers)
     for layer in layers:
         layer_path = (*path, keys[layer["config"]["name"]])
-        first.setdefault(_identity(layer["class_name"], layer["config"]), layer_path)
+        first.setdefault(_identity(layer["class_name"], layer["config"], cache), layer_path)
         if layer["class_name"] in MODEL_CLASSES:
-            _first_save_paths(layer, layer_path, first)
+            _first_save_paths(layer, layer_path, first, cache)
 
 
 def _expand(
@@ -325,26 +332,61 @@ def _expand_functional(
         else:
             resolved[(layer_name, node)] = [bound[position]]
 
-    def tensor(ref: _Tensor, io: bool = False) -> str:
-        """``io``: the reference comes from input_layers/output_layers rather than from a call's arguments."""
+    def key_of(ref: _Tensor, io: bool) -> tuple[str, int]:
         layer = layers.get(ref.layer)
         if layer is None:
             raise _fail(f"A node refers to layer {ref.layer!r}, which the config does not define")
-        node_index = ref.node - _built_in_nodes(layer, io)
-        key = (ref.layer, node_index)
-        if key not in resolved:
-            visit(ref.layer, node_index)
-        outs = resolved[key]
-        return outs[ref.index] if ref.index < len(outs) else _tensor_name(scope, ref.layer, node_index, ref.index)
+        return ref.layer, ref.node - _built_in_nodes(layer, io)
 
-    def visit(layer_name: str, node_index: int) -> None:
-        layer = layers[layer_name]
-        raw_nodes = layer.get("inbound_nodes", [])
+    def tensor(ref: _Tensor, io: bool = False) -> str:
+        """``io``: the reference comes from input_layers/output_layers rather than from a call's arguments."""
+        key = key_of(ref, io)
+        if key not in resolved:
+            resolve(key)
+        outs = resolved[key]
+        return outs[ref.index] if ref.index < len(outs) else _tensor_name(scope, key[0], key[1], ref.index)
+
+    parsed: dict[tuple[str, int], tuple[list[Any], dict[str, Any]]] = {}
+
+    def resolve(start: tuple[str, int]) -> None:
+        """Depth-first over the calls ``start`` depends on, with an explicit stack (a chain of 100,000 layers
+        must not recurse), emitting each call after its inputs in the order a recursive walk would."""
+        stack, visiting = [start], set()
+        while stack:
+            key = stack[-1]
+            if key in resolved:
+                stack.pop()
+                continue
+            if key not in parsed:
+                parsed[key] = parse(*key)
+            args, kwargs = parsed[key]
+            refs = [t for t in _flatten(args) if isinstance(t, _Tensor)] + [
+                t for v in kwargs.values() for t in _flatten(v) if isinstance(t, _Tensor)
+            ]
+            pending = [dep for dep in (key_of(t, False) for t in refs) if dep not in resolved]
+            if pending and key in visiting:
+                raise _fail(f"Layer {key[0]!r} depends on its own output (a cycle in the config)", key[0])
+            if pending:
+                visiting.add(key)
+                stack.extend(reversed(pending))
+                for dep in pending:
+                    if dep in visiting:
+                        raise _fail(f"Layer {dep[0]!r} depends on its own output (a cycle in the config)", dep[0])
+                continue
+            stack.pop()
+            visiting.discard(key)
+            emit(key[0], key[1], args, kwargs)
+
+    def parse(layer_name: str, node_index: int) -> tuple[list[Any], dict[str, Any]]:
+        raw_nodes = layers[layer_name].get("inbound_nodes", [])
         if not 0 <= node_index < len(raw_nodes):
             raise _fail(f"Layer {layer_name!r} has no call number {node_index}", layer_name)
+        return _parse_node(raw_nodes[node_index])
+
+    def emit(layer_name: str, node_index: int, args: list[Any], kwargs: dict[str, Any]) -> None:
+        layer = layers[layer_name]
+        raw_nodes = layer.get("inbound_nodes", [])
         reference = node_index
-        resolved[(layer_name, reference)] = []  # guards against cycles in a corrupt config
-        args, kwargs = _parse_node(raw_nodes[node_index])
         arg_tensors = [tensor(t) for t in _flatten(args) if isinstance(t, _Tensor)]
         kw_inputs = {k: [tensor(t) for t in _flatten(v)] for k, v in kwargs.items() if any(isinstance(t, _Tensor) for t in _flatten(v))}
         plain = {k: v for k, v in kwargs.items() if k not in kw_inputs}

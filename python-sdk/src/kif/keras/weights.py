@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kif import limits
 from kif.errors import KifError
+from kif.keras import h5safe
+from kif.keras.errors import ConversionError, too_large
+
+_NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float: what a Keras weight can hold
 
 
 @dataclass
@@ -44,19 +49,24 @@ class LayerWeights:
         return out
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
 class WeightReader:
     def __init__(self, path: Path, handle: Any) -> None:
+        import h5py
+
         self.path = path
+        self.file = str(path)
         self.handle = handle
         root = handle.get("model_weights", handle)
+        if not isinstance(root, h5py.Group):
+            raise ConversionError(
+                "Expected model_weights to be an HDF5 group", code="convert-unreadable", file=self.file, pointer="/model_weights"
+            )
         self.legacy = "layer_names" in root.attrs
         self.root = root
-        version = root.attrs.get("keras_version", handle.attrs.get("keras_version"))
-        self.keras_version = _text(version) if version is not None else None
+        where = root.name or "/"
+        version = h5safe.read_text_attribute(root, "keras_version", self.file, where)
+        self.keras_version = version if version is not None else h5safe.read_text_attribute(handle, "keras_version", self.file, "/")
+        self._counted: dict[str, int] = {}  # dataset path → declared bytes, for the max_weights_bytes total
 
     def close(self) -> None:
         self.handle.close()
@@ -71,22 +81,94 @@ class WeightReader:
         object was met first (saving_lib stores a shared object once).
         """
         if self.legacy:
-            return self._legacy(name, scope)
-        path = save_path or (*scope, name)
-        if fallback and "/".join(f"layers/{key}" for key in path) not in self.root:
-            path = fallback
-        return self._saving_lib(name, path)
+            found = self._legacy(name, scope)
+        else:
+            path = save_path or (*scope, name)
+            if fallback and not self._group("/".join(f"layers/{key}" for key in path)):
+                path = fallback
+            found = self._saving_lib(name, path)
+        for key, dataset in found.items:
+            self._check(name, key, dataset)
+        return found
+
+    def _group(self, path: str) -> Any:
+        """The group at ``path`` under the root, or None (a name that is empty, absent or not a group)."""
+        import h5py
+
+        try:
+            found = self.root.get(path) if path and not path.startswith("/") else None
+        except (KeyError, ValueError, OSError):
+            return None
+        return found if isinstance(found, h5py.Group) else None
+
+    def _check(self, layer: str, key: str, dataset: Any) -> None:
+        """A weight is a numeric dataset whose declared size is within the limits, checked before any read."""
+        import h5py
+
+        if not isinstance(dataset, h5py.Dataset):
+            raise ConversionError(
+                f"Layer {layer!r}: weight {key!r} is not an HDF5 dataset", code="convert-unreadable", file=self.file, pointer=layer
+            )
+        if dataset.dtype.kind not in _NUMERIC_KINDS or dataset.dtype.fields is not None or dataset.dtype.subdtype is not None:
+            raise ConversionError(
+                f"Layer {layer!r}: expected weight {key!r} to hold numbers. Received: HDF5 dtype {dataset.dtype}",
+                code="convert-unreadable",
+                file=self.file,
+                pointer=layer,
+            )
+        current = limits.current()
+        size = h5safe.tensor_bytes(dataset)
+        if size > current.max_tensor_bytes:
+            what = f"Layer {layer!r}: weight {key!r} (shape {tuple(dataset.shape)}, chunks {dataset.chunks}, {dataset.dtype})"
+            raise too_large(what, size, "max_tensor_bytes", current.max_tensor_bytes, file=self.file, pointer=layer)
+        self._counted[dataset.name or key] = size
+        total = sum(self._counted.values())
+        if total > current.max_weights_bytes:
+            raise too_large(
+                f"The weights read up to layer {layer!r}",
+                total,
+                "max_weights_bytes",
+                current.max_weights_bytes,
+                file=self.file,
+                pointer=layer,
+            )
+
+    def _weight_names(self, group: Any, layer: str) -> list[str]:
+        where = group.name or layer
+        h5safe.check_attributes(group, self.file, where)
+        if "weight_names" not in group.attrs:
+            return []
+        raw = group.attrs["weight_names"]
+        values = raw.tolist() if hasattr(raw, "tolist") else raw
+        values = [values] if isinstance(values, (bytes, str)) else values
+        if not isinstance(values, list) or not all(isinstance(v, (bytes, str)) for v in values):
+            raise ConversionError("Expected weight_names to be a list of strings", code="convert-unreadable", file=self.file, pointer=where)
+        names = []
+        for value in values:
+            try:
+                names.append(value.decode("utf-8") if isinstance(value, bytes) else value)
+            except UnicodeDecodeError:
+                raise ConversionError(
+                    "Expected weight_names to be UTF-8 text", code="convert-unreadable", file=self.file, pointer=where
+                ) from None
+        for name in names:
+            if not name or name.startswith("/") or name not in group:
+                raise ConversionError(
+                    f"weight_names lists {name!r}, which group {where!r} lacks",
+                    code="convert-missing-weights",
+                    file=self.file,
+                    pointer=layer,
+                )
+        return names
 
     def _legacy(self, name: str, scope: tuple[str, ...]) -> LayerWeights:
-        if name in self.root:
-            group = self.root[name]
-            names = [_text(n) for n in group.attrs.get("weight_names", [])]
-            return LayerWeights(name, [(n, group[n]) for n in names])
-        if scope and scope[0] in self.root:
+        group = self._group(name)
+        if group is not None:
+            return LayerWeights(name, [(n, group[n]) for n in self._weight_names(group, name)])
+        group = self._group(scope[0]) if scope else None
+        if group is not None:
             # A nested model's weights are stored in its own group, named by sub-layer.
-            group = self.root[scope[0]]
-            names = [_text(n) for n in group.attrs.get("weight_names", [])]
-            mine = [n for n in names if name in n.split("/")[:-1]]
+            mine = [n for n in self._weight_names(group, name) if name in n.split("/")[:-1]]
             return LayerWeights(name, [(n, group[n]) for n in mine])
         raise KifError(
             f"The weights file has no group for layer {name!r}", code="convert-missing-weights", file=str(self.path), pointer=name
@@ -94,7 +176,8 @@ class WeightReader:
 
     def _saving_lib(self, name: str, save_path: tuple[str, ...]) -> LayerWeights:
         path = "/".join(f"layers/{key}" for key in save_path)
-        if path not in self.root:
+        group = self._group(path)
+        if group is None:
             raise KifError(
                 f"The weights file has no group {path!r} for layer {name!r}",
                 code="convert-missing-weights",
@@ -102,27 +185,47 @@ class WeightReader:
                 pointer=name,
             )
         items: list[tuple[str, Any]] = []
-        _collect(self.root[path], "", items)
+        _collect(group, "", items, self.file)
         return LayerWeights(name, items)
 
 
-def _collect(group: Any, prefix: str, items: list[tuple[str, Any]]) -> None:
-    """Own vars first (numeric order), then sub-groups depth-first in name order."""
-    if "vars" in group:
-        vars_group = group["vars"]
-        for key in sorted(vars_group, key=int):
-            items.append((f"{prefix}vars/{key}", vars_group[key]))
-    for key in sorted(group):
-        if key != "vars" and hasattr(group[key], "keys"):
-            _collect(group[key], f"{prefix}{key}/", items)
-
-
-def open_weights(path: Path, handle: Any = None) -> WeightReader:
+def _collect(group: Any, prefix: str, items: list[tuple[str, Any]], file: str) -> None:
+    """Own vars first (numeric order), then sub-groups depth-first in name order (the audit bounded the depth)."""
     import h5py
 
-    if handle is None:
+    vars_group = group.get("vars") if "vars" in group else None
+    if isinstance(vars_group, h5py.Group):
+        keys = list(vars_group)
+        if not all(key.isdigit() for key in keys):
+            raise ConversionError(
+                f"Expected the vars of {group.name!r} to be numbered 0, 1, ... Received: {sorted(keys)[:5]}",
+                code="convert-unreadable",
+                file=file,
+                pointer=group.name,
+            )
+        for key in sorted(keys, key=int):
+            items.append((f"{prefix}vars/{key}", vars_group[key]))
+    for key in sorted(group):
+        child = group[key]
+        if key != "vars" and isinstance(child, h5py.Group):
+            _collect(child, f"{prefix}{key}/", items, file)
+
+
+def open_weights(path: Path, handle: Any = None, *, audited: bool = False) -> WeightReader:
+    """A reader over an HDF5 weights file (opened here unless ``handle`` is given), audited before any read."""
+    import h5py
+
+    owned = handle is None
+    if owned:
         try:
             handle = h5py.File(path, "r")
-        except (OSError, FileNotFoundError) as exc:
+        except (OSError, ValueError) as exc:
             raise KifError(f"Cannot open the weights file: {exc}", code="convert-unreadable", file=str(path)) from None
-    return WeightReader(path, handle)
+    try:
+        if not audited:
+            h5safe.audit(handle, str(path))
+        return WeightReader(path, handle)
+    except BaseException:
+        if owned:
+            handle.close()
+        raise

@@ -1,0 +1,130 @@
+"""An HDF5 file is audited before anything reads from it: only plain groups and datasets stored inside it.
+
+HDF5 can make a read leave the file: external links (another file), soft links (a path
+that may dangle or point anywhere), external storage (a dataset's bytes in a raw
+file named inside it, e.g. /etc/passwd), virtual datasets (bytes mapped from other
+files) and user-defined filters (a plugin library loaded by name). A Keras file needs
+none of these, so each is refused with the object's path before any data is read.
+Keras writers never hard-link one object twice either, and a second link is how a
+group cycle is built, so an object with more than one link is refused as well.
+
+The walk is iterative, visits each object once and stops at ``max_nesting_depth``.
+Attribute values are checked against ``max_document_bytes`` before they are read.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from kif import limits
+from kif.errors import KifError
+from kif.keras.errors import ConversionError
+
+# HDF5's own filters (H5Zpublic.h) and h5py's built-in LZF: decoded by code compiled into the
+# library, never by a plugin found on HDF5_PLUGIN_PATH.
+STANDARD_FILTERS = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset", 32000: "lzf"}
+
+
+def _unsafe(message: str, file: str, pointer: str) -> KifError:
+    return ConversionError(message, code="convert-unsafe", file=file, pointer=pointer)
+
+
+def audit(handle: Any, file: str) -> None:
+    """Refuse the file unless every object reachable from its root is a plain group or dataset inside it."""
+    import h5py
+
+    depth_limit = limits.current().max_nesting_depth
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[Any, str, int]] = [(handle, "/", 0)]
+    while stack:
+        group, path, depth = stack.pop()
+        check_attributes(group, file, path)
+        for raw in list(group.id.__iter__()):
+            name = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
+            child = f"{path.rstrip('/')}/{name}"
+            link = group.id.links.get_info(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape"))
+            if link.type == h5py.h5l.TYPE_EXTERNAL:
+                raise _unsafe("an HDF5 external link points into another file; KIF reads only the input file", file, child)
+            if link.type == h5py.h5l.TYPE_SOFT:
+                raise _unsafe("an HDF5 soft link; KIF follows no links (Keras writers store plain groups and datasets)", file, child)
+            if link.type != h5py.h5l.TYPE_HARD:
+                raise _unsafe(f"an HDF5 user-defined link (class {link.type}); KIF follows no links", file, child)
+            info = h5py.h5o.get_info(group.id, raw if isinstance(raw, bytes) else name.encode("utf-8", "surrogateescape"))
+            key = (info.fileno, info.addr)
+            if info.rc > 1 or key in seen:
+                raise _unsafe(f"an HDF5 object linked {max(info.rc, 2)} times (a shared object or a group cycle)", file, child)
+            seen.add(key)
+            if info.type == h5py.h5o.TYPE_GROUP:
+                if depth + 1 > depth_limit:
+                    raise _unsafe(f"HDF5 groups nested deeper than max_nesting_depth={depth_limit}", file, child)
+                stack.append((group[name], child, depth + 1))
+            elif info.type == h5py.h5o.TYPE_DATASET:
+                check_dataset(group[name], file, child)
+            else:
+                raise _unsafe("an HDF5 object that is neither a group nor a dataset (e.g. a committed datatype)", file, child)
+
+
+def check_dataset(dataset: Any, file: str, path: str) -> None:
+    """Storage inside the file, standard filters only, attributes of bounded size."""
+    plist = dataset.id.get_create_plist()
+    if plist.get_external_count() > 0:
+        raise _unsafe("an HDF5 dataset with external storage (its bytes live in another file)", file, path)
+    if dataset.is_virtual:
+        raise _unsafe("an HDF5 virtual dataset (its bytes are mapped from other files)", file, path)
+    for index in range(plist.get_nfilters()):
+        code, _flags, _values, name = plist.get_filter(index)
+        if code not in STANDARD_FILTERS:
+            label = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+            raise _unsafe(
+                f"an HDF5 dataset compressed with filter {code} ({label!r}); expected one of the standard filters "
+                + ", ".join(sorted(STANDARD_FILTERS.values())),
+                file,
+                path,
+            )
+    check_attributes(dataset, file, path)
+
+
+def check_attributes(obj: Any, file: str, path: str) -> None:
+    """An attribute declares its size before it is read: refuse one larger than a document may be."""
+    budget = limits.current().max_document_bytes
+    for raw in list(obj.attrs.keys()):
+        attr = obj.attrs.get_id(raw)
+        size = math.prod(int(d) for d in (attr.shape or ())) * max(int(attr.dtype.itemsize), 1)
+        if size > budget:
+            raise _unsafe(f"HDF5 attribute {raw!r} declares {size} bytes, more than max_document_bytes={budget}", file, path)
+
+
+def read_text_attribute(obj: Any, key: str, file: str, path: str) -> str | None:
+    """A string attribute (bytes or str), decoded as strict UTF-8; None when absent."""
+    if key not in obj.attrs:
+        return None
+    try:
+        value = obj.attrs[key]
+    except (OSError, TypeError, ValueError) as exc:
+        raise ConversionError(f"Cannot read HDF5 attribute {key!r}: {exc}", code="convert-unreadable", file=file, pointer=path) from None
+    if hasattr(value, "tolist") and getattr(value, "shape", ()) == ():
+        value = value.tolist()
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConversionError(
+                f"Expected HDF5 attribute {key!r} to be UTF-8 text. Received: undecodable bytes at {exc.start}",
+                code="convert-config",
+                file=file,
+                pointer=path,
+            ) from None
+    if isinstance(value, str):
+        return value
+    raise ConversionError(
+        f"Expected HDF5 attribute {key!r} to be a string. Received: {type(value).__name__}", code="convert-config", file=file, pointer=path
+    )
+
+
+def tensor_bytes(dataset: Any) -> int:
+    """Bytes the dataset (or its largest chunk, if larger) declares: the most a read of it allocates."""
+    itemsize = max(int(dataset.dtype.itemsize), 1)
+    total = math.prod(int(d) for d in dataset.shape) * itemsize
+    chunks = dataset.chunks
+    return max(total, math.prod(int(d) for d in chunks) * itemsize) if chunks else total
