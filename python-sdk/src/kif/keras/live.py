@@ -112,7 +112,9 @@ def _normalise(config: dict[str, Any]) -> None:
 
 def model_source(model: Any) -> Any:
     """A KerasSource reading ``model``'s config and live variables."""
-    import keras
+    from kif._optional import require
+
+    keras = require("keras", "kif.keras.export")
 
     from kif.keras.source import KerasSource
 

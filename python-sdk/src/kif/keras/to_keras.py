@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from kif._optional import require
 from kif.errors import KifError, UnsupportedLayerError
 from kif.graph import Layer, Model
 
@@ -395,6 +396,7 @@ def to_keras(bundle_or_model: Model | str | os.PathLike[str]) -> Any:
     Layer weights are copied; the returned model predicts what ``kif.run`` computes, within the
     float32 tolerances of the layer types (exceptions: ``KNOWN_DIFFERENCES``).
     """
+    require("keras", "kif.keras.to_keras")  # one line with the install command instead of a traceback
     model = bundle_or_model
     if not isinstance(model, Model):
         from kif.bundle.reader import load
@@ -417,7 +419,7 @@ class KerasBackend:
         os.environ.setdefault("KERAS_BACKEND", "torch")
 
     def load(self, bundle_path: str | os.PathLike[str]) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
-        import keras
+        keras = require("keras", "the Keras backend")
 
         from kif.bundle.reader import load
         from kif.dtypes import by_name

@@ -16,9 +16,13 @@ model fails with ``UnsupportedLayerError`` naming the layer and type before anyt
 
 from __future__ import annotations
 
-from kif.onnx.conformance import OnnxRuntimeBackend
-from kif.onnx.export import EXTERNAL_DATA_THRESHOLD, OPSET, build, export
-from kif.onnx.support import LIMITATIONS, supported, unsupported
+from kif._optional import require
+
+require("onnx", "kif.onnx (ONNX export)")  # one line with the install command instead of a traceback
+
+from kif.onnx.conformance import OnnxRuntimeBackend  # noqa: E402
+from kif.onnx.export import EXTERNAL_DATA_THRESHOLD, OPSET, build, export  # noqa: E402
+from kif.onnx.support import LIMITATIONS, supported, unsupported  # noqa: E402
 
 SUPPORTED: frozenset[str] = supported()
 UNSUPPORTED: dict[str, str] = unsupported()

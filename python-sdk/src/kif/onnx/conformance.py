@@ -12,17 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
+from kif._optional import require
+
 
 class OnnxRuntimeBackend:
     """``load(bundle_path)`` exports the bundle (opset ``OPSET``) and returns a callable on ``dict[str, ndarray]``."""
 
-    def __init__(self) -> None:
-        import onnxruntime
-
-        self.name = f"kif.onnx → onnxruntime {onnxruntime.__version__}"
+    @property
+    def name(self) -> str:  # a property: importing kif.onnx (export only) must not need onnxruntime
+        return f"kif.onnx → onnxruntime {require('onnxruntime', 'the ONNX Runtime backend').__version__}"
 
     def load(self, bundle_path: str | os.PathLike[str]) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]:
-        import onnxruntime
+        onnxruntime = require("onnxruntime", "the ONNX Runtime backend")
 
         from kif.onnx.export import export
 

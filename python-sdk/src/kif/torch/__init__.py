@@ -15,8 +15,12 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from kif.graph import Model
-from kif.torch.module import KifModule, as_tensor
+from kif._optional import require
+
+require("torch", "kif.torch (the PyTorch importer)")  # one line with the install command instead of a traceback
+
+from kif.graph import Model  # noqa: E402
+from kif.torch.module import KifModule, as_tensor  # noqa: E402
 
 __all__ = ["KifModule", "conformance_backend", "load", "supported_types"]
 
