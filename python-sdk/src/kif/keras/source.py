@@ -29,7 +29,7 @@ __all__ = ["ConversionError", "KerasSource", "open_source"]
 @dataclass
 class KerasSource:
     path: Path
-    format: str  # "keras-zip", "legacy-h5", "json"
+    format: str  # "keras-zip", "legacy-h5", "json", "savedmodel"
     config: dict[str, Any]  # {"class_name": ..., "config": ...}
     keras_version: str
     weights: WeightReader
@@ -79,6 +79,11 @@ def _version_of(config: dict[str, Any], fallback: str | None) -> str:
 
 def open_source(path: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None) -> KerasSource:
     path = Path(path)
+    from kif.keras.savedmodel.reader import saved_model_source
+
+    saved = saved_model_source(path, weights)  # a SavedModel directory, or the path of its saved_model.pb
+    if saved is not None:
+        return saved
     kind = sniff(path)
     if kind == "zip":
         return _open_keras_zip(path)
