@@ -50,6 +50,7 @@ CODES: dict[str, tuple[str, str]] = {
     "graph-output-unproduced": (ERROR, "A graph output names a tensor that nothing produces."),
     "graph-unused-layer": (WARNING, "A layer's outputs reach no graph output."),
     "shape-mismatch": (ERROR, "Shape inference finds a shape a layer cannot accept."),
+    "limit-exceeded": (ERROR, "A shape, size, count or depth exceeds a limit of spec/limits.md."),
     # weights
     "weights-reference-unknown": (ERROR, "A layer references a tensor missing from the weights index."),
     "weights-file-unknown": (ERROR, "The weights index names a file that weights.files lacks."),
