@@ -34,6 +34,8 @@ class Limits:
     max_tensor_elements: int = 2**31
     # bytes one weights file or archive member may declare
     max_weights_bytes: int = 64 * 1024**3
+    # bytes of a safetensors header (the JSON between the length prefix and the data)
+    max_header_bytes: int = 100 * 1024**2
     # bytes of a JSON document (model.json, a Keras config, a metadata member)
     max_document_bytes: int = 64 * 1024**2
     # nesting depth of JSON/HDF5/protobuf structures before a reader stops recursing
