@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from kif import limits as limits  # stdlib only: `kif.limits.override(...)` works right after `import kif`
 from kif.errors import KifError, ValidationError  # no dependencies: every error path needs them
 
 # Bound eagerly (kif.validate is light; its pipeline is imported when called): the attribute must be the function,
