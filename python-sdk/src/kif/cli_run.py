@@ -15,7 +15,7 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         raise KifError("Expected inputs as .npz, .npy or .safetensors", code="run-inputs", file=str(path))
     try:
         return _read(path)
-    except OSError:
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise  # missing or unreadable file: the CLI reports it as unreadable input
     except Exception as exc:  # each reader has its own error types for a damaged file (BadZipFile, SafetensorError, ...)
         raise KifError(f"Could not read the inputs: {exc}", code="run-inputs", file=str(path)) from None

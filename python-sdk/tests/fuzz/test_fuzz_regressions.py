@@ -1,0 +1,80 @@
+"""Every input the fuzzer (benchmarks/fuzz.py) found failing stays fixed.
+
+Each folder under regressions/ is a saved failing input (the fuzzer's layout: target.txt
+names the target, the other files are the input) plus case.json with the kif error code
+the input must now end in. The folder is replayed through the same target the fuzzer
+ran, which may raise nothing but a KifError, and then probed for that code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import kif
+from kif.errors import KifError
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = HERE.parents[2] / "benchmarks"
+CASES = sorted(p for p in (HERE / "regressions").iterdir() if (p / "target.txt").is_file())
+
+
+def _targets() -> dict[str, object]:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module("fuzz").TARGETS
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def _raised_code(call: Callable[[], object]) -> set[str]:
+    try:
+        call()
+    except KifError as exc:
+        return {exc.code}
+    return set()
+
+
+def _codes(target: str, root: Path) -> set[str]:
+    """The kif error codes the input ends in, asked of the SDK directly (not through the harness)."""
+    if target == "npz":
+        from kif.cli_run import _read_arrays
+
+        return _raised_code(lambda: _read_arrays(root / "inputs.npz"))
+    if target == "safetensors":
+        from kif.bundle.safetensors_io import parse_header
+
+        blob = (root / "weights.safetensors").read_bytes()
+        return _raised_code(lambda: parse_header(blob, len(blob), "weights.safetensors"))
+    if target == "json":
+        return {f.code for f in kif.validate(root / "bundle").errors} if (root / "bundle").exists() else set()
+    if target.startswith("keras"):
+        from kif.keras import convert
+
+        src = next(root / n for n in ("model.h5", "model.keras", "architecture.json") if (root / n).exists())
+        weights = root / "weights.h5" if src.name == "architecture.json" else None
+        return _raised_code(lambda: convert(src, root / "out.kif", weights=weights))
+    bundle = root / ("bundle.kif" if (root / "bundle.kif").exists() else "bundle")
+    meta = json.loads((root / "meta.json").read_text()) if (root / "meta.json").exists() else {}
+    return {f.code for f in kif.validate(bundle, level=meta.get("level", "full")).errors}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[p.name for p in CASES])
+def test_saved_failing_input_now_ends_in_its_kif_error(case: Path, tmp_path: Path) -> None:
+    target = (case / "target.txt").read_text().strip()
+    expected = json.loads((case / "case.json").read_text())
+    for name in ("replay", "probe"):
+        shutil.copytree(case, tmp_path / name)
+    _targets()[target].execute(tmp_path / "replay")  # type: ignore[attr-defined]
+    assert expected["code"] in _codes(target, tmp_path / "probe")
+
+
+def test_every_regression_folder_is_collected() -> None:
+    folders = [p for p in (HERE / "regressions").iterdir() if p.is_dir()]
+    assert folders and all((p / "target.txt").is_file() and (p / "case.json").is_file() for p in folders)
