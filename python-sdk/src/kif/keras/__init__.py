@@ -1,8 +1,8 @@
-"""Keras ⇄ KIF. Reading Keras files needs only h5py (``kif[h5]``); no Keras, no TensorFlow.
+"""Keras ⇄ KIF. Reading Keras files needs only h5py (a core dependency); no Keras, no TensorFlow.
 
 ``convert(src, dst)`` converts a ``.keras`` / ``.h5`` / architecture JSON file.
 ``export(model, dst)`` writes an in-memory Keras 3 model, and ``to_keras(bundle)`` builds a
-Keras 3 model from a KIF bundle. Both need Keras 3 (``kif[keras]``), which they import only
+Keras 3 model from a KIF bundle. Both need Keras 3 (``kif-format[keras]``), which they import only
 when called: importing this package never imports Keras.
 """
 

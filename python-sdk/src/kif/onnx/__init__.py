@@ -1,4 +1,4 @@
-"""Export KIF bundles to ONNX (the ``kif[onnx]`` extra): ``kif.onnx.export(bundle_or_model, "model.onnx")``.
+"""Export KIF bundles to ONNX (the ``kif-format[onnx]`` extra): ``kif.onnx.export(bundle_or_model, "model.onnx")``.
 
 The graph uses the default ONNX domain at **opset 21** (``OPSET``): Gelu needs 20, and 21 is the
 first opset whose GroupNormalization takes per-channel scale and bias; nothing needs 22+ (RMS

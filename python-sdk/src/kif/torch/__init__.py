@@ -1,4 +1,4 @@
-"""The PyTorch importer: ``kif.torch.load(path_or_model) -> torch.nn.Module`` (extra ``kif[torch]``).
+"""The PyTorch importer: ``kif.torch.load(path_or_model) -> torch.nn.Module`` (extra ``kif-format[torch]``).
 
 The module is built from real torch modules (nn.Linear, nn.ConvNd, nn.LSTM, ...) or equivalent
 functional code where torch has no module with the exact KIF semantics; weights are converted
