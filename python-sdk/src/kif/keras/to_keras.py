@@ -20,11 +20,11 @@ with the same names, dtypes and shapes; outputs keep the graph's order.
   ``kif>hard_sigmoid_keras2`` (``clip(0.2 x + 0.5, 0, 1)``); a saved ``.keras`` file using them
   needs ``import kif.keras.to_keras`` before ``keras.models.load_model``.
 
-* AveragePooling with ``padding="same"``: Keras on torch (and jax) counts the padded border
-  cells where KIF (TensorFlow's rule) excludes them. to_keras therefore builds it as
-  ZeroPadding → AveragePooling("valid") → times k / (real cells per window), exact on every
-  backend; only when the spatial sizes are not static does it fall back to the plain Keras
-  layer, whose border values then differ on those backends (``KNOWN_DIFFERENCES``).
+* AveragePooling with ``padding="same"``: Keras on torch pads unevenly by replicating edge
+  values and counts the padded cells, where KIF (TensorFlow's rule) excludes them. to_keras
+  builds it as a subclass of the Keras layer (``kif.keras.pooling_same``) that zero-pads,
+  averages and divides by the real cells: exact on every backend and for any input size, and
+  exported back (``kif.keras.export``) as the same KIF layer.
 
 Namespaced custom types (``vendor:Type``) have no Keras class here and stop the build with an error.
 """
@@ -44,12 +44,8 @@ from kif._optional import require
 from kif.errors import KifError, UnsupportedLayerError
 from kif.graph import Layer, Model
 
-# Keras-backend behaviour that departs from the KIF definition (type → why).
-KNOWN_DIFFERENCES: dict[str, str] = {
-    t: 'padding="same" with non-zero padding on inputs of unknown spatial size: Keras on torch/jax counts the padded '
-    "border cells in the average; KIF (and Keras on TensorFlow) excludes them, so border values differ"
-    for t in ("AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
-}
+# Keras-backend behaviour that departs from the KIF definition (type → why): none left.
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 _CALL_TIME = ("use_causal_mask", "return_attention_scores")
 _RNN = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1}  # states per type
@@ -114,9 +110,14 @@ def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: s
     if kif_type == "TimeDistributed":
         inner = attrs["layer"]
         return _keras_class("TimeDistributed")(_make_layer(inner["type"], inner["attributes"], None, dtype), name=name, **extra)
+    cls = _keras_class(kif_type)
+    if kif_type.startswith("AveragePooling") and attrs.get("padding") == "same":
+        from kif.keras.pooling_same import average_pooling_same
+
+        cls = average_pooling_same(kif_type)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*rms_scaling.*")  # deprecated in Keras, still a KIF attribute
-        return _keras_class(kif_type)(**_kwargs(kif_type, attrs, name), **extra)
+        return cls(**_kwargs(kif_type, attrs, name), **extra)
 
 
 # --- weights ---------------------------------------------------------------------------------------
@@ -251,41 +252,6 @@ class _Builder:
             return x
         return self.keras.ops.copy(x)
 
-    def average_pooling_same(self, layer: Layer) -> Any:
-        """AveragePooling, padding "same", by TensorFlow's rule (padded cells do not count) on any Keras backend:
-        zero padding, a "valid" average over k cells, then times k / (real cells of each window), a constant.
-        None when no padding is needed or the spatial sizes are not static (the plain Keras layer is used then)."""
-        keras, attrs = self.keras, layer.attributes
-        dims = int(layer.type[-2])
-        x = self.arg(layer, 0)
-        first = attrs["data_format"] == "channels_first"
-        sizes = tuple(x.shape[2 : 2 + dims] if first else x.shape[1 : 1 + dims])
-        pool = list(attrs["pool_size"])
-        strides = list(attrs["strides"] or pool)
-        if any(n is None for n in sizes):
-            return None
-        pads, counts = [], []
-        for n, k, s in zip(sizes, pool, strides, strict=True):
-            out = -(-n // s)
-            total = max((out - 1) * s + k - n, 0)
-            before = total // 2
-            starts = np.arange(out) * s - before
-            pads.append((before, total - before))
-            counts.append(np.minimum(starts + k, n) - np.maximum(starts, 0))
-        if all(p == (0, 0) for p in pads):
-            return None
-        fmt = attrs["data_format"]
-        padding: Any = pads[0] if dims == 1 else tuple(pads)
-        extra = {"dtype": str(x.dtype)} if str(x.dtype) in ("float16", "bfloat16", "float64") else {}
-        padded = getattr(keras.layers, f"ZeroPadding{dims}D")(padding, data_format=fmt, name=self.name(layer.name + "_pad"), **extra)(x)
-        pooler = getattr(keras.layers, layer.type)(pool, strides, padding="valid", data_format=fmt, name=self.name(layer.name), **extra)
-        real = counts[0]
-        for c in counts[1:]:
-            real = np.multiply.outer(real, c)
-        scale = (float(np.prod(pool)) / real).astype(np.dtype(str(x.dtype)) if str(x.dtype) != "bfloat16" else np.float32)
-        scale = scale[None, None] if first else scale[None, ..., None]
-        return keras.ops.multiply(pooler(padded), keras.ops.cast(scale, x.dtype))
-
     def masked_steps_lowest(self, x: Any, mask: Any, data_format: str) -> Any:
         """Keras's GlobalMaxPooling1D takes no mask; KIF's skips masked steps: give them the lowest finite value first."""
         ops = self.keras.ops
@@ -319,11 +285,6 @@ class _Builder:
                 pointer=layer.name,
             )
         catalog.get(layer.type)  # unknown types fail with the list of known ones
-        if layer.type.startswith("AveragePooling") and layer.attributes["padding"] == "same":
-            pooled = self.average_pooling_same(layer)
-            if pooled is not None:
-                self.tensors[layer.outputs[0]] = pooled
-                return
         keras_layer, new = self.keras_layer(layer)
         result = self.call(keras_layer, layer)
         outs = list(result) if isinstance(result, (list, tuple)) else [result]
