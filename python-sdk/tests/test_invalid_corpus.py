@@ -200,10 +200,10 @@ def test_too_many_members(tmp_path: Path) -> None:
 
 def test_document_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _valid_bundle(tmp_path / "m.kif")
-    monkeypatch.setattr(importlib.import_module("kif.validate.document"), "MAX_DOCUMENT_BYTES", 100)
-    assert ("document-too-large", None) in [(f.code, f.pointer) for f in kif.validate(path).errors]
-    with pytest.raises(kif.ValidationError):
-        kif.load(path)
+    with kif.limits.override(max_document_bytes=100):
+        assert ("document-too-large", None) in [(f.code, f.pointer) for f in kif.validate(path).errors]
+        with pytest.raises(kif.ValidationError):
+            kif.load(path)
 
 
 def test_self_test_mismatch(tmp_path: Path) -> None:

@@ -2,14 +2,21 @@
 
 Python's json module accepts repeated object keys (the last wins), NaN/Infinity, and numbers
 like 1e999 that overflow to infinity; each would let two readers see different documents, so
-each raises ValueError here.
+each raises ValueError here. So do two things JSON's grammar allows but KIF does not
+(spec/limits.md): nesting deeper than ``max_nesting_depth`` (Python would recurse until
+RecursionError) and ``\\uD800``-style escapes of lone UTF-16 surrogates, which are not
+Unicode text and crash whatever later encodes the string (printing, saving, ONNX export).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -32,5 +39,45 @@ def _finite(text: str) -> float:
     return value
 
 
-def loads(text: str) -> Any:
-    return json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_float=_finite)
+def loads(text: str, *, max_depth: int | None = None) -> Any:
+    """Parse ``text``; ``max_depth`` defaults to the ``max_nesting_depth`` limit in force."""
+    if max_depth is None:
+        from kif import limits
+
+        max_depth = limits.current().max_nesting_depth
+    # Brackets bound the depth from above: most small documents skip the walk below.
+    deep = text.count("[") + text.count("{") > max_depth
+    try:
+        value = json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError(f"nesting deeper than {max_depth} levels (the max_nesting_depth limit)") from None
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    if deep or surrogates:
+        _walk(value, max_depth, surrogates)
+    return value
+
+
+def _walk(value: Any, max_depth: int, surrogates: bool) -> None:
+    """Iteratively check depth and, if escapes were seen, every string for a lone surrogate."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > max_depth:
+                raise ValueError(f"nesting deeper than {max_depth} levels (the max_nesting_depth limit)")
+            for key, child in item.items():
+                if surrogates:
+                    _check_text(key)
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            if depth > max_depth:
+                raise ValueError(f"nesting deeper than {max_depth} levels (the max_nesting_depth limit)")
+            stack.extend((child, depth + 1) for child in item)
+        elif surrogates and isinstance(item, str):
+            _check_text(item)
+
+
+def _check_text(text: str) -> None:
+    if _LONE_SURROGATE.search(text):
+        shown = text.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")  # printable as is
+        raise ValueError(f"string {shown!r} holds a lone UTF-16 surrogate (\\uD800-\\uDFFF escape without its pair)")

@@ -22,7 +22,8 @@ from kif.validate.report import Finding
 
 DOCUMENT = "model.json"
 MAX_MEMBERS = 4096
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+# fullmatch, never `$`: Python's `$` also matches before a trailing newline, so "model.json\n" would pass.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
 
@@ -127,7 +128,7 @@ def _open_archive(path: Path) -> Container:
 
 def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size: int, spans) -> Member | None:
     name = info.filename
-    if not _SAFE_NAME.match(name) or name in (".", ".."):
+    if not _SAFE_NAME.fullmatch(name) or name in (".", ".."):
         container.add(
             "archive-unsafe-path",
             f"Expected a member name at the archive root without '/', '\\\\' or '..'. Received: name={name!r}",
@@ -161,8 +162,9 @@ def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size
     raw.seek(info.header_offset)
     fields = _LOCAL_HEADER.unpack(raw.read(_LOCAL_HEADER.size))
     local_name = raw.read(fields[10])
-    if fields[0] != _LOCAL_SIGNATURE or local_name.decode("utf-8", "replace") != name:
-        container.add("archive-corrupt", "Local header does not match the central directory", name)
+    disagreement = _local_disagreement(info, fields, local_name, raw.read(fields[11]))
+    if disagreement is not None:
+        container.add("archive-corrupt", f"Local header does not match the central directory: {disagreement}", name)
         return None
     offset = info.header_offset + _LOCAL_HEADER.size + fields[10] + fields[11]
     if offset + info.file_size > archive_size:
@@ -170,6 +172,43 @@ def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size
         return None
     spans.append((info.header_offset, offset + info.file_size, name))
     return Member(name, container.path, offset, info.file_size)
+
+
+def _local_disagreement(info: zipfile.ZipInfo, fields: tuple, local_name: bytes, extra: bytes) -> str | None:
+    """What the local header says differently from the central directory (two readers must see one archive)."""
+    if fields[0] != _LOCAL_SIGNATURE:
+        return "no local header signature at the member's offset"
+    if local_name != info.filename.encode("ascii"):  # names passed _SAFE_NAME, so they are ASCII
+        return f"name {local_name!r}"
+    if fields[3] != info.flag_bits:
+        return f"flags {fields[3]:#06x}, central {info.flag_bits:#06x}"
+    if fields[4] != info.compress_type:
+        return f"compression method {fields[4]}, central {info.compress_type}"
+    crc, compressed, size = fields[7], fields[8], fields[9]
+    if compressed == 0xFFFFFFFF or size == 0xFFFFFFFF:
+        size, compressed = _zip64_sizes(extra, size, compressed)
+    if info.flag_bits & 0x8 and crc == compressed == size == 0:
+        return None  # sizes deferred to a data descriptor: the central directory alone has them
+    if (crc, compressed, size) != (info.CRC, info.compress_size, info.file_size):
+        return f"crc/compressed/size {crc}/{compressed}/{size}, central {info.CRC}/{info.compress_size}/{info.file_size}"
+    return None
+
+
+def _zip64_sizes(extra: bytes, size: int, compressed: int) -> tuple[int, int]:
+    """The 64-bit sizes of a local zip64 extra field (id 1), in the order the 0xFFFFFFFF fields appear."""
+    position = 0
+    while position + 4 <= len(extra):
+        kind, length = struct.unpack_from("<2H", extra, position)
+        body = extra[position + 4 : position + 4 + length]
+        if kind == 1:
+            values = list(struct.unpack_from(f"<{len(body) // 8}Q", body))
+            if size == 0xFFFFFFFF and values:
+                size = values.pop(0)
+            if compressed == 0xFFFFFFFF and values:
+                compressed = values.pop(0)
+            break
+        position += 4 + length
+    return size, compressed
 
 
 def _check_overlaps(container: Container, spans: list[tuple[int, int, str]]) -> None:

@@ -19,11 +19,11 @@ from typing import BinaryIO
 
 import numpy as np
 
-from kif import dtypes, strict_json
+from kif import dtypes, limits, sizes, strict_json
 from kif.errors import WeightsError
 from kif.validate.pointer import pointer
 
-MAX_HEADER_BYTES = 100 * 1024 * 1024  # the limit the reference safetensors reader applies
+MAX_HEADER_BYTES = limits.Limits().max_header_bytes  # the default, as the reference safetensors reader applies
 _ALIGN = 8  # header padded with spaces so the data section starts 8-byte aligned
 _CHUNK = 16 * 1024 * 1024
 
@@ -54,6 +54,10 @@ def _fail(code: str, message: str, file: str, *where: str) -> WeightsError:
     return WeightsError(message, code=code, file=file, pointer=pointer(*where) if where else None)
 
 
+def header_limit() -> int:
+    return limits.current().max_header_bytes
+
+
 def parse_header(prefix: bytes, total_size: int, file: str) -> Header:
     """Parse and check a header from the first bytes of a safetensors file.
 
@@ -63,10 +67,10 @@ def parse_header(prefix: bytes, total_size: int, file: str) -> Header:
     if total_size < 8 or len(prefix) < 8:
         raise _fail("weights-truncated", f"Expected at least 8 bytes. Received: size={total_size}", file)
     (header_len,) = struct.unpack("<Q", prefix[:8])
-    if header_len > MAX_HEADER_BYTES:
+    if header_len > header_limit():
         raise _fail(
             "weights-header-too-large",
-            f"Expected a header of at most {MAX_HEADER_BYTES} bytes. Received: header_len={header_len}",
+            f"Expected a header of at most {header_limit()} bytes (the max_header_bytes limit). Received: header_len={header_len}",
             file,
         )
     if 8 + header_len > total_size:
@@ -111,6 +115,9 @@ def _parse_entry(name: str, info: object, file: str) -> TensorEntry:
         )
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_uint(o) for o in offsets)):
         raise _fail("weights-header-invalid", f"Expected data_offsets [begin, end]. Received: {offsets!r}", file, name, "data_offsets")
+    problem = sizes.shape_problem(shape)
+    if problem is not None:
+        raise _fail("weights-header-invalid", f"Expected a shape within the format's bounds: {problem}", file, name, "shape")
     begin, end = offsets
     expected = math.prod(shape) * dtype.itemsize
     if end < begin or end - begin != expected:
@@ -160,7 +167,7 @@ def read_header(stream: BinaryIO, total_size: int, file: str) -> Header:
     prefix = stream.read(8)
     if len(prefix) == 8:
         (header_len,) = struct.unpack("<Q", prefix)
-        if header_len <= MAX_HEADER_BYTES and 8 + header_len <= total_size:
+        if header_len <= header_limit() and 8 + header_len <= total_size:
             prefix += stream.read(header_len)
     return parse_header(prefix, total_size, file)
 

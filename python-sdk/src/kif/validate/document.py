@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kif import schemas, strict_json
+from kif import limits, schemas, strict_json
 from kif.bundle.container import DOCUMENT, Container
 from kif.graph import SPEC_VERSION
 from kif.validate.pointer import join
 from kif.validate.report import Report
 
-MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+MAX_DOCUMENT_BYTES = limits.Limits().max_document_bytes  # the default; limits.current() is what applies
 
 
 def read_document(container: Container, report: Report) -> dict[str, Any] | None:
@@ -19,8 +19,9 @@ def read_document(container: Container, report: Report) -> dict[str, Any] | None
     if member is None:
         report.add("bundle-missing-member", f"Expected {DOCUMENT} at the bundle root", container.label)
         return None
-    if member.size > MAX_DOCUMENT_BYTES:
-        report.add("document-too-large", f"Expected at most {MAX_DOCUMENT_BYTES} bytes. Received: {member.size}", file)
+    most = limits.current().max_document_bytes
+    if member.size > most:
+        report.add("document-too-large", f"Expected at most {most} bytes (the max_document_bytes limit). Received: {member.size}", file)
         return None
     try:
         doc = strict_json.loads(container.read(DOCUMENT).decode("utf-8"))

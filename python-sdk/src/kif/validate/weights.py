@@ -23,7 +23,7 @@ def read_header(container: Container, name: str) -> safetensors_io.Header:
     prefix = container.read(name, 0, 8)
     if len(prefix) == 8:
         (header_len,) = struct.unpack("<Q", prefix)
-        if header_len <= safetensors_io.MAX_HEADER_BYTES:
+        if header_len <= safetensors_io.header_limit():
             prefix += container.read(name, 8, header_len)
     return safetensors_io.parse_header(prefix, size, label)
 
