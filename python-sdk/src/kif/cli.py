@@ -12,31 +12,30 @@ import sys
 from collections.abc import Sequence
 
 from kif import __version__
-from kif.errors import KifError
+from kif.errors import KifError, ValidationError
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
-_UNREADABLE = {"bundle-not-found", "bundle-unreadable", "archive-corrupt"}
+# Errors that mean "could not read the input, or bad usage" (exit 2); every other KifError is a failed check (exit 1).
+_UNREADABLE = {"bundle-not-found", "bundle-unreadable", "archive-corrupt", "input-format", "usage", "write-failed", "run-inputs"}
+_UNREADABLE_PREFIXES = ("convert-unreadable", "convert-usage", "dependency-missing")
+
+
+def exit_code(code: str) -> int:
+    """The exit status for a KifError code, as the help's epilog promises."""
+    return EXIT_UNREADABLE if code in _UNREADABLE or code.startswith(_UNREADABLE_PREFIXES) else EXIT_INVALID
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from kif.validate import validate
+    from kif.cli_validate import validate_command
 
-    report = validate(args.path, level=args.level, verify_checksums=not args.no_verify)
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        for finding in report.findings:
-            print(finding)
-        verdict = "valid" if report.ok else "INVALID"
-        print(f"{args.path}: {verdict} ({len(report.errors)} errors, {len(report.warnings)} warnings)")
-    if not report.ok and any(f.code in _UNREADABLE for f in report.errors):
-        return EXIT_UNREADABLE
-    return EXIT_OK if report.ok else EXIT_INVALID
+    return validate_command(args)
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
+    from kif.cli_input import check_bundle_input
     from kif.inspect import describe, render
 
+    check_bundle_input(args.path, "inspect")
     info = describe(args.path)
     print(json.dumps(info, indent=2) if args.json else render(info))
     return EXIT_OK
@@ -57,15 +56,12 @@ def _cmd_layers(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    if str(args.dst).lower().endswith(".onnx"):
-        from kif.onnx.export import export, is_kif_bundle
+    from kif.cli_input import convert_kind
 
-        if not is_kif_bundle(args.src):
-            raise KifError(
-                f"Expected a KIF bundle (directory or .kif archive with model.json) as the source of an ONNX export. Received: {args.src}"
-                " (convert a Keras file to .kif first)",
-                code="convert-usage",
-            )
+    convert_kind(args.src, args.dst, args.weights)  # names a format kif convert does not read, and what to do
+    if str(args.dst).lower().endswith(".onnx"):
+        from kif.onnx.export import export
+
         print(f"wrote {export(args.src, args.dst)}")
         return EXIT_OK
     from kif.keras import convert
@@ -95,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a bundle and list every finding",
         description="Check a bundle: archive safety, schema, graph, weights, checksums, shapes.",
     )
-    p.add_argument("path", help="bundle directory or .kif archive")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="bundle directories or .kif archives (exit code: the worst of them)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (a list of reports for several paths)")
     p.add_argument(
         "--level",
         choices=["structure", "full", "numeric"],
@@ -118,13 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run",
         help="run a bundle with the NumPy reference runtime",
-        description="Run a bundle on inputs from an .npz or .safetensors file; write outputs to .npz or .safetensors.",
+        description="Run a bundle on inputs from an .npz, .npy or .safetensors file; write outputs to .npz, .npy or .safetensors. "
+        "An input that would lose precision when cast to its declared dtype (float64 for float32) is refused unless --cast.",
     )
     p.add_argument("model", help="bundle directory or .kif archive")
     p.add_argument(
         "--inputs", required=True, help="inputs keyed by graph input name (.npz or .safetensors); a single array for a one-input model"
     )
-    p.add_argument("--output", required=True, help="where to write outputs keyed by graph output name (.npz or .safetensors)")
+    p.add_argument(
+        "--output",
+        required=True,
+        help="where to write outputs: .npz or .safetensors keyed by graph output name, or .npy for a one-output model",
+    )
+    p.add_argument("--cast", action="store_true", help="cast inputs to the declared dtypes even when precision is lost (e.g. float64)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser(
@@ -175,9 +177,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
+    except ValidationError as exc:  # each finding once, not the summary and the first finding again
+        errors = [f for f in exc.findings if f.severity == "error"] or exc.findings
+        for finding in errors:
+            print(f"kif {args.command}: {finding}", file=sys.stderr)
+        return max(exit_code(f.code) for f in errors) if errors else exit_code(exc.code)
     except KifError as exc:
-        print(f"kif {args.command}: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE if exc.code in _UNREADABLE or exc.code.startswith("run-") else EXIT_INVALID
+        # A message that already names its file (and no pointer) is not followed by the file again.
+        shown = f"[{exc.code}] {exc.message}" if exc.file and not exc.pointer and exc.file in exc.message else str(exc)
+        print(f"kif {args.command}: {shown}", file=sys.stderr)
+        return exit_code(exc.code)
     except OSError as exc:
         print(f"kif {args.command}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
