@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,19 @@ class LazyWeights(Mapping[str, np.ndarray]):
 
     def nbytes(self) -> int:
         return sum(entry.nbytes for _, entry, _ in self._entries.values())
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Tensor name → shape, from the headers alone."""
+        return {name: entry.shape for name, (_, entry, _) in self._entries.items()}
+
+    def files(self) -> list[dict[str, Any]]:
+        """Per weight file, sorted by name: ``{file, tensors, bytes}``, from the headers alone."""
+        out: dict[str, dict[str, Any]] = {}
+        for file, entry, _ in self._entries.values():
+            row = out.setdefault(file, {"file": file, "tensors": 0, "bytes": 0})
+            row["tensors"] += 1
+            row["bytes"] += entry.nbytes
+        return sorted(out.values(), key=lambda row: str(row["file"]))
 
     def bytes_per_file(self) -> dict[str, int]:
         """Tensor bytes held in each weight file, from the headers alone (no array is built)."""
