@@ -6,12 +6,15 @@ and the masks Keras passes between layers implicitly.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from kif import limits
 from kif.bundle.deferred import DeferredTensor
+from kif.keras.errors import too_large
 from kif.keras.mapping import CLASS_ALIASES, MAPPERS, Context, MappedLayer, assign_weights, generic_attributes, map_generic, mapper
 from kif.keras.weights import LayerWeights
 
@@ -276,6 +279,7 @@ def _normalization(ctx: Context) -> list[MappedLayer]:
         if shape is None or any(shape[a] is None for a in kept):
             raise ctx.fail("statistics given in the config need the static sizes of the kept axes")
         broadcast = [shape[a] if a in kept else 1 for a in range(len(shape))]
+        _check_broadcast(ctx, broadcast)
         weights: dict[str, Any] = {
             role: np.broadcast_to(np.asarray(value, np.float32), broadcast).reshape(-1).copy()
             for role, value in (("mean", mean), ("variance", variance))
@@ -293,9 +297,23 @@ def _normalization(ctx: Context) -> list[MappedLayer]:
     return [MappedLayer("Normalization", attrs, list(ctx.node.inputs), list(ctx.node.outputs), weights)]
 
 
+def _check_broadcast(ctx: Context, shape: list[int]) -> None:
+    """Statistics broadcast to the kept axes' sizes (file-controlled): check the bytes before allocating."""
+    budget = limits.current().max_tensor_bytes
+    size = math.prod(int(d) for d in shape) * 4
+    if size > budget:
+        raise too_large(
+            f"Layer {ctx.node.layer_name!r} (Normalization): mean and variance broadcast to shape {tuple(shape)}",
+            size,
+            "max_tensor_bytes",
+            budget,
+            pointer=ctx.node.name,
+        )
+
+
 def _flat(dataset: Any) -> DeferredTensor:
     """A stored array as KIF's rank-1 layout (kept axes flattened in row-major order), read when written."""
-    size = int(np.prod(dataset.shape)) if dataset.shape else 1
+    size = math.prod(int(d) for d in dataset.shape)
     return DeferredTensor(np.dtype(dataset.dtype), (size,), lambda: np.asarray(dataset[()]).reshape(-1))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from kif import catalog
 from kif.errors import KifError
+from kif.keras.errors import ConversionError
 from kif.keras.topology import Node, is_op
 from kif.keras.weights import LayerWeights
 
@@ -152,7 +153,7 @@ class Context:
         return self.node.config
 
     def fail(self, why: str) -> KifError:
-        return KifError(
+        return ConversionError(
             f"Layer {self.node.layer_name!r} ({self.node.class_name}): {why}",
             code="convert-unsupported",
             pointer=self.node.name,

@@ -146,8 +146,9 @@ class WeightReader:
         names = []
         for value in values:
             try:
-                names.append(value.decode("utf-8") if isinstance(value, bytes) else value)
-            except UnicodeDecodeError:
+                # h5py decodes stored strings with surrogateescape: a str holding surrogates was not UTF-8 either
+                names.append(value.decode("utf-8") if isinstance(value, bytes) else value.encode("utf-8").decode("utf-8"))
+            except UnicodeError:
                 raise ConversionError(
                     "Expected weight_names to be UTF-8 text", code="convert-unreadable", file=self.file, pointer=where
                 ) from None
