@@ -75,6 +75,16 @@ def _malformed(exc: BaseException, file: str, pointer: str | None, where: str) -
 
 
 def keras_to_model(source: KerasSource, *, allow_custom: bool = False) -> Model:
+    """The KIF model of a Keras source; every refusal is a ConversionError naming the file and the layer."""
+    try:
+        return _to_model(source, allow_custom)
+    except ConversionError:
+        raise
+    except KifError as exc:  # e.g. a shape rule's GraphError: same code and place, the converter's type
+        raise ConversionError(exc.message, code=exc.code, file=exc.file or str(source.path), pointer=exc.pointer) from None
+
+
+def _to_model(source: KerasSource, allow_custom: bool) -> Model:
     file = str(source.path)
     check_model(source.config, file)  # every key and type the topology builder indexes, before it does
     try:
@@ -297,7 +307,10 @@ def convert(
     """Convert a Keras file to a KIF bundle at ``dst`` (``.kif`` archive or directory)."""
     import kif
 
-    source = open_source(src, weights)
+    try:
+        source = open_source(src, weights)
+    except MALFORMED as exc:  # last resort, as below
+        raise _malformed(exc, str(src), None, "The Keras file") from None
     try:
         try:
             model = keras_to_model(source, allow_custom=allow_custom)
