@@ -2,6 +2,7 @@
 
     python benchmarks/convert.py                 # ~500 MB of float32 weights
     python benchmarks/convert.py --size-mb 50    # quicker
+    python benchmarks/convert.py --savedmodel DIR   # also a TF-written SavedModel (hand-run: needs TensorFlow to make)
 
 The .h5 is written by Keras 3 (torch backend) itself. Each measurement runs in a fresh
 subprocess, so its peak RSS (VmHWM) is its own: `kif convert` streams one tensor at a
@@ -11,6 +12,10 @@ of it. A third row writes what h5py read with ``safetensors.numpy.save_file``: t
 conversion (read + write) without KIF's graph mapping, hashing and validation. All read the
 same file; the page cache is warm after the first run (the median of the repeats is reported;
 the first run is listed too).
+
+A SavedModel of the same architecture and size is converted too. TensorFlow is not available here, so
+benchmarks/savedmodel_writer.py writes it in tf_keras's on-disk format (metadata, SSTable index, one
+data shard, object graph); ``--savedmodel DIR`` adds a row for a directory TensorFlow wrote.
 """
 
 from __future__ import annotations
@@ -76,17 +81,25 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=500, help="approximate size of the weights (default 500)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None, help="where to put the files (default: a temp dir)")
+    parser.add_argument("--savedmodel", type=Path, default=None, help="also convert this SavedModel directory (written by TF)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         src = Path(tmp) / "model.h5"
         largest = build_model(src, args.size_mb)
         size_mb = src.stat().st_size / 2**20
         rows = {}
-        for kind in ("h5py", "h5py+safetensors", "kif"):
+        from savedmodel_writer import write_saved_model
+
+        saved = Path(tmp) / "saved_model"
+        write_saved_model(saved, 2048, max(1, args.size_mb * 1024 * 1024 // largest))
+        sources = {"h5py": src, "h5py+safetensors": src, "kif": src, "kif-savedmodel": saved}
+        if args.savedmodel is not None:
+            sources["kif-savedmodel-tf"] = args.savedmodel
+        for kind, path in sources.items():
             runs = []
             for i in range(args.repeats):
-                dst = Path(tmp) / f"out{i}.{'kif' if kind == 'kif' else 'safetensors'}"
-                runs.append(measure(kind, src, dst))
+                dst = Path(tmp) / f"out{i}.{'kif' if kind.startswith('kif') else 'safetensors'}"
+                runs.append(measure(kind.split("-")[0], path, dst))
                 if dst.exists():
                     dst.unlink()
             rows[kind] = runs
@@ -97,6 +110,8 @@ def main() -> None:
             "h5py": "h5py: read every dataset",
             "h5py+safetensors": "h5py read + safetensors save_file",
             "kif": "kif convert .h5 -> .kif",
+            "kif-savedmodel": "kif convert SavedModel -> .kif",
+            "kif-savedmodel-tf": "kif convert TF's SavedModel",
         }
         for kind, runs in rows.items():
             median = statistics.median(r["seconds"] for r in runs)

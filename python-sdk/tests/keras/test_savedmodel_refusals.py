@@ -85,6 +85,12 @@ def _no_metadata_no_pb(tmp: Path) -> Path:
     return saved
 
 
+def _bare_pb(tmp: Path) -> Path:
+    tmp.mkdir(parents=True)
+    shutil.copy(FIXTURES / "nested_model" / "saved" / "saved_model.pb", tmp / "saved_model.pb")
+    return tmp / "saved_model.pb"
+
+
 CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
     # case: (make the input, what the message must say, a file or part of a path it must name)
     "graph-only": (_graph_only, "no Keras model in it", "saved_model.pb"),
@@ -95,6 +101,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
     "truncated-shard": (_truncated_shard, "truncated", "variables.data-00000-of-00001"),
     "crc-mismatch": (_crc_mismatch, "fails its CRC-32C check", "variables.data-00000-of-00001"),
     "missing-shard": (_missing_shard, "variables.data-00003-of-00008 is missing", "variables.data-00003-of-00008"),
+    "bare-saved-model-pb": (_bare_pb, "no variables/variables.index beside it", "saved_model.pb"),
     "metadata-not-saved": (_no_metadata_no_pb, "Keras metadata was not saved", "saved_model.pb"),
 }
 

@@ -133,6 +133,14 @@ def test_crc32c_lanes_agree_with_the_bitwise_definition(size: int) -> None:
     assert crc32c(data[cut:], crc32c(data[:cut], native=False), native=False) == whole
 
 
+def test_crc32c_of_a_large_buffer_goes_piece_by_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kif.keras.savedmodel.crc32c as module
+
+    data = np.random.default_rng(7).integers(0, 256, 250_001, dtype=np.uint8).tobytes()
+    monkeypatch.setattr(module, "_PIECE", 65_536)
+    assert crc32c(data, native=False) == _bitwise(data)
+
+
 def test_crc_mask_is_leveldbs() -> None:
     assert mask(0) == 0xA282EAD8
     assert all(unmask(mask(v)) == v for v in (0, 1, 0xFFFFFFFF, 0x12345678))

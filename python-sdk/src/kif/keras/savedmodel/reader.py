@@ -145,6 +145,13 @@ def _refuse_without_keras(directory: Path) -> None:
 
 def open_saved_model(directory: Path) -> tuple[dict[str, Any], str, SavedModelWeights]:
     """(model config, keras version, weights) of a tf.keras SavedModel; refuses anything else in one line."""
+    if not (directory / "variables" / "variables.index").is_file():
+        raise KifError(
+            "This saved_model.pb has no variables/variables.index beside it, so no weights: "
+            "pass the whole SavedModel directory as TensorFlow wrote it",
+            code="convert-unreadable",
+            file=str(directory / "saved_model.pb"),
+        )
     metadata_file = directory / "keras_metadata.pb"
     if metadata_file.is_file():
         objects = read_keras_metadata(metadata_file)
