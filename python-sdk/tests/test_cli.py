@@ -2,8 +2,8 @@
 the rest through ``kif.cli.main`` in-process to keep the file fast.
 
 Exit codes: 0 success/valid, 1 invalid bundle, 2 unreadable input or usage error.
-``kif inspect --json`` gives ``inputs``/``outputs`` as lists of {name, dtype, shape}
-in graph order: a stable contract for scripts.
+``kif inspect --json`` gives ``inputs``/``outputs`` as lists of {name, dtype, shape, meta}
+in graph order: a stable contract for scripts (schemas/inspect.schema.json; tests/test_inspect.py).
 """
 
 from __future__ import annotations
@@ -138,12 +138,12 @@ def test_inspect_text(bundles: dict[str, Path]) -> None:
 def test_inspect_json_contract(bundles: dict[str, Path]) -> None:
     info = json.loads(_kif("inspect", "--json", bundles["pair"]).stdout)
     assert info["inputs"] == [
-        {"name": "right", "dtype": "float32", "shape": [None, 3]},
-        {"name": "left", "dtype": "float32", "shape": [None, 3]},
+        {"name": "right", "dtype": "float32", "shape": [None, 3], "meta": {}},
+        {"name": "left", "dtype": "float32", "shape": [None, 3], "meta": {}},
     ]
     assert info["outputs"] == [
-        {"name": "sum", "dtype": "float32", "shape": [None, 4]},
-        {"name": "shared", "dtype": "float32", "shape": [None, 4]},
+        {"name": "sum", "dtype": "float32", "shape": [None, 4], "meta": {}},
+        {"name": "shared", "dtype": "float32", "shape": [None, 4], "meta": {}},
     ]
     assert [layer["name"] for layer in info["layers"]] == ["shared", "shared_again", "sum"]
     assert info["parameters"] == 3 * 4 + 4  # the shared weights count once
