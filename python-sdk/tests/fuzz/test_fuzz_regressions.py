@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import shutil
+import struct
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -78,3 +79,35 @@ def test_saved_failing_input_now_ends_in_its_kif_error(case: Path, tmp_path: Pat
 def test_every_regression_folder_is_collected() -> None:
     folders = [p for p in (HERE / "regressions").iterdir() if p.is_dir()]
     assert folders and all((p / "target.txt").is_file() and (p / "case.json").is_file() for p in folders)
+
+
+def _header(raw: bytes) -> bytes:
+    return struct.pack("<Q", len(raw)) + raw
+
+
+# first found by benchmarks/fuzz.py as RecursionError @ kif/strict_json.py:loads (json and safetensors targets)
+DEEP_LIST = b"[" * 100_000 + b"]" * 100_000
+DEEP_OBJECT = b'{"a":' * 5_000 + b"1" + b"}" * 5_000
+
+
+@pytest.mark.parametrize("raw", [DEEP_LIST, DEEP_OBJECT], ids=["list", "object"])
+def test_deeply_nested_safetensors_header_is_a_header_error(raw: bytes) -> None:
+    from kif.bundle.safetensors_io import parse_header
+
+    blob = _header(raw)
+    with pytest.raises(KifError) as caught:
+        parse_header(blob, len(blob), "weights.safetensors")
+    assert caught.value.code == "weights-header-invalid"
+
+
+@pytest.mark.parametrize("raw", [DEEP_LIST, DEEP_OBJECT], ids=["list", "object"])
+def test_deeply_nested_model_json_is_a_document_error(raw: bytes, tmp_path: Path) -> None:
+    from .strategies import members, seed_bundles
+
+    for name, body in members(seed_bundles()["models/mlp"]).items():
+        (tmp_path / name).write_bytes(body)
+    doc = (tmp_path / "model.json").read_bytes()
+    (tmp_path / "model.json").write_bytes(doc.replace(b'"metadata": {', b'"metadata": {"deep": ' + raw + b", ", 1))
+    assert [f.code for f in kif.validate(tmp_path).errors] == ["document-invalid-json"]
+    with pytest.raises(KifError):
+        kif.load(tmp_path)
