@@ -131,11 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "convert",
-        help="convert a Keras file (.keras, .h5, architecture JSON) to KIF, or a KIF bundle to ONNX",
+        help="convert a Keras file (.keras, .h5, architecture JSON, TensorFlow SavedModel directory) to KIF, or a KIF bundle to ONNX",
         description="Convert a Keras model file to KIF without TensorFlow or Keras (the reader is chosen by the file's magic "
         "bytes), or a KIF bundle to ONNX when DST ends in .onnx. Nothing is written if any layer cannot be represented.",
     )
-    p.add_argument("src", help=".keras archive, legacy .h5 model, or architecture JSON (with --weights); or a KIF bundle")
+    p.add_argument("src", help=".keras, legacy .h5, architecture JSON (with --weights), or a SavedModel directory; or a KIF bundle")
     p.add_argument("dst", help="output: a .kif archive, a bundle directory for any other name, or an .onnx file (from a KIF bundle)")
     p.add_argument("--weights", help="weights file (.h5 or .weights.h5) for an architecture JSON")
     p.add_argument(
