@@ -1,4 +1,9 @@
-"""The NumPy reference runtime: executes a Model layer by layer with the registered kernels."""
+"""The NumPy reference runtime: executes a Model layer by layer with the registered kernels.
+
+Before a layer runs, its shape rule is applied to the concrete input shapes and kif.cost
+checks the outputs, scratch arrays and work against kif.limits: a small file cannot make
+the runtime allocate terabytes or loop for hours, it gets ``limit-exceeded`` naming the layer.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from kif import cost
 from kif.errors import KifError, UnsupportedLayerError
 from kif.graph import Model
-from kif.layers import Kernel, kernels
+from kif.layers import Kernel, ShapeError, TensorType, kernels
 
 _CUSTOM: dict[str, type[Kernel]] = {}
 
@@ -90,10 +96,17 @@ def run(model: Model | str | os.PathLike[str], inputs: Mapping[str, Any] | np.nd
     for index, layer in enumerate(model.layers):
         args = [values[t] if t is not None else None for t in layer.inputs]
         weights = {role: model.weights[t] for role, t in layer.weights.items()}
+        _guard(table[layer.name], layer, args, weights)
         try:
             results = table[layer.name].run(layer.attributes, args, weights)
         except (ValueError, IndexError, TypeError) as exc:
             raise KifError(f"Layer {layer.name!r} ({layer.type}) failed: {exc}", code="run-failed", pointer=layer.name) from exc
+        except MemoryError:  # the estimates bound the kernels' arrays; this is the machine having less than the limits
+            raise KifError(
+                f"Layer {layer.name!r} ({layer.type}) ran out of memory; lower the kif.limits to fail earlier",
+                code="limit-exceeded",
+                pointer=layer.name,
+            ) from None
         if len(results) < len(layer.outputs):
             raise KifError(
                 f"Layer {layer.name!r} ({layer.type}): expected {len(layer.outputs)} outputs from the kernel. Received: {len(results)}",
@@ -106,6 +119,18 @@ def run(model: Model | str | os.PathLike[str], inputs: Mapping[str, Any] | np.nd
             if tensor is not None and last_use.get(tensor) == index and tensor not in keep:
                 values.pop(tensor, None)  # free intermediates as soon as nothing reads them
     return {spec.name: values[spec.name] for spec in model.outputs}
+
+
+def _guard(kernel: type[Kernel], layer: Any, args: list[np.ndarray | None], weights: Mapping[str, np.ndarray]) -> None:
+    """Shape rule on the concrete shapes, then the cost check, before anything is allocated."""
+    ins = [None if a is None else TensorType(a.dtype.name, tuple(a.shape)) for a in args]
+    shapes = {role: tuple(w.shape) for role, w in weights.items()}
+    try:
+        outs = kernel.infer(layer.attributes, ins, shapes)
+    except (ShapeError, ValueError, TypeError, KeyError, IndexError) as exc:
+        message = f"Layer {layer.name!r} ({layer.type}) cannot run on these inputs: {exc}"
+        raise KifError(message, code="run-failed", pointer=layer.name) from None
+    cost.check(layer.type, layer.name, layer.attributes, ins, outs, shapes)
 
 
 def _last_uses(model: Model) -> dict[str, int]:

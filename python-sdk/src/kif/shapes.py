@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kif.errors import GraphError
+from kif import cost
+from kif.errors import GraphError, KifError
 from kif.graph import Layer, Shape, TensorSpec
 from kif.layers import ShapeError, TensorType, kernels
 
@@ -20,7 +21,9 @@ def infer(
 
     A layer with no kernel (custom or not implemented) leaves its outputs unknown,
     and so do the layers depending on them. A shape rule that rejects its inputs
-    raises GraphError naming the layer (with ``strict``), or leaves it unknown.
+    raises GraphError naming the layer (with ``strict``), or leaves it unknown; so does
+    a layer whose outputs, work or scratch exceed the limits (kif.cost, code
+    ``limit-exceeded``), unknown dimensions counting as 1.
     """
     known: dict[str, TensorType] = {s.name: TensorType(s.dtype, tuple(s.shape)) for s in inputs}
     registry = kernels()
@@ -38,6 +41,12 @@ def infer(
             # Any failure of a shape rule on a schema-valid layer is a finding at that layer, never a traceback.
             if strict:
                 raise GraphError(f"Layer {layer.name!r} ({layer.type}): {exc}", code="shape-mismatch", pointer=f"/layers/{index}") from None
+            continue
+        try:
+            cost.check(layer.type, layer.name, layer.attributes, ins, outs, weights, pointer=f"/layers/{index}")
+        except KifError as exc:
+            if strict:
+                raise GraphError(exc.message, code=exc.code, pointer=exc.pointer) from None
             continue
         # Trailing optional outputs (e.g. Masking's mask) may be left undeclared.
         known.update(zip(layer.outputs, outs[: len(layer.outputs)], strict=True))

@@ -14,6 +14,7 @@ from typing import Any
 from kif.bundle.container import DOCUMENT, Container, open_container
 from kif.bundle.safetensors_io import Header
 from kif.errors import BundleError, UsageError
+from kif.validate.bounds import check_bounds
 from kif.validate.document import check_schema, check_version, read_document
 from kif.validate.graph_rules import check_graph
 from kif.validate.layers import check_layers
@@ -48,6 +49,7 @@ def check(path: str | os.PathLike[str], *, verify_checksums: bool = True, level:
     readable, newer_minor = check_version(doc, report, file)
     if not readable or not check_schema(doc, report, file, newer_minor):
         return report, None
+    check_bounds(doc, report, file)
     check_layers(doc, report, file)
     check_graph(doc, report, file)
     parsed = Parsed(container, doc)

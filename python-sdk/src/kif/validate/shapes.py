@@ -24,7 +24,7 @@ def check_shapes(parsed: Parsed, report: Report) -> None:
     try:
         known = infer(inputs, layers, weight_shapes)
     except GraphError as exc:
-        report.add("shape-mismatch", exc.message, file, exc.pointer)
+        report.add(exc.code, exc.message, file, exc.pointer)  # shape-mismatch, or limit-exceeded
         return
     for index, spec in enumerate(doc["outputs"]):
         found = known.get(spec["name"])
