@@ -67,7 +67,7 @@ CODES: dict[str, tuple[str, str]] = {
     "weights-checksum-mismatch": (ERROR, "A file's SHA-256 differs from the document."),
     "weights-unreferenced": (WARNING, "A tensor of the index is used by no layer."),
     # self-test
-    "self-test-invalid": (ERROR, "The self-test file lacks a tensor for a graph input or output."),
+    "self-test-invalid": (ERROR, "The self-test file lacks a tensor for a graph input or output, or its dtype or shape differs."),
     "self-test-mismatch": (ERROR, "The runtime's outputs differ from the self-test beyond its tolerance."),
     "self-test-skipped": (INFO, "The self-test was not run (runtime lacks a layer type)."),
 }

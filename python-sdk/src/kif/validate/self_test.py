@@ -32,6 +32,9 @@ def check_self_test(parsed: Parsed, report: Report) -> None:
         report.add("self-test-skipped", f"Self-test not run: {exc.message}", file, "/self_test")
         return
     except KifError as exc:
+        if exc.code == "limit-exceeded":  # the golden sample asks for more than the limits allow
+            report.add("limit-exceeded", f"Self-test not run: {exc.message}", file, "/self_test")
+            return
         report.add("self-test-mismatch", f"Self-test failed to run: {exc.message}", file, "/self_test")
         return
     for name, expected in sample.outputs.items():

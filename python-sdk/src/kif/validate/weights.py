@@ -152,9 +152,20 @@ def _check_self_test(doc: dict[str, Any], header: safetensors_io.Header, report:
     """Located at the graph input or output (in model.json) that lacks its golden tensor."""
     for kind in ("inputs", "outputs"):
         for index, spec in enumerate(doc[kind]):
-            if f"{kind}/{spec['name']}" not in header.tensors:
+            name = f"{kind}/{spec['name']}"
+            found = header.tensors.get(name)
+            if found is None:
+                report.add("self-test-invalid", f"Expected tensor {name} in {doc['self_test']['file']}", file, pointer(kind, index))
+                continue
+            declared = spec["shape"]
+            fits = len(found.shape) == len(declared) and all(d is None or d == g for d, g in zip(declared, found.shape, strict=True))
+            if found.dtype.name != spec["dtype"] or not fits:
                 report.add(
-                    "self-test-invalid", f"Expected tensor {kind}/{spec['name']} in {doc['self_test']['file']}", file, pointer(kind, index)
+                    "self-test-invalid",
+                    f"Tensor {name} of {doc['self_test']['file']}: expected {spec['dtype']} {declared}. "
+                    f"Received: {found.dtype.name} {list(found.shape)}",
+                    file,
+                    pointer(kind, index),
                 )
 
 
