@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,11 +58,26 @@ def _is_integer(checker: object, instance: object) -> bool:
 
 
 @functools.cache
+def _ecma(pattern: str) -> re.Pattern[str]:
+    # JSON Schema patterns are ECMA-262: `$` matches only at the end. Python's `$` also matches before a trailing
+    # newline, which let "dense\n" pass the name pattern; \Z is the ECMA meaning (our patterns use `$` only last).
+    return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: object, schema: object) -> Any:
+    from jsonschema import ValidationError
+
+    if isinstance(instance, str) and not _ecma(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@functools.cache
 def _strict_validator_class() -> Any:
     from jsonschema import Draft202012Validator, validators
 
     return validators.extend(
         Draft202012Validator,
+        validators={"pattern": _pattern},
         type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
     )
 
