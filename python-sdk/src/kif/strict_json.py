@@ -67,17 +67,17 @@ def _walk(value: Any, max_depth: int, surrogates: bool) -> None:
                 raise ValueError(f"nesting deeper than {max_depth} levels (the max_nesting_depth limit)")
             for key, child in item.items():
                 if surrogates:
-                    _check_text(key)
+                    check_text(key)
                 stack.append((child, depth + 1))
         elif isinstance(item, list):
             if depth > max_depth:
                 raise ValueError(f"nesting deeper than {max_depth} levels (the max_nesting_depth limit)")
             stack.extend((child, depth + 1) for child in item)
         elif surrogates and isinstance(item, str):
-            _check_text(item)
+            check_text(item)
 
 
-def _check_text(text: str) -> None:
+def check_text(text: str) -> None:
     if _LONE_SURROGATE.search(text):
         shown = text.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")  # printable as is
         raise ValueError(f"string {shown!r} holds a lone UTF-16 surrogate (\\uD800-\\uDFFF escape without its pair)")

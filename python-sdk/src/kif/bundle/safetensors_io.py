@@ -183,6 +183,11 @@ def plan_header(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] |
     order = sorted(tensors, key=lambda n: (-tensors[n].dtype.itemsize, n))
     header: dict[str, object] = {}
     if metadata:
+        for text in (*metadata.keys(), *metadata.values()):
+            try:
+                strict_json.check_text(text)  # a lone surrogate would be written as an escape no reader accepts
+            except ValueError as exc:
+                raise WeightsError(f"Expected Unicode text in __metadata__. Received: {exc}", code="weights-header-invalid") from None
         header["__metadata__"] = dict(metadata)
     offset = 0
     for name in order:
@@ -212,12 +217,14 @@ def write(
 ) -> str:
     """Stream a safetensors file to ``stream``; return the SHA-256 of what was written.
 
-    ``progress`` is called with the number of bytes of each chunk written.
+    ``progress`` is called with the number of bytes of each piece written (the header, then each chunk).
     """
     digest = hashlib.sha256()
     head, order = plan_header(tensors, metadata)
     stream.write(head)
     digest.update(head)
+    if progress is not None:
+        progress(len(head))  # callers count whole files (file_size), header included
     for name in order:
         for chunk in _chunks(tensors[name]):
             stream.write(chunk)

@@ -126,7 +126,13 @@ def _document(model: Model, members: dict[str, dict[str, np.ndarray]], digests: 
             "rtol": model.self_test.rtol,
             "atol": model.self_test.atol,
         }
-    return (json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    text = json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone UTF-16 surrogate (e.g. from a mis-decoded file name): not Unicode text
+        context = text[max(exc.start - 30, 0) : exc.end + 10]
+        message = f"Expected Unicode text in every string of the model. Received: a lone surrogate in {context!r}"
+        raise KifError(message, code="document-invalid-json") from None
 
 
 def _dtype_name(array: np.ndarray) -> str:
