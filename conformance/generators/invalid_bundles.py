@@ -156,6 +156,8 @@ class Entry:
         False  # declare the next member's local header and data as this one's data
     )
     version: int = 20  # "version needed to extract" (2.0)
+    local_method: int | None = None  # a local-header compression method that differs from the central one
+    local_size: int | None = None  # a local-header size that differs from the central one
 
 
 def deflate_stored(data: bytes) -> bytes:
@@ -185,12 +187,12 @@ def zip_bytes(entries: list[Entry]) -> bytes:
             b"PK\x03\x04",
             entry.version,
             entry.flags,
-            entry.method,
+            entry.method if entry.local_method is None else entry.local_method,
             _DOS_TIME,
             _DOS_DATE,
             crc,
-            size,
-            usize,
+            size if entry.local_size is None else entry.local_size,
+            usize if entry.local_size is None else entry.local_size,
             len(name),
             0,
         )
@@ -420,6 +422,25 @@ def archive_local_header_mismatch() -> list[Entry]:
     return entries
 
 
+@case("archive-corrupt", None, "Local header says DEFLATED where the central directory says STORED")
+def archive_local_method_mismatch() -> list[Entry]:
+    entries = archive()
+    entries[0].local_method = 8
+    return entries
+
+
+@case("archive-corrupt", None, "Local header declares other sizes than the central directory")
+def archive_local_size_mismatch() -> list[Entry]:
+    entries = archive()
+    entries[0].local_size = len(entries[0].data) - 8
+    return entries
+
+
+@case("archive-unsafe-path", None, "Archive member name ends in a newline")
+def archive_newline_name() -> list[Entry]:
+    return [*archive(), Entry("notes.txt\n", b"a newline ends the name\n")]
+
+
 @case("archive-corrupt", None, "Member needs ZIP version 9.9 to extract")
 def archive_unsupported_version() -> list[Entry]:
     entries = archive()
@@ -497,6 +518,27 @@ def nan_in_json() -> Bundle:
     assert text.count(b"1.0\n") == 1
     bundle.raw_document = text.replace(b"1.0\n", b"NaN\n")
     return bundle
+
+
+@case("document-invalid-json", None, "model.json nests arrays 200 deep, beyond the limit of 64")
+def deep_nesting_document() -> Bundle:
+    bundle = base_bundle()
+    text = encode(bundle.document or {})
+    bundle.raw_document = text.replace(b' "name": "mlp",', b' "name": "mlp",\n "deep": ' + b"[" * 200 + b"]" * 200 + b",", 1)
+    return bundle
+
+
+@case("document-invalid-json", None, "model.json holds a lone UTF-16 surrogate escape")
+def surrogate_in_document() -> Bundle:
+    bundle = base_bundle()
+    text = encode(bundle.document or {})
+    bundle.raw_document = text.replace(b' "name": "mlp",', b' "name": "mlp",\n "description": "bad \\udc80 text",', 1)
+    return bundle
+
+
+@case("limit-exceeded", "/inputs/0/shape", "Graph input declares a dimension of 2^64")
+def huge_dimension() -> Bundle:
+    return edited(lambda d: d["inputs"][0].update(shape=[None, 2**64]))
 
 
 @case(
@@ -801,6 +843,17 @@ def header_too_large() -> Bundle:
     return bundle
 
 
+@case("weights-header-invalid", None, "Header nests its metadata 200 deep, beyond the limit of 64")
+def header_deep_nesting() -> Bundle:
+    bundle = base_bundle()
+    blob = bundle.files[WEIGHTS]
+    end = header_end(blob)
+    header = b'{"__metadata__":' + b"[" * 200 + b"]" * 200 + b"," + blob[9:end].rstrip(b" ")
+    header += b" " * (-(8 + len(header)) % 8)
+    bundle.set_weights(struct.pack("<Q", len(header)) + header + blob[end:])
+    return bundle
+
+
 @case("weights-header-invalid", None, "Header bytes are not JSON")
 def header_not_json() -> Bundle:
     bundle = base_bundle()
@@ -967,6 +1020,20 @@ def self_test_missing_output() -> Bundle:
         "rtol": 1e-5,
         "atol": 1e-6,
     }
+    bundle.document["self_test"]["file"] = bundle.document["self_test"].pop("path")
+    return bundle
+
+
+@case("self-test-invalid", "/inputs/0", "Self-test input is float16 where the graph input is float32")
+def self_test_wrong_dtype() -> Bundle:
+    bundle = base_bundle()
+    assert bundle.document is not None
+    half = b"".join(struct.pack("<e", v / 8) for v in range(4))
+    sample = safetensors_bytes(
+        [Tensor("inputs/x", "float16", [1, 4], half), Tensor("outputs/dense_2", "float32", [1, 2], _values(2, 1))]
+    )
+    bundle.files["self_test.safetensors"] = sample
+    bundle.document["self_test"] = {**file_entry("self_test.safetensors", sample), "rtol": 1e-5, "atol": 1e-6}
     bundle.document["self_test"]["file"] = bundle.document["self_test"].pop("path")
     return bundle
 
