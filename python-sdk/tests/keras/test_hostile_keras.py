@@ -18,7 +18,6 @@ import pytest
 
 from kif import limits
 from kif.cli import main
-from kif.errors import KifError
 from kif.keras.config_check import json_depth, load_json
 from kif.keras.errors import ConversionError
 
