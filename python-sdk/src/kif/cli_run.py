@@ -30,6 +30,8 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         raise KifError("The inputs file does not exist", code="run-inputs", file=str(path))
     try:
         return _read(path)
+    except KifError:
+        raise  # npz_io's errors already name the file, the member and the limit
     except OSError as exc:
         raise KifError(f"Could not read the inputs: {exc.strerror or exc}", code="run-inputs", file=str(path)) from None
     except Exception as exc:  # each reader has its own error types for a damaged file (BadZipFile, SafetensorError, ...)
@@ -37,14 +39,15 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
+    from kif import npz_io  # streams members with size checks: np.load inflates a deflate bomb first
+
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+        return npz_io.load_npz(path)
     if path.suffix == ".safetensors":
         from safetensors.numpy import load_file
 
         return dict(load_file(str(path)))
-    return {"": np.load(path, allow_pickle=False)}
+    return {"": npz_io.load_npy(path)}
 
 
 def _check_output(target: Path) -> None:
