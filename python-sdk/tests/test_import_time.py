@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,11 @@ def test_cli_start_imports_nothing_heavy(argv: list[str]) -> None:
 def test_bfloat16_support_still_loads_ml_dtypes_when_needed() -> None:
     loaded = _imported("from kif.dtypes import by_name\nassert str(by_name('bfloat16').numpy) == 'bfloat16'")
     assert "ml_dtypes" in loaded
+
+
+def test_startup_benchmark_prints_every_case() -> None:
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "startup.py"
+    done = subprocess.run([sys.executable, str(script), "--repeats", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("|")[1].strip() for line in done.stdout.splitlines() if line.startswith("| ")}
+    assert {"import kif", "import safetensors", "import onnx", "python -m kif.cli --version", "python -m kif.cli validate --help"} <= rows
