@@ -14,7 +14,7 @@ from kif.errors import KifError
 
 DISTRIBUTION = "kif-format"
 # top-level module -> the extra that installs it
-EXTRAS = {"torch": "torch", "onnx": "onnx", "onnxruntime": "onnx", "keras": "keras"}
+EXTRAS = {"torch": "torch", "onnx": "onnx", "onnxruntime": "onnx", "keras": "keras", "fsspec": "remote", "aiohttp": "remote"}
 
 
 class MissingDependencyError(KifError, ImportError):

@@ -69,6 +69,10 @@ def _refuse(message: str, path: str) -> KifError:
 
 def check_bundle_input(path: str | Path, command: str) -> None:
     """Refuse a path ``command`` (validate, inspect, run) cannot read as a bundle, naming what it is."""
+    from kif.bundle.remote import is_url
+
+    if is_url(path):
+        return  # a URL is sniffed by the reader itself, through ranged reads
     kind = sniff(path)
     if kind == "missing":
         raise KifError("The path does not exist", code="bundle-not-found", file=str(path))

@@ -121,7 +121,9 @@ class Model:
         raise KeyError(name)
 
     def parameter_count(self) -> int:
-        return int(sum(int(np.prod(self.weights[n].shape)) for n in self.weights))
+        shapes = getattr(self.weights, "shapes", None)  # LazyWeights: from the headers, touching no tensor (remote: no read)
+        found = shapes() if callable(shapes) else {n: a.shape for n, a in self.weights.items()}
+        return int(sum(int(np.prod(shape)) for shape in found.values()))
 
     def header_json(self) -> dict[str, Any]:
         """Every field of model.json except ``weights`` and ``self_test`` (written by the writer)."""

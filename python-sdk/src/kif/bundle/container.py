@@ -15,7 +15,8 @@ import stat
 import struct
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Any, BinaryIO
 
 from kif.errors import BundleError
 from kif.validate.report import Finding
@@ -31,37 +32,51 @@ _LOCAL_SIGNATURE = b"PK\x03\x04"
 @dataclass(frozen=True)
 class Member:
     name: str
-    path: Path  # the file on disk that holds the member's bytes
+    path: PurePath  # the file on disk that holds the member's bytes
     offset: int  # where the member's bytes start in that file
     size: int
+    source: Any = None  # a remote.RangeReader for a bundle read from a URL; None on disk
 
 
 @dataclass
 class Container:
-    path: Path
+    path: PurePath
     is_archive: bool
     members: dict[str, Member] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
-    _maps: dict[Path, mmap.mmap] = field(default_factory=dict, repr=False)
+    _maps: dict[PurePath, mmap.mmap] = field(default_factory=dict, repr=False)
+    url: str | None = None  # set when read from an fsspec URL (kif.bundle.remote)
+    source: Any = None  # the archive's remote.RangeReader, for a remote archive
 
     @property
     def label(self) -> str:
-        return str(self.path)
+        return self.url if self.url is not None else str(self.path)
 
     def member_label(self, name: str) -> str:
+        if self.url is not None:
+            return f"{self.url}!{name}" if self.is_archive else f"{self.url}/{name}"
         return f"{self.path}!{name}" if self.is_archive else str(self.path / name)
 
     def read(self, name: str, start: int = 0, length: int | None = None) -> bytes:
         """Read ``length`` bytes of a member from ``start`` (the rest of it if None)."""
         member = self.members[name]
         end = member.size if length is None else min(member.size, start + length)
+        if member.source is not None:
+            return bytes(member.source.read(member.offset + start, max(0, end - start)))
         with open(member.path, "rb") as stream:
             stream.seek(member.offset + start)
             return stream.read(max(0, end - start))
 
     def view(self, name: str) -> memoryview:
-        """A read-only memory map of a member's bytes (no data is read until touched)."""
+        """A read-only memory map of a member's bytes (no data is read until touched).
+
+        For a remote member: a ``remote.RemoteSpan`` whose slices are ranged reads (``len`` and slicing only).
+        """
         member = self.members[name]
+        if member.source is not None:
+            from kif.bundle.remote import RemoteSpan
+
+            return RemoteSpan(member.source, member.offset, member.size)  # type: ignore[return-value]
         if member.size == 0:
             return memoryview(b"")
         mapped = self._maps.get(member.path)
@@ -71,13 +86,23 @@ class Container:
             self._maps[member.path] = mapped
         return memoryview(mapped)[member.offset : member.offset + member.size]
 
+    def span(self, name: str, start: int, length: int) -> memoryview | bytes:
+        """A member's bytes ``[start, start + length)`` as a buffer: a slice of the memory map, or one ranged read."""
+        if self.members[name].source is not None:
+            return self.read(name, start, length)
+        return self.view(name)[start : start + length]
+
     def add(self, code: str, message: str, member: str | None = None) -> None:
         file = self.member_label(member) if member else self.label
         self.findings.append(Finding(code, message, file))
 
 
 def open_container(path: str | os.PathLike[str]) -> Container:
-    """Open a bundle directory or archive; raise BundleError if it is neither."""
+    """Open a bundle directory or archive, or an fsspec URL of one; raise BundleError if it is neither."""
+    from kif.bundle import remote
+
+    if remote.is_url(path):
+        return remote.open_remote(str(path))
     path = Path(path)
     if not path.exists():
         raise BundleError("Expected a bundle directory or .kif archive. The path does not exist", code="bundle-not-found", file=str(path))
@@ -107,13 +132,19 @@ def _open_directory(path: Path) -> Container:
 
 def _open_archive(path: Path) -> Container:
     container = Container(path, is_archive=True)
-    archive_size = path.stat().st_size
+    with open(path, "rb") as raw:
+        scan_archive(container, raw, path.stat().st_size)
+    return container
+
+
+def scan_archive(container: Container, raw: BinaryIO, archive_size: int) -> None:
+    """Fill ``container.members`` from the archive readable through ``raw`` (a local file, or a remote RangeFile)."""
     try:
-        with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
+        with zipfile.ZipFile(raw) as archive:
             infos = archive.infolist()
             if len(infos) > MAX_MEMBERS:
                 container.add("archive-too-many-members", f"Expected at most {MAX_MEMBERS} members. Received: {len(infos)}")
-                return container
+                return
             spans: list[tuple[int, int, str]] = []
             for info in infos:
                 member = _check_member(container, info, raw, archive_size, spans)
@@ -122,8 +153,7 @@ def _open_archive(path: Path) -> Container:
             _check_overlaps(container, spans)
     # NotImplementedError: zipfile refuses a "version needed to extract" it does not know.
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, struct.error, ValueError, NotImplementedError) as exc:
-        raise BundleError(f"Expected a readable ZIP archive. {exc}", code="archive-corrupt", file=str(path)) from None
-    return container
+        raise BundleError(f"Expected a readable ZIP archive. {exc}", code="archive-corrupt", file=container.label) from None
 
 
 def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size: int, spans) -> Member | None:
@@ -171,7 +201,7 @@ def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size
         container.add("archive-bomb", "Member data runs past the end of the archive", name)
         return None
     spans.append((info.header_offset, offset + info.file_size, name))
-    return Member(name, container.path, offset, info.file_size)
+    return Member(name, container.path, offset, info.file_size, source=container.source)
 
 
 def _local_disagreement(info: zipfile.ZipInfo, fields: tuple, local_name: bytes, extra: bytes) -> str | None:

@@ -28,9 +28,8 @@ class LazyWeights(Mapping[str, np.ndarray]):
 
     def __getitem__(self, name: str) -> np.ndarray:
         file, entry, data_start = self._entries[name]
-        view = self._container.view(file)
-        start = data_start + entry.begin
-        return _array(view, entry, start)
+        # Only the tensor's bytes: a slice of the memory map, or one ranged read for a bundle read from a URL.
+        return _array(self._container.span(file, data_start + entry.begin, entry.nbytes), entry, 0)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
@@ -62,18 +61,20 @@ class LazyWeights(Mapping[str, np.ndarray]):
         return out
 
 
-def _array(view: memoryview, entry: TensorEntry, start: int) -> np.ndarray:
+def _array(view: memoryview | bytes, entry: TensorEntry, start: int) -> np.ndarray:
     count = entry.nbytes // entry.dtype.itemsize
     array = np.frombuffer(view, dtype=entry.dtype.numpy, count=count, offset=start)
     return array.reshape(entry.shape)
 
 
 def load(path: str | os.PathLike[str], *, verify: bool = True) -> Model:
-    """Open a bundle directory or ``.kif`` archive.
+    """Open a bundle directory or ``.kif`` archive, or an fsspec URL of one (``memory://``, ``https://`` ...).
 
     Only headers are read, plus a streamed SHA-256 pass over the weight files when
     ``verify`` is true (the default). ``verify=False`` skips the checksums for
     trusted hot paths: opening then costs milliseconds whatever the model's size.
+    From a URL, ``verify=False`` reads only the archive directory, model.json and the
+    safetensors headers; each tensor is one ranged read when it is first touched.
     Raises ``ValidationError`` listing every error finding.
     """
     report, parsed = check(path, verify_checksums=verify)
@@ -102,7 +103,7 @@ def _self_test(container: Container, doc: dict[str, object]) -> SelfTest:
     info = doc["self_test"]
     assert isinstance(info, dict)
     header = read_header(container, info["file"])
-    view = container.view(info["file"])
+    view = container.span(info["file"], 0, container.members[info["file"]].size)
     tensors = {name: _array(view, e, header.data_start + e.begin) for name, e in header.tensors.items()}
     split = {kind: {n.split("/", 1)[1]: a for n, a in tensors.items() if n.startswith(kind + "/")} for kind in ("inputs", "outputs")}
     return SelfTest(split["inputs"], split["outputs"], float(info["rtol"]), float(info["atol"]))
