@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -214,4 +213,3 @@ def test_huge_declared_tensors_are_refused_with_small_rss(tmp_path: Path) -> Non
     assert result.stderr.count("[convert-too-large]") == 2, result.stderr
     assert "40,000,000,000 bytes" in result.stderr
     assert int(rss_kib) < 200 * 1024, f"peak RSS {int(rss_kib) // 1024} MiB"
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 200 * 1024
