@@ -16,6 +16,7 @@ layer type with no entry here costs the elements it reads and writes.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -129,6 +130,7 @@ ESTIMATES: dict[str, Callable[[dict[str, Any], Sequence[TensorType | None], Sequ
 }
 
 
+@functools.cache
 def _itemsize(dtype: str) -> int:
     from kif.dtypes import by_name
 

@@ -27,7 +27,7 @@ def schema_dir() -> Path:
     for candidate in (_PACKAGED, _SOURCE):
         if (candidate / "graph.schema.json").is_file():
             return candidate
-    raise KifError(f"KIF schemas not found in {_PACKAGED} or {_SOURCE}", code="installation")
+    raise KifError(f"KIF schemas not found in {_PACKAGED} or {_SOURCE}: reinstall with pip install --force-reinstall kif-format", code="installation")
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def _is_integer(checker: object, instance: object) -> bool:
 
 
 @functools.cache
-def _ecma(pattern: str) -> re.Pattern[str]:
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
     # JSON Schema patterns are ECMA-262: `$` matches only at the end. Python's `$` also matches before a trailing
     # newline, which let "dense\n" pass the name pattern; \Z is the ECMA meaning (our patterns use `$` only last).
     return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern)
@@ -67,7 +67,7 @@ def _ecma(pattern: str) -> re.Pattern[str]:
 def _pattern(validator: Any, pattern: str, instance: object, schema: object) -> Any:
     from jsonschema import ValidationError
 
-    if isinstance(instance, str) and not _ecma(pattern).search(instance):
+    if isinstance(instance, str) and not ecma_pattern(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 

@@ -51,10 +51,31 @@ def loads(text: str, *, max_depth: int | None = None) -> Any:
         value = json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_float=_finite)
     except RecursionError:
         raise ValueError(f"nesting deeper than {max_depth} levels (the max_nesting_depth limit)") from None
-    surrogates = _SURROGATE_ESCAPE.search(text) is not None
-    if deep or surrogates:
-        _walk(value, max_depth, surrogates)
+    if deep and _depth(text) > max_depth:
+        raise ValueError(f"nesting deeper than {max_depth} levels (the max_nesting_depth limit)")
+    if _SURROGATE_ESCAPE.search(text) is not None:
+        _walk(value, max_depth, True)
     return value
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
+
+
+def _depth(text: str) -> int:
+    """Nesting depth of valid JSON text: strip strings and all but brackets, then peel innermost pairs.
+
+    Each pass is one C-speed regex substitution; there are as many passes as levels.
+    """
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    depth = 0
+    while brackets:
+        brackets, count = _INNERMOST.subn("", brackets)
+        if count == 0:
+            break  # cannot happen for text json.loads accepted; never loop forever
+        depth += 1
+    return depth
 
 
 def _walk(value: Any, max_depth: int, surrogates: bool) -> None:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from kif import catalog
 from kif.validate.document import parse_version
-from kif.validate.pointer import pointer
 from kif.validate.report import Report
 
 
 def check_layers(doc: dict[str, Any], report: Report, file: str) -> None:
     doc_version = parse_version(doc["kif_version"])
     for index, layer in enumerate(doc["layers"]):
-        where = pointer("layers", index)
+        where = f"/layers/{index}"  # an index needs no escaping (pointer() per layer was a visible cost)
         layer_type = layer["type"]
         if catalog.is_custom(layer_type):
             report.add(
@@ -32,7 +32,7 @@ def check_layers(doc: dict[str, Any], report: Report, file: str) -> None:
                 where + "/type",
             )
             continue
-        since = parse_version(definition.since)
+        since = _since(definition.since)
         if doc_version is not None and since is not None and since > doc_version:
             report.add(
                 "layer-type-too-new",
@@ -44,6 +44,11 @@ def check_layers(doc: dict[str, Any], report: Report, file: str) -> None:
         _check_nested(layer, definition, report, file, where)
         _check_arity(layer, definition, report, file, where)
         _check_weight_roles(layer, definition, report, file, where)
+
+
+@functools.cache
+def _since(text: str) -> tuple[int, int, int] | None:
+    return parse_version(text)
 
 
 def _check_attributes(layer: dict[str, Any], definition: catalog.LayerDef, report: Report, file: str, where: str) -> None:
@@ -65,16 +70,33 @@ def _check_attributes(layer: dict[str, Any], definition: catalog.LayerDef, repor
                 file,
                 f"{where}/attributes/{name}",
             )
-    for error in definition.validator.iter_errors(attributes):
-        if error.validator in ("required", "additionalProperties") and not error.absolute_path:
-            continue  # reported above with their own codes (nested ones are reported here)
-        path = "/".join(str(p) for p in error.absolute_path)
+    for path, message in _attribute_errors(definition, attributes):
         report.add(
             "layer-attribute-invalid",
-            f"Layer {layer['name']!r} ({definition.type}): {error.message}",
+            f"Layer {layer['name']!r} ({definition.type}): {message}",
             file,
             f"{where}/attributes" + (f"/{path}" if path else ""),
         )
+
+
+_SEEN: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (type, attributes as JSON) -> errors; a graph repeats configs
+
+
+def _attribute_errors(definition: catalog.LayerDef, attributes: dict[str, Any]) -> list[tuple[str, str]]:
+    """(path, message) of each schema error, memoised: 60,000 identical ReLU configs are validated once."""
+    # repr of parsed JSON (dict, list, str, int, float, bool, None) tells apart exactly what validation tells apart
+    key = (definition.type, repr(attributes))
+    if key in _SEEN:
+        return _SEEN[key]
+    found = []
+    for error in definition.validator.iter_errors(attributes):
+        if error.validator in ("required", "additionalProperties") and not error.absolute_path:
+            continue  # reported above with their own codes (nested ones are reported here)
+        found.append(("/".join(str(p) for p in error.absolute_path), error.message))
+    if len(_SEEN) > 4096:
+        _SEEN.clear()  # bounded: a long-running process validating many models
+    _SEEN[key] = found
+    return found
 
 
 def _check_nested(layer: dict[str, Any], definition: catalog.LayerDef, report: Report, file: str, where: str) -> None:
