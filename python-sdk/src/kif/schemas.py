@@ -27,7 +27,10 @@ def schema_dir() -> Path:
     for candidate in (_PACKAGED, _SOURCE):
         if (candidate / "graph.schema.json").is_file():
             return candidate
-    raise KifError(f"KIF schemas not found in {_PACKAGED} or {_SOURCE}: reinstall with pip install --force-reinstall kif-format", code="installation")
+    raise KifError(
+        f"KIF schemas not found in {_PACKAGED} or {_SOURCE}: reinstall with pip install --force-reinstall kif-format",
+        code="installation",
+    )
 
 
 def _read(path: Path) -> dict[str, Any]:
