@@ -49,6 +49,7 @@ TARGETS = {
         ft.Target("safetensors", ft.gen_safetensors, ft.exec_safetensors),
         ft.Target("npz", ft.gen_npz, ft.exec_npz),
         ft.Target("cli", ft.gen_cli, ft.exec_cli),
+        ft.Target("writers", ft.gen_writers, ft.exec_writers),
         ft.Target("keras-h5-bytes", fk.gen_h5_bytes, fk.exec_convert, heavy=True),
         ft.Target("keras-h5-structure", fk.gen_h5_structure, fk.exec_convert, heavy=True),
         ft.Target("keras-config", fk.gen_config, fk.exec_convert, heavy=True),
@@ -201,17 +202,22 @@ def _save_regenerated(name: str, seed: int, index: int, out: Path, sig: str, det
     save(files, out, name, index, sig, detail)
 
 
-def replay(folder: Path) -> int:
+def replay(folder: Path, timeout: float) -> int:
     name = (folder / "target.txt").read_text().strip()
     scratch = Path(tempfile.mkdtemp(prefix="kif-fuzz-replay-"))
     skip = ("target.txt", "error.txt")
     files = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.name not in skip}
     materialise(files, scratch / "input")
+    started = time.perf_counter()
     try:
         TARGETS[name].execute(scratch / "input")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    print(f"{folder}: no failure ({name})")
+    seconds = time.perf_counter() - started
+    if seconds > timeout:
+        print(f"{folder}: no exception, but took {seconds:.1f} s (a hang above --timeout {timeout} s) ({name})")
+        return 1
+    print(f"{folder}: no failure in {seconds:.2f} s ({name})")
     return 0
 
 
@@ -252,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay", type=Path, help="re-run one saved failing input in this process (prints the traceback)")
     args = parser.parse_args(argv)
     if args.replay:
-        return replay(args.replay)
+        return replay(args.replay, args.timeout)
     fk.ensure_canary()
     ft.bundle_members(), ft.npz_seeds()  # read the seeds once, before the workers fork
     results = []

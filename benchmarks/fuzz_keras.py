@@ -145,11 +145,11 @@ def gen_config(rng: random.Random) -> Files:
     if rng.random() < 0.5:
         _, blob, _ = _pick(rng, ".keras")
         members = zip_members(blob)
-        members["config.json"] = dump_json(rng, mutate_json(rng, json.loads(members["config.json"])))
+        members["config.json"] = dump_json(rng, mutate_json(rng, json.loads(members["config.json"]), semantic=rng.random() < 0.5))
         return _meta({"model.keras": _zip(members)}, dst=_dst(rng))
     _, blob, files = _pick(rng, ".json")
-    return _meta({"architecture.json": dump_json(rng, mutate_json(rng, json.loads(blob))), "weights.h5": files[_weights_name(files)]},
-                 dst=_dst(rng))
+    config = mutate_json(rng, json.loads(blob), semantic=rng.random() < 0.5)
+    return _meta({"architecture.json": dump_json(rng, config), "weights.h5": files[_weights_name(files)]}, dst=_dst(rng))
 
 
 def _zip(members: dict[str, bytes]) -> bytes:

@@ -310,3 +310,40 @@ def exec_cli(root: Path) -> None:
                 raise
         out.flush()
         err.flush()
+
+
+# --- writers: kif.save and the ONNX exporter on mutated-but-valid models ------------------------------
+
+
+def gen_writers(rng: random.Random) -> Files:
+    files = gen_document(rng, semantic=True)
+    files.pop("inputs.npz", None)
+    return _meta(files, dst=rng.choice(["copy.kif", "copydir", "occupied", "occupied.kif", "bundle"]), onnx=rng.random() < 0.3)
+
+
+def exec_writers(root: Path) -> None:
+    """A save either writes a bundle that validates or raises a KifError; a user's file beside or under it survives."""
+    import kif
+
+    m = meta(root)
+    model = _expected(lambda: kif.load(root / "bundle"))
+    if model is None:
+        return
+    dst = root / m.get("dst", "copy.kif")
+    if m.get("dst", "").startswith("occupied"):
+        (dst if dst.suffix != ".kif" else root).mkdir(exist_ok=True)
+        keep = (dst if dst.suffix != ".kif" else root) / "keep.txt"
+        keep.write_bytes(b"user data")
+    before = {p.name for p in root.iterdir()}
+    saved = _expected(lambda: kif.save(model, dst))
+    if saved is not None and not kif.validate(saved, verify_checksums=True).ok:
+        raise Finding("SavedInvalid: kif.save wrote a bundle that does not validate")
+    if m.get("dst", "").startswith("occupied") and (not keep.is_file() or keep.read_bytes() != b"user data"):
+        raise Finding("DataLoss: a user's file beside the destination was removed or changed")
+    left = sorted(n for n in {p.name for p in root.iterdir()} - before - {dst.name} if n.startswith(".kif"))
+    if left:
+        raise Finding(f"Leftover files after save: {left[:3]}")
+    if m.get("onnx"):
+        from kif.onnx.export import build
+
+        _expected(lambda: build(model).SerializeToString())
