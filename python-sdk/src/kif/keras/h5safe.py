@@ -43,6 +43,8 @@ def audit(handle: Any, file: str) -> None:
         for raw in list(group.id.__iter__()):
             name = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
             child = f"{path.rstrip('/')}/{name}"
+            if isinstance(raw, bytes) and not _is_utf8(raw):
+                raise ConversionError("an HDF5 name that is not UTF-8", code="convert-unreadable", file=file, pointer=ascii(child))
             link = group.id.links.get_info(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape"))
             if link.type == h5py.h5l.TYPE_EXTERNAL:
                 raise _unsafe("an HDF5 external link points into another file; KIF reads only the input file", file, child)
@@ -63,6 +65,14 @@ def audit(handle: Any, file: str) -> None:
                 check_dataset(group[name], file, child)
             else:
                 raise _unsafe("an HDF5 object that is neither a group nor a dataset (e.g. a committed datatype)", file, child)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def check_dataset(dataset: Any, file: str, path: str) -> None:
