@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import kif
-from kif.bundle import safetensors_io
+from kif.bundle import atomic, safetensors_io
 
 FORMS = ["directory", "archive"]
 FAIL_AFTER = 3000  # bytes written to a weight file before the failure
@@ -94,7 +94,7 @@ def test_interrupted_overwrite_keeps_the_previous_bundle(tmp_path: Path, form: s
     error, expected = ERRORS[kind]
     _break_writer(monkeypatch, error)
     with pytest.raises(expected):
-        kif.save(_model(2), target)
+        kif.save(_model(2), target, overwrite=True)
     monkeypatch.undo()
     assert _snapshot(target) == before
     assert kif.validate(target).ok
@@ -116,32 +116,51 @@ def test_interrupt_after_the_weights_keeps_the_previous_bundle(tmp_path: Path, f
 
     monkeypatch.setattr("kif.bundle.writer._document", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        kif.save(_model(2), target)
+        kif.save(_model(2), target, overwrite=True)
     assert _snapshot(target) == before
     assert _leftovers(tmp_path, target) == []
 
 
+@pytest.mark.parametrize("exchange", [True, False])
 @pytest.mark.parametrize("after", [False, True])
-def test_interrupted_directory_swap_restores_the_previous_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: bool) -> None:
-    """A directory is replaced in two renames (old aside, new in); an interrupt between them must not lose the old one."""
+def test_interrupted_directory_swap_restores_the_previous_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: bool, exchange: bool
+) -> None:
+    """A directory is swapped in one renameat2(RENAME_EXCHANGE) where Linux offers it, else in two
+    renames (old aside, new in); an interrupt in either must not lose the old bundle."""
     target = _target(tmp_path, "directory")
     kif.save(_model(1), target)
     before = _snapshot(target)
-    real_replace = os.replace
+    real_rename, real_renameat2 = os.rename, atomic._renameat2
 
-    def replace(src: Any, dst: Any) -> None:
+    def rename(src: Any, dst: Any) -> None:
         moving_old_aside = Path(src) == target
         if moving_old_aside and after:
-            real_replace(src, dst)
+            real_rename(src, dst)
         if moving_old_aside:
             raise KeyboardInterrupt
-        real_replace(src, dst)
+        real_rename(src, dst)
 
-    monkeypatch.setattr(os, "replace", replace)
+    def renameat2(src: Path, dst: Path, flags: int) -> bool:
+        if flags == atomic._RENAME_EXCHANGE:
+            if not exchange:
+                return False
+            if after:
+                real_renameat2(src, dst, flags)
+            raise KeyboardInterrupt
+        return bool(real_renameat2(src, dst, flags))
+
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(atomic, "_renameat2", renameat2)
     with pytest.raises(KeyboardInterrupt):
-        kif.save(_model(2), target)
+        kif.save(_model(2), target, overwrite=True)
     monkeypatch.undo()
-    assert _snapshot(target) == before
+    if after and exchange:
+        # The exchange is one atomic step: once done, the new bundle is in place, complete.
+        assert kif.load(target).name == "model_2"
+    else:
+        assert _snapshot(target) == before
+    assert kif.validate(target).ok
     assert _leftovers(tmp_path, target) == []
 
 
@@ -159,7 +178,7 @@ def test_oserror_becomes_a_kif_error_naming_the_target(tmp_path: Path, monkeypat
 def test_successful_overwrite_replaces_and_cleans_up(tmp_path: Path, form: str) -> None:
     target = _target(tmp_path, form)
     kif.save(_model(1), target)
-    kif.save(_model(2), target)
+    kif.save(_model(2), target, overwrite=True)
     assert kif.load(target).name == "model_2"
     assert kif.validate(target).ok
     assert _leftovers(tmp_path, target) == []
@@ -173,7 +192,7 @@ def test_overwriting_the_bundle_a_model_was_loaded_from(tmp_path: Path, form: st
     kif.save(original, target)
     loaded = kif.load(target)
     loaded.description = "updated in place"
-    kif.save(loaded, target)
+    kif.save(loaded, target, overwrite=True)
     again = kif.load(target)
     assert again.description == "updated in place"
     np.testing.assert_array_equal(again.weights["dense/kernel"], original.weights["dense/kernel"])

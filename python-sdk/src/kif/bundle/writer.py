@@ -18,8 +18,10 @@ import numpy as np
 
 from kif import __version__
 from kif.bundle import safetensors_io
-from kif.bundle.atomic import atomic_directory, atomic_file
+from kif.bundle.atomic import atomic_bundle
 from kif.bundle.container import DOCUMENT
+from kif.bundle.destination import plan
+from kif.bundle.precheck import check_document
 from kif.errors import KifError
 from kif.graph import Model
 from kif.progress import Progress
@@ -39,18 +41,20 @@ def save(
     max_shard_bytes: int | None = None,
     archive: bool | None = None,
     progress: bool | None = None,
+    overwrite: bool = False,
+    check: bool = True,
 ) -> Path:
-    """Write ``model`` to ``path``: a ``.kif`` archive, or a directory for other names.
+    """Write ``model`` to ``path``: a ``.kif`` archive, or a directory for a name without a suffix.
 
     ``max_shard_bytes`` splits weights into files of at most that size (a tensor
     larger than the limit gets a file of its own). ``archive`` overrides the choice
-    made from the suffix.
+    made from the name. An existing bundle at ``path`` is replaced, atomically and as a
+    whole, only with ``overwrite=True``; anything else that exists there is never
+    touched (see ``kif.bundle.destination``). ``check`` (default) validates the model
+    first and writes nothing if it would not validate.
     """
-    target = Path(path)
-    if archive is None:
-        archive = target.suffix == ".kif"
-    if not target.parent.is_dir():
-        raise KifError("Expected an existing parent directory", code="write-failed", file=str(target))
+    where = plan(path, archive=archive, overwrite=overwrite)
+    target = where.path
     _check_dtypes(model, target)
     files = _plan_files(model.weights, max_shard_bytes)
     members: dict[str, dict[str, np.ndarray]] = {name: {t: model.weights[t] for t in tensors} for name, tensors in files.items()}
@@ -59,17 +63,28 @@ def save(
             **{f"inputs/{k}": np.asarray(v) for k, v in model.self_test.inputs.items()},
             **{f"outputs/{k}": np.asarray(v) for k, v in model.self_test.outputs.items()},
         }
+    if check:
+        placeholder = {name: ("0" * 64, safetensors_io.file_size(tensors)) for name, tensors in members.items()}
+        tested = set(members[SELF_TEST_FILE]) if SELF_TEST_FILE in members else None
+        check_document(json.loads(_document(model, members, placeholder)), str(target), tested)
     total = sum(safetensors_io.file_size(t) for t in members.values())
     bar = Progress(total, f"Writing {target.name}", enabled=progress)
     try:
-        if archive:
-            with atomic_file(target) as tmp:
+        with atomic_bundle(target, directory=not where.archive, existing=where.existing) as tmp:
+            if where.archive:
                 _write_archive(tmp, model, members, bar.advance)
-        else:
-            with atomic_directory(target) as tmp:
+            else:
                 _write_directory(tmp, model, members, bar.advance)
+    except FileExistsError:
+        raise KifError(
+            f"Refusing to write {target.name!r}: something was created under that name while the bundle was written",
+            code="write-refused",
+            file=str(target),
+        ) from None
     except OSError as exc:
-        raise KifError(f"Could not write the bundle: {exc}", code="write-failed", file=str(target)) from exc
+        # The OS names the temporary file; the user knows only the target.
+        reason = exc.strerror or str(exc)
+        raise KifError(f"Could not write the bundle: {reason}", code="write-failed", file=str(target)) from None
     finally:
         bar.close()
     return target
