@@ -95,8 +95,9 @@ def convert_kind(src: str | Path, dst: str | Path, weights: str | Path | None) -
                 str(src),
             )
         return kind
-    if kind in ("savedmodel", "savedmodel-pb") and savedmodel_supported():
-        return kind  # the SavedModel reader has its own messages (e.g. a saved_model.pb without variables/)
+    in_place = kind == "savedmodel" or (kind == "savedmodel-pb" and Path(src).name == "saved_model.pb")
+    if in_place and savedmodel_supported():
+        return kind  # the SavedModel reader takes the directory or its saved_model.pb, with its own messages
     if kind in CONVERTIBLE or kind in ("zip", "unknown"):
         if weights is not None:
             _check_weights(Path(weights))

@@ -92,9 +92,11 @@ def _check_npy(target: Path, model: Model) -> None:
 
 
 def _write(target: Path, outputs: dict[str, np.ndarray]) -> None:
-    from kif.bundle.atomic import atomic_file
+    from kif.bundle.atomic import atomic_bundle
 
-    with atomic_file(target) as tmp:
+    if target.is_dir():
+        raise KifError("Expected a file name for --output. Received: a directory", code="usage", file=str(target))
+    with atomic_bundle(target, directory=False, existing="bundle" if target.exists() else None) as tmp:
         if target.suffix == ".safetensors":
             from safetensors.numpy import save_file
 
