@@ -22,7 +22,7 @@ from kif.errors import BundleError
 
 # A scheme of RFC 3986 followed by "://"; a Windows drive letter ("C:\\") never has the two slashes.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://.*", re.DOTALL)
-_READ_AHEAD = 64 * 1024  # one request covers the ZIP end record, or several small local headers in a row
+_READ_AHEAD = 1024  # one request covers a local header with its name and extra field (three reads by zipfile)
 
 
 def is_url(path: object) -> bool:
