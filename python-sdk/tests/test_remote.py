@@ -185,7 +185,10 @@ def test_memory_archive_and_directory(archive: Path) -> None:
 
 
 def test_without_fsspec_a_url_names_the_install_command() -> None:
-    code = "import sys\nsys.modules['fsspec'] = None\nimport kif\ntry:\n    kif.load('memory://x.kif')\nexcept ImportError as exc:\n    print(exc.code, exc)\n"
+    code = (
+        "import sys\nsys.modules['fsspec'] = None\nimport kif\n"
+        "try:\n    kif.load('memory://x.kif')\nexcept ImportError as exc:\n    print(exc.code, exc)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     line = out.stdout.strip()
