@@ -235,6 +235,34 @@ def table(results: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def report(results: list[dict[str, object]], argv: list[str]) -> str:
+    inputs = sum(int(r["inputs"]) for r in results)  # type: ignore[call-overload]
+    seconds = sum(float(r["seconds"]) for r in results)  # type: ignore[arg-type]
+    lines = [
+        "# benchmarks/fuzz.py — results",
+        "",
+        f"Command: `nice python benchmarks/fuzz.py {' '.join(argv)}`",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M')}; {inputs:,} inputs in {seconds / 60:.1f} min "
+        f"({inputs / seconds:.0f} inputs/s overall, one worker process).",
+        "",
+        table(results),
+        "",
+        "Failure signatures (exception type @ innermost kif frame; count; first input index):",
+        "",
+    ]
+    for r in results:
+        fails = r["failures"]
+        assert isinstance(fails, dict)
+        for sig, where in sorted(fails.items(), key=lambda kv: -len(kv[1])):
+            lines.append(f"- `{r['target']}`: {sig} — {len(where)} (first at {where[0]})")
+        for kind in ("hangs", "crashes"):
+            found = r[kind]
+            assert isinstance(found, list)
+            if found:
+                lines.append(f"- `{r['target']}`: {kind} at inputs {found[:10]}")
+    return "\n".join(lines) + "\n"
+
+
 def parse_counts(text: str, default: int) -> dict[str, int]:
     if not text:
         return {name: default // (20 if t.heavy else 1) for name, t in TARGETS.items()}
@@ -256,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mem-gb", type=float, default=2.0, help="address-space limit of the worker (RLIMIT_AS)")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "kif-fuzz", help="where failing inputs are saved")
     parser.add_argument("--replay", type=Path, help="re-run one saved failing input in this process (prints the traceback)")
+    parser.add_argument("--report", type=Path, help="also write the results as Markdown to this file")
     args = parser.parse_args(argv)
     if args.replay:
         return replay(args.replay, args.timeout)
@@ -278,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in results
     )
     print(f"\nseed {args.seed}; failing inputs saved under {args.out}/failures")
+    if args.report:
+        args.report.write_text(report(results, argv if argv is not None else sys.argv[1:]))
     return 1 if total else 0
 
 
