@@ -17,7 +17,7 @@ from kif.errors import KifError, ValidationError
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 # Errors that mean "could not read the input, or bad usage" (exit 2); every other KifError is a failed check (exit 1).
 _UNREADABLE = {"bundle-not-found", "bundle-unreadable", "archive-corrupt", "input-format", "usage", "write-failed", "run-inputs"}
-_UNREADABLE_PREFIXES = ("convert-unreadable", "convert-usage", "dependency-missing")
+_UNREADABLE_PREFIXES = ("convert-unreadable", "convert-usage", "dependency-missing", "write-refused")
 
 
 def exit_code(code: str) -> int:
@@ -60,13 +60,17 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
     convert_kind(args.src, args.dst, args.weights)  # names a format kif convert does not read, and what to do
     if str(args.dst).lower().endswith(".onnx"):
+        from pathlib import Path
+
         from kif.onnx.export import export
 
+        if (Path(args.dst).exists() or Path(args.dst).is_symlink()) and not args.force:
+            raise KifError("Refusing to replace an existing file; pass --force to replace it", code="write-refused", file=str(args.dst))
         print(f"wrote {export(args.src, args.dst)}")
         return EXIT_OK
     from kif.keras import convert
 
-    target = convert(args.src, args.dst, weights=args.weights, allow_custom=args.allow_custom)
+    target = convert(args.src, args.dst, weights=args.weights, allow_custom=args.allow_custom, overwrite=args.force)
     print(f"wrote {target}")
     return EXIT_OK
 
@@ -136,7 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
         "bytes), or a KIF bundle to ONNX when DST ends in .onnx. Nothing is written if any layer cannot be represented.",
     )
     p.add_argument("src", help=".keras, legacy .h5, architecture JSON (with --weights), or a SavedModel directory; or a KIF bundle")
-    p.add_argument("dst", help="output: a .kif archive, a bundle directory for any other name, or an .onnx file (from a KIF bundle)")
+    p.add_argument(
+        "dst", help="output: a .kif archive, a bundle directory (a name without a suffix), or an .onnx file (from a KIF bundle)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing KIF bundle (or .onnx file) at DST, atomically; anything else there is never replaced",
+    )
     p.add_argument("--weights", help="weights file (.h5 or .weights.h5) for an architecture JSON")
     p.add_argument(
         "--allow-custom",

@@ -303,10 +303,19 @@ def convert(
     weights: str | os.PathLike[str] | None = None,
     allow_custom: bool = False,
     progress: bool | None = None,
+    overwrite: bool = False,
 ) -> Path:
-    """Convert a Keras file to a KIF bundle at ``dst`` (``.kif`` archive or directory)."""
-    import kif
+    """Convert a Keras file to a KIF bundle at ``dst`` (``.kif`` archive or directory).
 
+    ``dst`` must not be the source; an existing bundle there is replaced only with
+    ``overwrite=True``, and nothing else is ever replaced (``kif.bundle.destination``).
+    """
+    import kif
+    from kif.bundle.destination import plan
+    from kif.errors import ValidationError
+
+    # Before the source is opened: a refused destination costs nothing and touches nothing.
+    plan(dst, overwrite=overwrite, sources=[src] if weights is None else [src, weights])
     try:
         source = open_source(src, weights)
     except MALFORMED as exc:  # last resort, as below
@@ -319,22 +328,12 @@ def convert(
             raise type(exc)(exc.message, code=exc.code, file=exc.file, pointer=exc.pointer) from None
         except MALFORMED as exc:  # last resort: a check missed; still one error naming the file
             raise _malformed(exc, str(src), None, "The Keras file") from None
-        target = kif.save(model, dst, progress=progress)
+        try:
+            # kif.save validates the model before writing anything: an invalid bundle is never written.
+            return kif.save(model, dst, progress=progress, overwrite=overwrite)
+        except ValidationError as exc:
+            found = "; ".join(str(f) for f in exc.findings[:5])
+            message = f"The converted bundle would be invalid (nothing was written): {found}"
+            raise KifError(message, code="convert-invalid", file=str(src)) from None
     finally:
         source.close()
-    report = kif.validate(target, verify_checksums=False)
-    if not report.ok:
-        _remove(target)
-        raise KifError(
-            "The converted bundle is invalid: " + "; ".join(str(f) for f in report.errors[:5]), code="convert-invalid", file=str(src)
-        )
-    return target
-
-
-def _remove(path: Path) -> None:
-    import shutil
-
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
