@@ -104,7 +104,7 @@ def test_convert_a_kif_bundle_points_at_validate_inspect_run(files: dict[str, Pa
 def test_onnx_export_wants_a_bundle(files: dict[str, Path], tmp_path: Path) -> None:
     status, _, err = _main("convert", files["keras-h5"], tmp_path / "m.onnx")
     line = _one_line(err)
-    assert status == 2 and KINDS["keras-h5"] in line and "convert it to .kif first" in line
+    assert status == 2 and KINDS["keras-h5"] in line and "Expected a KIF bundle" in line and "convert it to .kif first" in line
 
 
 def test_convert_weights_must_be_keras_weights(files: dict[str, Path], tmp_path: Path) -> None:

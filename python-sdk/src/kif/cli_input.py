@@ -91,7 +91,8 @@ def convert_kind(src: str | Path, dst: str | Path, weights: str | Path | None) -
     if to_onnx:
         if kind != "kif-bundle":
             raise _refuse(
-                f"{src} is {describe(kind)}; an ONNX export reads a KIF bundle: convert it to .kif first, then kif convert model.kif {dst}",
+                f"Expected a KIF bundle as the source of an ONNX export. Received: {src}, {describe(kind)}; "
+                f"convert it to .kif first, then kif convert model.kif {dst}",
                 str(src),
             )
         return kind
