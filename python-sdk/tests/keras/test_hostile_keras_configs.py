@@ -191,11 +191,14 @@ def test_twenty_thousand_op_nodes_convert_with_linear_shape_inference(source: An
 # ---------------------------------------------------------------- allocation guards: small RSS
 
 
+# The child's peak RSS is VmHWM of its own address space: getrusage's ru_maxrss survives fork + exec on Linux,
+# so a child of a pytest holding 500 MB would report the parent's peak, not its own.
 _RSS = """
-import resource, sys
+import re, sys
 from kif.cli import main
 codes = [main(["convert", path, sys.argv[-1] + f"/out{i}.kif"]) for i, path in enumerate(sys.argv[1:-1])]
-print(codes, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+status = open("/proc/self/status").read()
+print(codes, re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
 """
 
 
