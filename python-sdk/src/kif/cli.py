@@ -75,6 +75,14 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from kif.diff import diff, dumps, render
+
+    result = diff(args.a, args.b)
+    print(dumps(result) if args.json else render(result))
+    return EXIT_OK if result["identical"] else EXIT_INVALID
+
+
 def _cmd_conformance(args: argparse.Namespace) -> int:
     from kif.conformance.command import command
 
@@ -176,6 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the runner (run --help)")
     p.set_defaults(func=_cmd_conformance)
+
+    p = sub.add_parser(
+        "diff",
+        help="compare two bundles: metadata, inputs and outputs, layers, weights",
+        description="Compare two bundles: metadata and spec version, graph inputs and outputs, layers added, removed, renamed "
+        "(matched by structure) or changed, and per-tensor weight differences. Exit codes: 0 identical, 1 different, 2 unreadable.",
+    )
+    p.add_argument("a", help="bundle directory, .kif archive or URL")
+    p.add_argument("b", help="bundle directory, .kif archive or URL")
+    p.add_argument("--json", action="store_true", help="print JSON (format kif-diff/1, described in kif.diff)")
+    p.set_defaults(func=_cmd_diff)
     return parser
 
 
