@@ -1,7 +1,7 @@
 """The ``kif`` command line: thin wrappers that parse, call the API and print.
 
 Exit codes: 0 success / valid; 1 invalid bundle or failed check; 2 could not read
-the input or bad usage.
+the input (missing, unreadable, another format), a missing optional dependency, or bad usage.
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kif",
         description="KIF: validate, inspect and run framework-neutral model bundles.",
-        epilog="Exit codes: 0 ok, 1 invalid bundle, 2 unreadable input or usage error.",
+        epilog="Exit codes: 0 ok; 1 invalid bundle or failed check (a layer cannot be converted, the model failed to run); "
+        "2 missing, unreadable or wrong-format input, missing optional dependency, or usage error.",
     )
     parser.add_argument("--version", action="version", version=f"kif {__version__} (spec {__import__('kif').SPEC_VERSION})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
