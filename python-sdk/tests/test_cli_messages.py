@@ -299,3 +299,25 @@ def test_run_checks_inputs_before_checksums(tmp_path: Path) -> None:
     )
     line = _one_line(err)
     assert status == 2 and "run-inputs" in line and "does not exist" in line and "checksum" not in line
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("bundle-not-found", 2),
+        ("input-format", 2),
+        ("convert-unreadable", 2),
+        ("convert-usage", 2),
+        ("dependency-missing", 2),
+        ("run-inputs", 2),
+        ("usage", 2),
+        ("graph-cycle", 1),
+        ("convert-unsupported", 1),
+        ("convert-unsafe", 1),
+        ("run-failed", 1),
+    ],
+)
+def test_exit_code_classes(code: str, expected: int) -> None:
+    from kif.cli import exit_code
+
+    assert exit_code(code) == expected
