@@ -83,6 +83,12 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK if result["identical"] else EXIT_INVALID
 
 
+def _cmd_view(args: argparse.Namespace) -> int:
+    from kif.view.command import command
+
+    return command(args)
+
+
 def _cmd_conformance(args: argparse.Namespace) -> int:
     from kif.conformance.command import command
 
@@ -196,6 +202,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", help="bundle directory, .kif archive or URL")
     p.add_argument("--json", action="store_true", help="print JSON (format kif-diff/1, described in kif.diff)")
     p.set_defaults(func=_cmd_diff)
+
+    p = sub.add_parser(
+        "view",
+        help="draw a bundle as one self-contained HTML page (graph, shapes, attributes, weight statistics)",
+        description="Write one self-contained HTML page of a bundle (nothing is fetched when it is opened): the graph top to "
+        "bottom with types and shapes, each layer's attributes and weight statistics, search, collapsible blocks. "
+        "Without -o the page is served on 127.0.0.1 and its URL printed.",
+    )
+    p.add_argument("path", help="bundle directory, .kif archive or URL")
+    p.add_argument("-o", "--output", help="write the page to this .html file instead of serving it")
+    p.add_argument("--port", type=int, default=0, help="port to serve on (default: any free port)")
+    p.add_argument("--no-stats", action="store_true", help="read no tensor: shapes from the headers, no statistics")
+    p.set_defaults(func=_cmd_view)
     return parser
 
 
