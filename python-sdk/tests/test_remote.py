@@ -83,8 +83,8 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
         if body:
+            self.server.sent += len(part)  # counted before sending, so a client never sees bytes not yet counted
             self.wfile.write(part)
-            self.server.sent += len(part)
 
 
 @pytest.fixture
@@ -193,3 +193,16 @@ def test_without_fsspec_a_url_names_the_install_command() -> None:
     assert out.returncode == 0, out.stderr
     line = out.stdout.strip()
     assert line.startswith("dependency-missing") and 'pip install "kif-format[remote]"' in line and "\n" not in line
+
+
+def test_remote_benchmark_smoke(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "remote.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--size-mb", "4", "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("|")[1].strip(): line.split("|")[2:] for line in done.stdout.splitlines() if line.startswith("| ")}
+    opened = int(rows["open (kif.load verify=False)"][0].replace(",", ""))
+    assert 0 < opened < 2**20 and "open < 1 MB: yes" in done.stdout
+    assert int(rows["first tensor (d0/bias)"][0].replace(",", "")) == 256 * 4  # one bias of the smoke model, exactly
+    assert list(tmp_path.iterdir()) == []  # the generated bundle was removed
