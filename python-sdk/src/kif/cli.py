@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a bundle and list every finding",
         description="Check a bundle: archive safety, schema, graph, weights, checksums, shapes.",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="bundle directories or .kif archives (exit code: the worst of them)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="bundle directories, .kif archives or URLs (exit code: the worst of them)")
     p.add_argument("--json", action="store_true", help="print the report as JSON (a list of reports for several paths)")
     p.add_argument(
         "--level",
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show inputs, outputs, layers and sizes",
         description="Describe a bundle: inputs, outputs, layer table, parameter count and sizes.",
     )
-    p.add_argument("path", help="bundle directory or .kif archive")
+    p.add_argument("path", help="bundle directory, .kif archive or fsspec URL (https://..., needs kif-format[remote])")
     p.add_argument("--json", action="store_true", help="print JSON (inputs and outputs as lists of {name, dtype, shape} in graph order)")
     p.set_defaults(func=_cmd_inspect)
 
