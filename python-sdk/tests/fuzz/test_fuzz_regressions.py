@@ -55,6 +55,13 @@ def _codes(target: str, root: Path) -> set[str]:
         return _raised_code(lambda: parse_header(blob, len(blob), "weights.safetensors"))
     if target == "json":
         return {f.code for f in kif.validate(root / "bundle").errors} if (root / "bundle").exists() else set()
+    if target == "writers":  # the save into the folder that holds a user's file
+        occupied = root / "occupied"
+        occupied.mkdir()
+        (occupied / "keep.txt").write_bytes(b"user data")
+        codes = _raised_code(lambda: kif.save(kif.load(root / "bundle"), occupied))
+        assert (occupied / "keep.txt").read_bytes() == b"user data"
+        return codes
     if target.startswith("keras"):
         from kif.keras import convert
 
