@@ -55,15 +55,14 @@ class Browser:
             argv.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox
         argv.append("about:blank")
         self._log = open(os.path.join(self._profile, "stderr.log"), "wb")  # noqa: SIM115 (closed in __exit__)
-        self.process = subprocess.Popen(
-            argv, preexec_fn=fds, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=self._log
-        )
+        self.process = subprocess.Popen(argv, preexec_fn=fds, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=self._log)
         os.close(to_child_r)
         os.close(from_child_w)
         self._next = 0
         self._replies: dict[int, queue.Queue[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.events: list[dict[str, Any]] = []
+        self._enabled = False
         self._event = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
         self.session = self._attach()
@@ -127,12 +126,16 @@ class Browser:
                     raise AssertionError(f"no {method} event within {timeout} s")
                 self._event.wait(left)
 
-    def open(self, url: str) -> None:
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.send(f"{domain}.enable")
+    def open(self, url: str) -> int:
+        """Navigate and wait for the load event; returns the event number the navigation started at."""
+        if not self._enabled:
+            for domain in ("Page", "Runtime", "Log", "Network"):
+                self.send(f"{domain}.enable")
+            self._enabled = True
         mark = len(self.events)
         self.send("Page.navigate", {"url": url})
         self.wait_event("Page.loadEventFired", since=mark)
+        return mark
 
     def evaluate(self, expression: str) -> Any:
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
@@ -151,9 +154,10 @@ class Browser:
         data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
         path.write_bytes(base64.b64decode(data))
 
-    def console_errors(self) -> list[str]:
+    def console_errors(self, since: int = 0) -> list[str]:
+        """Exceptions, console.error/assert calls and error log entries, from event number ``since`` on."""
         found = []
-        for event in list(self.events):
+        for event in list(self.events)[since:]:
             method, params = event.get("method"), event.get("params", {})
             if method == "Runtime.exceptionThrown":
                 found.append(json.dumps(params.get("exceptionDetails", {}))[:500])
@@ -163,8 +167,9 @@ class Browser:
                 found.append(json.dumps(params["entry"])[:500])
         return found
 
-    def requests(self) -> list[str]:
-        return [e["params"]["request"]["url"] for e in list(self.events) if e.get("method") == "Network.requestWillBeSent"]
+    def requests(self, since: int = 0) -> list[str]:
+        """The URL of every request the page made, from event number ``since`` on."""
+        return [e["params"]["request"]["url"] for e in list(self.events)[since:] if e.get("method") == "Network.requestWillBeSent"]
 
     def __enter__(self) -> Browser:
         return self

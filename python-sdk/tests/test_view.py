@@ -145,6 +145,7 @@ def test_block_keys_from_names() -> None:
     assert group_key("conv2_block1_1_conv") == "conv2_block1"  # ResNet, DenseNet
     assert group_key("block_3_expand_BN") == "block_3"  # MobileNetV2
     assert group_key("block1a_dwconv") == "block1a"  # EfficientNet
+    assert group_key("stage1_block3_conv") == "stage1_block3"  # the innermost numbered block
     assert group_key("inner/sub/dense") == "inner/sub"  # a nested model, flattened by the converter
     assert group_key("dense_1") is None and group_key("batch_normalization_3") is None and group_key("block1") is None
     layers = [kif.Layer(n, "ReLU", {}, ["x"], [n]) for n in ("a/1", "a/2", "b", "a/3", "a/4", "c_block1_x", "c_block1_y", "z")]

@@ -19,8 +19,9 @@ FORMAT = "kif-view/1"
 # Where the per-layer spec pages live (the repository's spec/layers/, as pyproject's project URLs name it).
 SPEC_BASE = "https://github.com/kif-format/kif/blob/main/spec/layers/"
 # Names of repeated blocks as Keras applications and common code write them: conv2_block1_*, block_3_*, block1a_*,
-# layer_0_*, stage2_*, encoder_1_* ...; a nested model's layers are named <model>/<layer> by the converter.
-_BLOCK = re.compile(r"^(.*?(?:block|layer|stage|encoder|decoder|cell|unit)_?\d+[a-z]?)_.", re.IGNORECASE)
+# layer_0_*, stage2_*, encoder_1_* ...; a nested model's layers are named <model>/<layer> by the converter. The
+# innermost numbered block wins (stage1_block3_conv is in stage1_block3): one level of blocks, each a few layers.
+_BLOCK = re.compile(r"^(.*(?:block|layer|stage|encoder|decoder|cell|unit)_?\d+[a-z]?)_.", re.IGNORECASE)
 
 
 def group_key(name: str) -> str | None:
