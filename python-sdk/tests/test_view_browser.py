@@ -117,7 +117,8 @@ def test_a_thousand_layer_model_opens_collapsed_and_expands(browser: Browser, tm
     assert browser.evaluate("[...document.querySelectorAll('#results li')].map(li => li.textContent)") == [
         "stage1_block117_bn  (BatchNormalization)"
     ]
-    x, y = browser.evaluate("(() => { const r = document.querySelector('#results li').getBoundingClientRect(); return [r.x + 5, r.y + 5]; })()")
+    first = "document.querySelector('#results li').getBoundingClientRect()"
+    x, y = browser.evaluate(f"(() => {{ const r = {first}; return [r.x + 5, r.y + 5]; }})()")
     browser.click(x, y)
     assert browser.evaluate(NODES) == 249 + 4 + 2
     assert browser.evaluate("document.querySelector('.node.selected').getAttribute('data-id')") == "l:469"
