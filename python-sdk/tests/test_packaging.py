@@ -96,6 +96,9 @@ def test_wheel_from_sdist_installs_in_a_fresh_venv_and_runs_the_main_job(dists: 
     kif = str(tmp_path / "venv" / "bin" / "kif")
     ran = _run([kif, "conformance", "run", "--backend", "reference", "-k", "models/mlp", "-q"], work, env)
     assert "1 passed, 0 failed" in ran, ran
+    # kif view's assets (script, style, vendored dagre and its licence) ship as package data.
+    _run([kif, "view", "cnn.kif", "-o", "cnn.html"], work, env)
+    assert "Copyright (c) 2012-2014 Chris Pettitt" in (work / "cnn.html").read_text(encoding="utf-8")
 
 
 def test_python_dash_m_kif_is_the_kif_command() -> None:

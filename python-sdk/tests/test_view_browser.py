@@ -142,6 +142,14 @@ def test_a_thousand_layer_model_opens_collapsed_and_expands(browser: Browser, tm
     print(f"1,000 layers: page build + open {opened:.2f} s, expand all (layout of 1,002 nodes) {expanded:.2f} s")
 
 
+def test_a_missing_chromium_fails_naming_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests.chromium_cdp import chromium_path
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(AssertionError, match=r"apt-get install -y chromium"):
+        chromium_path()
+
+
 def screenshot(bundle: Path, out: Path, select: str | None = None) -> None:
     """The docs' picture: the page of ``bundle`` at 1400x900, with the layer named ``select`` clicked."""
     import tempfile
