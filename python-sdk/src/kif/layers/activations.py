@@ -158,6 +158,40 @@ def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))
 
 
+def log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))  # -softplus(-x) without overflow
+
+
+def squareplus(x: np.ndarray, b: float = 4.0) -> np.ndarray:
+    # (x + sqrt(x² + b)) / 2 as x/2 + r/2 with r = hypot(x, √b), which never overflows; for x < 0 the equal
+    # form (b/4) / (r/2 + |x|/2) avoids the cancellation that returns 0 where the true value is about b / (4|x|).
+    half_root = np.hypot(x, x.dtype.type(math.sqrt(b))) / 2
+    half_x = x / 2
+    return np.where(x >= 0, half_x + half_root, (b / 4) / (half_root + np.abs(half_x))).astype(x.dtype, copy=False)
+
+
+def glu(x: np.ndarray) -> np.ndarray:
+    a, gate = np.split(x, 2, axis=-1)  # the shape rule has checked that the last axis is even
+    return a * sigmoid(gate)
+
+
+def sparsemax(x: np.ndarray) -> np.ndarray:
+    """Euclidean projection of the last axis onto the simplex (Martins & Astudillo 2016), Keras's sorted form.
+
+    The maximum is subtracted first (sparsemax is shift-invariant), which keeps the cumulative sums exact
+    for large logits. Tied values are all in the support or all out, so ties need no rule.
+    """
+    z = x - np.max(x, axis=-1, keepdims=True)
+    ordered = -np.sort(-z, axis=-1)
+    k = np.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    support = ordered - (np.cumsum(ordered, axis=-1) - 1) / k > 0
+    size = np.sum(support, axis=-1, keepdims=True)
+    # τ from the sum of the sorted values over the support (= the k-th cumulative sum; Keras <= 3.15 sums the
+    # cumulative sums instead, keras-team/keras#23425).
+    tau = (np.sum(np.where(support, ordered, 0), axis=-1, keepdims=True) - 1) / size.astype(z.dtype)
+    return np.maximum(z - tau, 0)
+
+
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda x: x,
     "relu": lambda x: np.maximum(x, 0),
@@ -179,7 +213,34 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "softsign": lambda x: x / (1.0 + np.abs(x)),
     "exponential": np.exp,
     "mish": lambda x: x * np.tanh(softplus(x)),
+    # Since KIF 0.2.0; Keras 3 defaults for the parameters (celu alpha=1, shrink threshold=0.5, squareplus b=4).
+    "celu": lambda x: np.maximum(x, 0) + np.expm1(np.minimum(x, 0)),
+    "glu": glu,
+    "hard_shrink": lambda x: np.where(np.abs(x) > 0.5, x, 0).astype(x.dtype, copy=False),
+    "hard_tanh": lambda x: np.clip(x, -1, 1),
+    "log_sigmoid": log_sigmoid,
+    "soft_shrink": lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0)).astype(x.dtype, copy=False),
+    "sparse_plus": lambda x: np.where(x <= -1, 0, np.where(x < 1, 0.25 * (x + 1) ** 2, x)).astype(x.dtype, copy=False),
+    "sparse_sigmoid": lambda x: np.clip(0.5 * (x + 1), 0, 1),
+    "sparsemax": sparsemax,
+    "squareplus": squareplus,
+    "tanh_shrink": lambda x: x - np.tanh(x),
 }
+
+# Activations that are not element-wise act on the last axis; glu also halves it.
+LAST_AXIS = frozenset({"softmax", "log_softmax", "glu", "sparsemax"})
+
+
+def output_type(name: str, t: TensorType) -> TensorType:
+    """The type of ``name`` applied to a tensor of type ``t``: ``t`` itself, except that glu halves the last axis."""
+    if name != "glu":
+        return t
+    if not t.shape:
+        raise ShapeError("glu splits the last axis in two halves: expected an input of rank >= 1. Received: a scalar")
+    last = t.shape[-1]
+    if last is not None and last % 2:
+        raise ShapeError(f"glu splits the last axis in two halves: expected an even size. Received: last axis {last}")
+    return TensorType(t.dtype, (*t.shape[:-1], None if last is None else last // 2))
 
 
 def apply(name: str, x: np.ndarray) -> np.ndarray:
@@ -203,7 +264,7 @@ class Activation:
     def infer(attrs: dict[str, Any], inputs: list[TensorType | None], weights: dict[str, tuple[int, ...]]) -> list[TensorType]:
         x = only(inputs)
         require_float(x)
-        return [x]
+        return [output_type(attrs["activation"], x)]
 
     @staticmethod
     def run(attrs: dict[str, Any], inputs: list[np.ndarray | None], weights: dict[str, np.ndarray]) -> list[np.ndarray]:

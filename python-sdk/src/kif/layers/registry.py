@@ -50,7 +50,28 @@ def register_layer(layer_type: str) -> Callable[[type], type]:
         for method in ("infer", "run"):
             if not callable(getattr(cls, method, None)):
                 raise RuntimeError(f"Kernel for {layer_type!r} lacks a {method}() method")
+        attributes = catalog.get(layer_type).attributes
+        if "activation" in attributes and layer_type != "Activation":
+            cls.infer = _with_activation_shape(cls.infer, recurrent="return_sequences" in attributes)  # type: ignore[method-assign]
         KERNELS[layer_type] = cls
         return cls
 
     return decorate
+
+
+def _with_activation_shape(infer: Callable[..., list[TensorType]], *, recurrent: bool) -> Callable[..., list[TensorType]]:
+    """A layer's shape rule followed by its ``activation``'s: glu halves the last axis of the first output.
+
+    A recurrent cell feeds its activation back as state, so glu cannot be its activation (Keras fails too).
+    """
+
+    def rule(attrs: dict[str, Any], inputs: Sequence[TensorType | None], weights: dict[str, tuple[int, ...]]) -> list[TensorType]:
+        from kif.layers.activations import output_type  # activations imports this module
+
+        glu = "glu" in (attrs.get("activation"), attrs.get("recurrent_activation"))
+        if glu and recurrent:
+            raise ShapeError("expected an activation that keeps the state's shape. Received: glu, which halves the last axis")
+        outs = infer(attrs, inputs, weights)
+        return [output_type("glu", outs[0]), *outs[1:]] if glu else outs
+
+    return staticmethod(rule)  # type: ignore[return-value]
