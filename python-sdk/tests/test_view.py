@@ -141,6 +141,18 @@ def test_hostile_text_cannot_end_the_data_script(tmp_path: Path) -> None:
     assert page_data(page)["model"]["description"] == evil
 
 
+def test_page_of_a_bundle_read_from_an_fsspec_url() -> None:
+    import fsspec  # the remote extra (part of the test extra)
+
+    source = REPO / "conformance" / "cases" / "models" / "mlp" / "model.kif"
+    fsspec.filesystem("memory").pipe("/view-test/mlp.kif", source.read_bytes())
+    try:
+        remote = page_data(view_page.build_html("memory://view-test/mlp.kif"))
+    finally:
+        fsspec.filesystem("memory").rm("/view-test", recursive=True)
+    assert remote["tensors"] == page_data(view_page.build_html(source))["tensors"]
+
+
 def test_block_keys_from_names() -> None:
     assert group_key("conv2_block1_1_conv") == "conv2_block1"  # ResNet, DenseNet
     assert group_key("block_3_expand_BN") == "block_3"  # MobileNetV2

@@ -142,6 +142,21 @@ def test_a_thousand_layer_model_opens_collapsed_and_expands(browser: Browser, tm
     print(f"1,000 layers: page build + open {opened:.2f} s, expand all (layout of 1,002 nodes) {expanded:.2f} s")
 
 
+def test_hostile_text_is_shown_as_text_never_run(browser: Browser, tmp_path: Path) -> None:
+    evil = '<img src="x" onerror="console.error(1)"></script><script>console.error(2)</script>'
+    b = kif.GraphBuilder("evil")
+    x = b.input("x", "float32", (None, 2))
+    b.output(b.add("ReLU", x, name="relu"))
+    bundle = tmp_path / "evil" / "model.kif"
+    bundle.parent.mkdir()
+    kif.save(b.build(description=evil, metadata={"note": evil}), bundle)
+    url, mark = _open(browser, bundle, tmp_path)
+    shown = browser.evaluate("document.getElementById('model').textContent")
+    assert shown.count(evil) == 2  # description and metadata, verbatim
+    assert browser.evaluate("document.querySelectorAll('img, #panel script').length") == 0
+    _fetches_nothing(browser, url, mark)
+
+
 def test_a_missing_chromium_fails_naming_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from tests.chromium_cdp import chromium_path
 
