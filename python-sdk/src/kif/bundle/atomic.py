@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import os
 import re
@@ -22,6 +23,7 @@ import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 TMP_PREFIX = ".kif-tmp-"
 OLD_PREFIX = ".kif-old-"
@@ -30,6 +32,7 @@ _RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2
 _AT_FDCWD = -100
 
 
+@functools.cache
 def _host_tag() -> str:
     """The host and PID namespace a pid belongs to: a pid means nothing outside them."""
     try:
@@ -102,11 +105,18 @@ def _discard(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+@functools.cache
+def _libc_renameat2() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+
+
 def _renameat2(src: Path, dst: Path, flags: int) -> bool:
     """Linux renameat2; False where the system or the file system does not offer it."""
-    try:
-        call = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
+    call = _libc_renameat2()
+    if call is None:
         return False
     if call(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
         return True
