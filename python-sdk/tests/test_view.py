@@ -19,7 +19,7 @@ import kif
 from kif.cli import main
 from kif.shapes import compatible
 from kif.view import page as view_page
-from kif.view.data import SPEC_BASE, build, group_key, groups
+from kif.view.data import SPEC_BASE, build, group_key, groups, spec_link
 from kif.view.serve import make_server
 from kif.view.stats import tensor_stats
 
@@ -79,6 +79,8 @@ def test_spec_link_names_the_layer_page_and_relative_bases_work(tmp_path: Path) 
     for node in (n for n in data["nodes"] if n["kind"] == "layer"):
         assert node["specLink"] == f"../spec/layers/{node['type']}.md"
         assert (REPO / "spec" / "layers" / f"{node['type']}.md").is_file()
+    assert spec_link("keras.custom:InstanceNormalization", "../spec/layers/") == "../spec/layers/../extensions.md"
+    assert (REPO / "spec" / "extensions.md").is_file()
 
 
 def _saved(tmp_path: Path, weights: dict[str, np.ndarray], **fields: object) -> Path:
