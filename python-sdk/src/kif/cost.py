@@ -25,7 +25,7 @@ from kif import limits, sizes
 from kif.errors import KifError
 from kif.layers.registry import TensorType
 
-LOOP_OPS = 1000
+LOOP_OPS = 10_000  # a NumPy call costs microseconds: about ten thousand element operations
 Estimate = tuple[int, int]  # (operations, largest scratch array in elements)
 Weights = dict[str, tuple[int, ...]]
 
