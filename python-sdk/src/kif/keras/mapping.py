@@ -177,6 +177,8 @@ def activation_name(value: Any, ctx: Context) -> str:
     if name == "hard_sigmoid" and ctx.generation == 2:
         return "hard_sigmoid_keras2"  # Keras 2: clip(0.2x + 0.5); Keras 3: relu6(x + 3) / 6
     name = {"swish": "silu", "hard_swish": "hard_silu", "softmax_v2": "softmax"}.get(name, name)
+    if name == "threshold":  # keras.activations.threshold(x, threshold, default_value): no defaults, not callable by name
+        raise ctx.fail("activation 'threshold' needs threshold= and default_value=, which an activation name cannot carry")
     if name not in _activation_enum():
         raise ctx.fail(f"activation {name!r} has no KIF equivalent")
     return name

@@ -25,6 +25,20 @@ _OP_ACTIVATIONS = {
     "HardSigmoid": "hard_sigmoid",  # ops exist only in Keras 3 files: relu6(x + 3) / 6
     "HardSilu": "hard_silu",
     "HardSwish": "hard_silu",
+    "HardTanh": "hard_tanh",
+    "LogSigmoid": "log_sigmoid",
+    "SparsePlus": "sparse_plus",
+    "SparseSigmoid": "sparse_sigmoid",
+    "TanhShrink": "tanh_shrink",
+}
+# Ops whose parameter KIF fixes at the Keras default (an activation name carries none): op → (activation, defaults).
+_OP_DEFAULT_ACTIVATIONS: dict[str, tuple[str, dict[str, float]]] = {
+    "Celu": ("celu", {"alpha": 1.0}),
+    "Glu": ("glu", {"axis": -1}),
+    "HardShrink": ("hard_shrink", {"threshold": 0.5}),
+    "SoftShrink": ("soft_shrink", {"threshold": 0.5}),
+    "Sparsemax": ("sparsemax", {"axis": -1}),
+    "Squareplus": ("squareplus", {"b": 4}),
 }
 _OP_MERGES = {"Add", "Subtract", "Multiply", "Maximum", "Minimum"}
 
@@ -44,6 +58,12 @@ def map_op(ctx: Context) -> list[MappedLayer]:
     attrs: dict[str, Any]
     if name in _OP_ACTIVATIONS and len(inputs) == 1 and not numbers:
         kif_type, attrs = "Activation", {"activation": _OP_ACTIVATIONS[name]}
+    elif name in _OP_DEFAULT_ACTIVATIONS and len(inputs) == 1 and not numbers:
+        activation, defaults = _OP_DEFAULT_ACTIVATIONS[name]
+        for key, default in defaults.items():
+            if config.get(key, default) != default:
+                raise _op_fail(ctx, f"has {key}={config[key]!r}; KIF's {activation} has {key}={default} only")
+        kif_type, attrs = "Activation", {"activation": activation}
     elif name == "Gelu" and len(inputs) == 1:
         kif_type, attrs = "Activation", {"activation": "gelu_tanh" if config.get("approximate", True) else "gelu"}
     elif name == "Elu" and len(inputs) == 1:
