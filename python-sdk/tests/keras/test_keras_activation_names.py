@@ -108,3 +108,31 @@ def test_keras_ops_with_non_default_parameters_are_refused(build, message: str, 
     keras.Model(a, build(a)).save(src)
     with pytest.raises(KifError, match=message):
         convert(src, tmp_path / "model.kif")
+
+
+NEW = ["celu", "glu", "hard_shrink", "hard_tanh", "log_sigmoid", "soft_shrink", "sparse_plus", "sparse_sigmoid", "sparsemax",
+       "squareplus", "tanh_shrink"]  # fmt: skip
+
+
+def test_to_keras_rebuilds_the_new_activations_and_exports_them_back(tmp_path: Path) -> None:
+    from kif.keras import export
+    from kif.keras.to_keras import to_keras
+
+    rng = np.random.default_rng(8)
+    b = kif.GraphBuilder("acts")
+    x = b.input("x", "float32", (None, 6))
+    for name in NEW:
+        b.output(b.add("Activation", x, activation=name, name=f"act_{name}"))
+    kernel = rng.normal(size=(6, 4)).astype("float32")
+    b.output(b.add("Dense", x, units=4, activation="glu", use_bias=False, weights={"kernel": kernel}, name="dense_glu"))
+    model = b.build()
+    data = rng.normal(size=(5, 6)).astype("float32")
+    data[0, :3] = 0.5  # a three-way tie: sparsemax's support has three elements, where Keras's own sparsemax is wrong
+    want = list(kif.run(model, {"x": data}).values())
+    rebuilt = to_keras(model)
+    rebuilt.save(tmp_path / "rebuilt.keras")
+    loaded = keras.models.load_model(tmp_path / "rebuilt.keras")
+    for index, (got, w) in enumerate(zip(loaded.predict(data, verbose=0), want, strict=True)):
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6, err_msg=f"output {index}")
+    again = kif.load(export(loaded, tmp_path / "again.kif"))
+    assert [(layer.type, layer.attributes) for layer in again.layers] == [(layer.type, layer.attributes) for layer in model.layers]

@@ -17,7 +17,8 @@ with the same names, dtypes and shapes; outputs keep the graph's order.
 * Call-time attributes (``use_causal_mask``, ``return_attention_scores``) are call arguments.
 * Activations Keras 3 has no name for are registered functions: ``gelu_tanh`` →
   ``kif>gelu_tanh`` (``gelu(x, approximate=True)``), ``hard_sigmoid_keras2`` →
-  ``kif>hard_sigmoid_keras2`` (``clip(0.2 x + 0.5, 0, 1)``); a saved ``.keras`` file using them
+  ``kif>hard_sigmoid_keras2`` (``clip(0.2 x + 0.5, 0, 1)``); ``sparsemax`` is ``kif>sparsemax``
+  (Keras 3.15's own is wrong when more than one element is in the support, keras#23425); a saved ``.keras`` file using them
   needs ``import kif.keras.to_keras`` before ``keras.models.load_model``.
 
 * AveragePooling with ``padding="same"``: Keras on torch pads unevenly by replicating edge
@@ -58,9 +59,9 @@ def _registered_activations() -> dict[str, Callable[[Any], Any]]:
     """KIF activations with no Keras 3 name, as Keras-serializable functions (registered once)."""
     import keras
 
-    found = keras.saving.get_registered_object("kif>gelu_tanh")
-    if found is not None:
-        return {"gelu_tanh": found, "hard_sigmoid_keras2": keras.saving.get_registered_object("kif>hard_sigmoid_keras2")}
+    names = ("gelu_tanh", "hard_sigmoid_keras2", "sparsemax")
+    if keras.saving.get_registered_object("kif>gelu_tanh") is not None:
+        return {name: keras.saving.get_registered_object(f"kif>{name}") for name in names}
 
     @keras.saving.register_keras_serializable(package="kif", name="gelu_tanh")
     def gelu_tanh(x: Any) -> Any:
@@ -70,7 +71,19 @@ def _registered_activations() -> dict[str, Callable[[Any], Any]]:
     def hard_sigmoid_keras2(x: Any) -> Any:
         return keras.ops.clip(0.2 * x + 0.5, 0.0, 1.0)  # Keras 2's hard_sigmoid
 
-    return {"gelu_tanh": gelu_tanh, "hard_sigmoid_keras2": hard_sigmoid_keras2}
+    @keras.saving.register_keras_serializable(package="kif", name="sparsemax")
+    def sparsemax(x: Any) -> Any:
+        # The definition (spec/layers/activations.md); Keras <= 3.15's own is wrong for supports of more than
+        # one element (keras-team/keras#23425). The converter reads kif>sparsemax back as sparsemax.
+        ops = keras.ops
+        z = x - ops.max(x, axis=-1, keepdims=True)
+        ordered = ops.flip(ops.sort(z, axis=-1), axis=-1)
+        k = ops.cast(ops.arange(1, ops.shape(z)[-1] + 1), z.dtype)
+        support = ops.cast(ordered - (ops.cumsum(ordered, axis=-1) - 1) / k > 0, z.dtype)
+        tau = (ops.sum(ordered * support, axis=-1, keepdims=True) - 1) / ops.sum(support, axis=-1, keepdims=True)
+        return ops.maximum(z - tau, 0)
+
+    return {"gelu_tanh": gelu_tanh, "hard_sigmoid_keras2": hard_sigmoid_keras2, "sparsemax": sparsemax}
 
 
 def _activation(name: str) -> Any:
