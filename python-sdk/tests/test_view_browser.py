@@ -24,6 +24,7 @@ from tests.chromium_cdp import Browser
 REPO = Path(__file__).resolve().parents[2]
 MODELS = sorted((REPO / "conformance" / "cases" / "models").glob("*/model.kif"))
 NODES = "document.querySelectorAll('#viewport .node').length"
+VIEWBOX = "document.getElementById('graph').getAttribute('viewBox')"
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,14 @@ def _fetches_nothing(browser: Browser, url: str, mark: int) -> None:
     assert browser.console_errors(mark) == []
     others = [u for u in browser.requests(mark) if u != url and not u.startswith("data:")]
     assert others == [], f"the page made requests: {others}"
+
+
+def _changed(browser: Browser, expression: str, old: str, timeout: float = 10.0) -> str:
+    """The value of ``expression`` once it differs from ``old`` (input events may be handled after their command returns)."""
+    deadline = time.monotonic() + timeout
+    while (value := str(browser.evaluate(expression))) == old and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
 
 
 def _node_center(browser: Browser, node_id: str) -> tuple[float, float]:
@@ -124,14 +133,14 @@ def test_a_thousand_layer_model_opens_collapsed_and_expands(browser: Browser, tm
     assert browser.evaluate("document.querySelector('.node.selected').getAttribute('data-id')") == "l:469"
     assert browser.evaluate("document.getElementById('details').innerText").startswith("BatchNormalization")
     # Pan and zoom move the viewBox.
-    before = browser.evaluate("document.getElementById('graph').getAttribute('viewBox')")
+    before = str(browser.evaluate(VIEWBOX))
     browser.send("Input.dispatchMouseEvent", {"type": "mouseWheel", "x": 300, "y": 300, "deltaX": 0, "deltaY": 400})
-    zoomed = browser.evaluate("document.getElementById('graph').getAttribute('viewBox')")
+    zoomed = _changed(browser, VIEWBOX, before)  # a wheel event reaches the page asynchronously
     assert float(zoomed.split()[2]) > float(before.split()[2])  # wider: zoomed out
     browser.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": 300, "y": 300, "button": "left", "clickCount": 1})
     browser.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": 360, "y": 420, "button": "left"})
     browser.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": 360, "y": 420, "button": "left", "clickCount": 1})
-    panned = browser.evaluate("document.getElementById('graph').getAttribute('viewBox')")
+    panned = _changed(browser, VIEWBOX, zoomed)
     assert panned.split()[2:] == zoomed.split()[2:] and panned.split()[:2] != zoomed.split()[:2]
     started = time.perf_counter()
     browser.evaluate("document.getElementById('expand-all').click()")
