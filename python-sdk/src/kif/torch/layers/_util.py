@@ -66,7 +66,35 @@ _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "softsign": F.softsign,
     "exponential": torch.exp,
     "mish": lambda x: x * torch.tanh(torch.logaddexp(x, torch.zeros((), dtype=x.dtype))),
+    "celu": F.celu,
+    "glu": lambda x: F.glu(x, dim=-1),
+    "hard_shrink": lambda x: F.hardshrink(x, 0.5),
+    "hard_tanh": F.hardtanh,
+    "log_sigmoid": F.logsigmoid,
+    "soft_shrink": lambda x: F.softshrink(x, 0.5),
+    "sparse_plus": lambda x: torch.where(x <= -1, torch.zeros_like(x), torch.where(x < 1, 0.25 * (x + 1) ** 2, x)),
+    "sparse_sigmoid": lambda x: torch.clamp(0.5 * (x + 1), 0, 1),
+    "sparsemax": lambda x: _sparsemax(x),
+    "squareplus": lambda x: _squareplus(x),
+    "tanh_shrink": F.tanhshrink,
 }
+
+
+def _sparsemax(x: Tensor) -> Tensor:
+    """Projection of the last axis onto the simplex (spec/layers/activations.md; not Keras 3.15's, keras#23425)."""
+    z = x - x.amax(dim=-1, keepdim=True)
+    ordered = torch.sort(z, dim=-1, descending=True).values
+    k = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype, device=z.device)
+    support = (ordered - (torch.cumsum(ordered, dim=-1) - 1) / k > 0).to(z.dtype)
+    tau = ((ordered * support).sum(dim=-1, keepdim=True) - 1) / support.sum(dim=-1, keepdim=True)
+    return torch.clamp(z - tau, min=0)
+
+
+def _squareplus(x: Tensor) -> Tensor:
+    """(x + sqrt(x² + 4)) / 2 without overflow, and without cancellation for x < 0."""
+    half_root = torch.hypot(x, torch.full_like(x, 2.0)) / 2
+    half_x = x / 2
+    return torch.where(x >= 0, half_x + half_root, 1.0 / (half_root + half_x.abs()))
 
 
 def activation(name: str) -> Callable[[Tensor], Tensor]:
