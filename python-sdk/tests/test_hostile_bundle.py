@@ -163,7 +163,8 @@ if mode == "api":
         result["code"] = exc.code
 else:
     from kif.cli import main
-    argv = ["run", path, "--inputs", inputs, "--output", inputs + ".out.npz"] if mode == "cli-run" else ["validate", "--level", "numeric", path]
+    run = ["run", path, "--inputs", inputs, "--output", inputs + ".out.npz"]
+    argv = run if mode == "cli-run" else ["validate", "--level", "numeric", path]
     result["status"] = main(argv)
 result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print("RESULT " + json.dumps(result))
