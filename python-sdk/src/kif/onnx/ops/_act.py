@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kif.onnx._context import Ctx
+from kif.onnx.ops import _act_extra
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -45,6 +46,8 @@ def activation(ctx: Ctx, name: str, like: str | np.dtype, x: str) -> str:
         return ctx.node("LogSoftmax", [x], axis=-1)
     if name == "mish":
         return ctx.node("Mish", [x])
+    if name in _act_extra.NAMES:
+        return _act_extra.activation(ctx, name, like, x)
     raise ctx.refuse(f"activation {name!r} has no ONNX form here")
 
 
