@@ -185,7 +185,10 @@ _ATTENTION_PARTS = {
 
 
 def _attention_inputs(ctx: Context, query: str, value: str, key: str | None, explicit_mask: str | None) -> list[str | None]:
-    inputs: list[str | None] = [query, value, key, ctx.mask_of(query), ctx.mask_of(value), ctx.mask_of(key), explicit_mask]
+    # Keras fills value_mask / key_mask from the tensors' masks when not passed; the query's mask is always its own.
+    kw = ctx.node.kw_inputs
+    value_mask, key_mask = ((kw.get(f"{arg}_mask") or [None])[0] or ctx.mask_of(t) for arg, t in (("value", value), ("key", key)))
+    inputs: list[str | None] = [query, value, key, ctx.mask_of(query), value_mask, key_mask, explicit_mask]
     while inputs and inputs[-1] is None:
         inputs.pop()
     return inputs
@@ -234,10 +237,12 @@ def _dot_attention(ctx: Context) -> list[MappedLayer]:
     return [MappedLayer(class_name, attrs, inputs, [ctx.output(i) for i in range(count)], weights, output_mask=ctx.mask_of(query))]
 
 
-@mapper("GlobalAveragePooling1D")  # Keras's GlobalMaxPooling1D ignores masks: it stays generic, mask-free
+@mapper("GlobalAveragePooling1D", "GlobalMaxPooling1D")
 def _global_pooling_1d(ctx: Context) -> list[MappedLayer]:
     [mapped] = map_generic(ctx)
     mask = (ctx.node.kw_inputs.get("mask") or [None])[0] or ctx.mask_of(mapped.inputs[0])  # Keras 3 records it
+    if ctx.node.class_name == "GlobalMaxPooling1D" and ctx.node.registered_name != "kif>GlobalMaxPooling1D":
+        mask = None  # Keras's own ignores masks; to_keras's kif>GlobalMaxPooling1D applies the one passed to it
     if mask is not None:
         mapped.inputs = [mapped.inputs[0], mask]
     mapped.output_mask = None

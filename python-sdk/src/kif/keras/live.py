@@ -130,6 +130,26 @@ def model_source(model: Any) -> Any:
     return KerasSource(Path(f"<live model {model.name}>"), "keras-live", config, version, LiveWeights(model, version))  # type: ignore[arg-type]
 
 
+def _fold_drop_masks(kif_model: Any, config: dict[str, Any]) -> None:
+    """Remove the Identity layers that to_keras's ``kif>DropMask`` layers became: KIF masks are explicit
+    inputs, so a layer that only dropped Keras's implicit mask means nothing in KIF (the readers take its input)."""
+    from kif.keras.drop_mask import REGISTERED_NAME
+
+    inner = config.get("config")
+    layers = inner.get("layers") if isinstance(inner, dict) else None
+    names = {entry.get("name") for entry in layers or [] if isinstance(entry, dict) and entry.get("registered_name") == REGISTERED_NAME}
+    outputs = {spec.name for spec in kif_model.outputs}
+    renamed: dict[str, str] = {}
+    kept = []
+    for layer in kif_model.layers:
+        layer.inputs = [renamed.get(t, t) if t is not None else None for t in layer.inputs]
+        if layer.type == "Identity" and layer.name in names and layer.inputs[0] is not None and layer.outputs[0] not in outputs:
+            renamed[layer.outputs[0]] = layer.inputs[0]
+            continue
+        kept.append(layer)
+    kif_model.layers = kept
+
+
 def export(model: Any, path: str | os.PathLike[str], *, allow_custom: bool = False, **save_kwargs: Any) -> Path:
     """Write the in-memory Keras 3 ``model`` as a KIF bundle at ``path`` (``.kif`` archive or directory).
 
@@ -144,6 +164,7 @@ def export(model: Any, path: str | os.PathLike[str], *, allow_custom: bool = Fal
         kif_model = keras_to_model(source, allow_custom=allow_custom)
     finally:
         source.close()
+    _fold_drop_masks(kif_model, source.config)
     target = Path(kif.save(kif_model, path, **save_kwargs))
     report = kif.validate(target, verify_checksums=False)
     if not report.ok:  # as kif convert does: never leave an invalid bundle behind

@@ -136,6 +136,14 @@ def _expand_or_squeeze(ctx: Context, name: str, axis: Any) -> list[int]:
     return [int(d) for d in dims[1:]]
 
 
+@mapper("DropMask")
+def _drop_mask(ctx: Context) -> list[MappedLayer]:
+    """to_keras's ``kif>DropMask`` (a tensor without its Keras mask) → Identity with no mask; ``kif.keras.export`` folds it away."""
+    if ctx.node.registered_name != "kif>DropMask" or len(ctx.node.inputs) != 1:
+        raise ctx.fail("unknown layer class (only kif.keras.to_keras's kif>DropMask has this name)")
+    return [MappedLayer("Identity", {}, list(ctx.node.inputs), list(ctx.node.outputs), output_mask=None)]
+
+
 # Keras ≤ 2.1's deprecated Merge layer: one class, the operation in ``mode``.
 _MERGE_MODES = {"sum": "Add", "mul": "Multiply", "ave": "Average", "max": "Maximum", "concat": "Concatenate", "dot": "Dot"}
 

@@ -1,4 +1,6 @@
-"""AveragePooling with ``padding="same"`` by KIF's rule on every Keras backend, as one Keras layer.
+"""Pooling layers to_keras builds where Keras computes differently from KIF, each as one Keras layer.
+
+AveragePooling with ``padding="same"``, by KIF's rule on every Keras backend:
 
 KIF (TensorFlow's rule) divides each window's sum by its real cells; Keras on torch pads by
 replicating edge values when the padding is uneven and counts the padded cells. The layer here
@@ -9,6 +11,10 @@ It is one layer, not a chain of ``keras.ops`` calls, so that exporting the rebui
 (``kif.keras.export``) gives the KIF layer back: its class name and config are those of the Keras
 layer it subclasses. It is registered as ``kif>AveragePooling{1,2,3}D``; loading a saved ``.keras``
 file that uses it needs ``import kif.keras.to_keras`` first, as for the registered activations.
+
+GlobalMaxPooling1D with a mask: Keras's layer takes none, KIF's skips masked steps. The subclass
+(``kif>GlobalMaxPooling1D``) takes ``mask=`` and gives masked steps the lowest finite value before
+the max; the exporter maps it back to the KIF layer with its mask input.
 """
 
 from __future__ import annotations
@@ -54,4 +60,27 @@ def average_pooling_same(kif_type: str) -> type:
     return keras.saving.register_keras_serializable(package="kif", name=kif_type)(cls)
 
 
-__all__ = ["average_pooling_same", "same_padding"]
+@functools.cache
+def global_max_pooling_masked() -> type:
+    """The Keras GlobalMaxPooling1D subclass that skips the steps ``mask`` marks false (output: no mask)."""
+    import keras
+    import numpy as np
+
+    def call(self: Any, inputs: Any, mask: Any = None) -> Any:
+        if mask is not None:
+            ops = keras.ops
+            name = keras.backend.standardize_dtype(inputs.dtype)
+            dtype = np.dtype(name) if name != "bfloat16" else np.dtype(np.float32)
+            keep = ops.expand_dims(ops.cast(mask, "bool"), 2 if self.data_format == "channels_last" else 1)
+            inputs = ops.where(keep, inputs, ops.cast(float(np.finfo(dtype).min), inputs.dtype))
+        return keras.layers.GlobalMaxPooling1D.call(self, inputs)
+
+    def compute_mask(self: Any, inputs: Any, mask: Any = None) -> None:
+        return None  # the steps axis is reduced away
+
+    body = {"call": call, "compute_mask": compute_mask, "__module__": __name__, "__doc__": "GlobalMaxPooling1D that skips masked steps."}
+    cls = type("GlobalMaxPooling1D", (keras.layers.GlobalMaxPooling1D,), body)
+    return keras.saving.register_keras_serializable(package="kif", name="GlobalMaxPooling1D")(cls)
+
+
+__all__ = ["average_pooling_same", "global_max_pooling_masked", "same_padding"]

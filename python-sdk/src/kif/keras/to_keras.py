@@ -12,8 +12,9 @@ with the same names, dtypes and shapes; outputs keep the graph's order.
 * Masks: KIF's explicit mask inputs are passed as ``mask=`` / ``query_mask=`` … at the
   call, so Keras sees exactly the masks KIF does. Mask outputs (Embedding ``mask_zero``,
   Masking) are the mask Keras attaches to the layer's output. Where Keras would apply an
-  implicit mask that the KIF layer does not take, the tensor is passed through
-  ``keras.ops.copy`` (which drops the attached mask).
+  implicit mask that the KIF layer does not take, the tensor is passed through a
+  ``kif>DropMask`` layer (``kif.keras.drop_mask``), which the exporter maps to nothing. A masked
+  GlobalMaxPooling1D (Keras's takes no mask) is ``kif>GlobalMaxPooling1D`` (``kif.keras.pooling_same``).
 * Call-time attributes (``use_causal_mask``, ``return_attention_scores``) are call arguments.
 * Activations Keras 3 has no name for are registered functions: ``gelu_tanh`` →
   ``kif>gelu_tanh`` (``gelu(x, approximate=True)``), ``hard_sigmoid_keras2`` →
@@ -113,8 +114,9 @@ def _kwargs(kif_type: str, attrs: dict[str, Any], name: str | None) -> dict[str,
     return kwargs
 
 
-def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: str | None = None) -> Any:
-    """A Keras layer (not built) for one KIF type and its attributes; ``dtype``: its dtype policy when not float32."""
+def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: str | None = None, masked: bool = False) -> Any:
+    """A Keras layer (not built) for one KIF type and its attributes; ``dtype``: its dtype policy when not float32;
+    ``masked``: the KIF layer has a mask input."""
     extra = {"dtype": dtype} if dtype else {}
     if kif_type == "Bidirectional":
         forward = _make_layer(attrs["forward"]["type"], attrs["forward"]["attributes"], None, dtype)
@@ -128,6 +130,10 @@ def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: s
         from kif.keras.pooling_same import average_pooling_same
 
         cls = average_pooling_same(kif_type)
+    if kif_type == "GlobalMaxPooling1D" and masked:
+        from kif.keras.pooling_same import global_max_pooling_masked
+
+        cls = global_max_pooling_masked()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*rms_scaling.*")  # deprecated in Keras, still a KIF attribute
         return cls(**_kwargs(kif_type, attrs, name), **extra)
@@ -230,6 +236,7 @@ class _Builder:
         self.tensors: dict[str, Any] = {}
         self.names: set[str] = set()
         self.shared: dict[str, Any] = {}
+        self.unmasked_of: dict[int, Any] = {}  # id(Keras tensor) → that tensor without its mask (one DropMask per tensor)
 
     def name(self, wanted: str) -> str:
         """Keras forbids '/' in names; ':' and other characters are replaced too, keeping names unique."""
@@ -263,14 +270,11 @@ class _Builder:
         """``x`` without the mask Keras attached to it (for a KIF layer that takes no mask there)."""
         if x is None or _mask_of(x) is None:
             return x
-        return self.keras.ops.copy(x)
+        if id(x) not in self.unmasked_of:
+            from kif.keras.drop_mask import drop_mask_class
 
-    def masked_steps_lowest(self, x: Any, mask: Any, data_format: str) -> Any:
-        """Keras's GlobalMaxPooling1D takes no mask; KIF's skips masked steps: give them the lowest finite value first."""
-        ops = self.keras.ops
-        lowest = float(np.finfo(np.dtype(str(x.dtype)) if str(x.dtype) != "bfloat16" else np.float32).min)
-        keep = ops.expand_dims(mask, axis=2 if data_format == "channels_last" else 1)
-        return ops.where(keep, self.unmasked(x), ops.cast(lowest, x.dtype))
+            self.unmasked_of[id(x)] = drop_mask_class()(name=self.name("kif.drop_mask"))(x)
+        return self.unmasked_of[id(x)]
 
     def keras_layer(self, layer: Layer) -> tuple[Any, bool]:
         """The Keras layer for ``layer`` and whether it is new (shared weights → the same Keras layer)."""
@@ -281,7 +285,7 @@ class _Builder:
         # KIF computes in the input's floating dtype (weights cast to it); Keras layers default to float32
         dtype = str(first.dtype) if first is not None and str(first.dtype) in ("float16", "bfloat16", "float64") else None
         try:
-            made = _make_layer(layer.type, layer.attributes, self.name(layer.name), dtype)
+            made = _make_layer(layer.type, layer.attributes, self.name(layer.name), dtype, masked=self.arg(layer, 1) is not None)
         except (TypeError, ValueError) as exc:
             raise KifError(f"Layer {layer.name!r} ({layer.type}): Keras refused its attributes: {exc}", code="layer-unsupported") from None
         if layer.weights:
@@ -308,6 +312,8 @@ class _Builder:
                 f"Layer {layer.name!r} ({layer.type}): Keras gave {len(outs)} outputs for {len(layer.outputs)}", code="run-failed"
             )
         self.tensors.update(zip(layer.outputs, outs[: len(layer.outputs)], strict=True))
+        if layer.type == "LayerNormalization" and new and isinstance(layer.attributes["axis"], int):
+            keras_layer.axis = layer.attributes["axis"]  # build() rewrote it as [axis]: keep KIF's spelling in the config
         if new:
             values = {role: np.asarray(self.model.weights[tensor]) for role, tensor in layer.weights.items()}
             _set_weights(keras_layer, layer.type, layer.attributes, values, f"Layer {layer.name!r} ({layer.type})")
@@ -358,9 +364,7 @@ class _Builder:
             x, mask = self.arg(layer, 0), self.arg(layer, 1)
             if mask is None:
                 return keras_layer(self.unmasked(x))
-            if kif_type == "GlobalMaxPooling1D":
-                return keras_layer(self.masked_steps_lowest(x, mask, attrs["data_format"]))
-            return keras_layer(x, mask=mask)
+            return keras_layer(x, mask=mask)  # GlobalMaxPooling1D: kif>GlobalMaxPooling1D, which takes the mask
         return keras_layer(self.arg(layer, 0))
 
 

@@ -1,0 +1,109 @@
+"""KIF → ``kif.keras.to_keras`` → ``kif.keras.export`` on every model case of the conformance suite.
+
+For each case the exported graph must be the original one: the same inputs and outputs, the same
+layers in the same order (name, type, attributes, and what each input reads), and byte-equal weights
+for every role. Two documented equivalences, both of to_keras:
+
+* Names: Keras forbids ``/`` in layer names, so to_keras writes ``tower/dense`` (a flattened nested
+  model) as ``tower_dense`` (``_Builder.name``); layer names are compared after that rule. Tensor names
+  are compared up to renaming (Keras names a layer's outputs after the layer), through the wiring:
+  each layer input must come from the same producer and output slot.
+* Shared layers: KIF layers using the same weight tensors become one Keras layer called several times,
+  so a later call's KIF name is the exporter's (``<layer>_call1``); its name is not compared, but which
+  earlier layer's weights it shares is.
+* Weight dtypes: a Keras layer's variables have one dtype, the one it computes in, so float16 weights
+  of a layer that computes in float32 (KIF casts weights to the input's dtype) come back as float32,
+  with the same values: allowed only when the widening is exact.
+Outputs are compared against the suite's goldens (the independent oracle) within the case tolerance,
+for both the rebuilt Keras model and the exported graph run by the reference runtime.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+import kif
+from kif.dtypes import by_name
+from kif.keras import export, to_keras
+
+SUITE = Path(__file__).resolve().parents[3] / "conformance"
+CASES = sorted(p.parent for p in (SUITE / "cases").glob("*/*/case.json"))
+# Cases that used to fail the round trip: Keras-only mask drops (keras.ops.copy), a masked GlobalMaxPooling1D
+# built from ExpandDims/Where op nodes, and Keras's build() rewriting LayerNormalization(axis=-1) as [-1].
+FORMER_FAILURES = [
+    "embedding-mask-attention",
+    "embedding-mask-multiheadattention",
+    "embedding-mask-globalmaxpooling1d",
+    "layernormalization-rms-scaling",
+]
+
+
+def _wiring(model: kif.Model) -> list[tuple[Any, ...]]:
+    """Each layer as (name, type, attributes, inputs by producer, weights by first user), tensor names replaced by where they come from."""
+    source: dict[str, Any] = {spec.name: ("input", spec.name) for spec in model.inputs}
+    first_user: dict[str, int] = {}
+    rows = []
+    for index, layer in enumerate(model.layers):
+        reads = [None if t is None else source.get(t, ("unknown", t)) for t in layer.inputs]
+        weights = {role: first_user.setdefault(tensor, index) for role, tensor in layer.weights.items()}
+        shared = bool(weights) and all(user < index for user in weights.values())
+        name = None if shared else re.sub(r"[^A-Za-z0-9_.-]", "_", layer.name)  # to_keras's name rule (Keras forbids '/')
+        rows.append((name, layer.type, layer.attributes, reads, sorted(weights.items())))
+        source.update({t: ("layer", index, slot) for slot, t in enumerate(layer.outputs)})
+    rows.append(("outputs", [source.get(spec.name, ("unknown", spec.name)) for spec in model.outputs]))
+    return rows
+
+
+def _close_to_goldens(got: list[np.ndarray], spec: dict[str, Any], expected: dict[str, np.ndarray], what: str) -> None:
+    rtol, atol = float(spec["tolerance"]["rtol"]), float(spec["tolerance"]["atol"])
+    assert len(got) == len(spec["outputs"]), f"{what}: {len(got)} outputs, expected {len(spec['outputs'])}"
+    for name, value in zip(spec["outputs"], got, strict=True):
+        want = expected[name]
+        assert (value.dtype, value.shape) == (want.dtype, want.shape), f"{what} {name}: {value.dtype}{value.shape}"
+        if want.dtype.kind in "biu":
+            np.testing.assert_array_equal(value, want, err_msg=f"{what} {name}")
+        else:
+            np.testing.assert_allclose(value, want, rtol=rtol, atol=atol, err_msg=f"{what} {name}")
+
+
+def test_suite_is_in_the_repository() -> None:
+    assert len(CASES) > 400, f"expected the conformance model cases under {SUITE}/cases"
+    assert set(FORMER_FAILURES) <= {c.name for c in CASES}
+
+
+@pytest.mark.parametrize("folder", CASES, ids=[f"{c.parent.name}/{c.name}" for c in CASES])
+def test_to_keras_then_export_gives_the_same_graph(folder: Path, tmp_path: Path) -> None:
+    import json
+
+    spec = json.loads((folder / "case.json").read_text(encoding="utf-8"))
+    original = kif.load(folder / "model.kif")
+    rebuilt = to_keras(original)
+    again = kif.load(export(rebuilt, tmp_path / "again.kif"))
+
+    assert [(s.name, s.dtype, tuple(s.shape)) for s in again.inputs] == [(s.name, s.dtype, tuple(s.shape)) for s in original.inputs]
+    assert [(s.dtype, tuple(s.shape)) for s in again.outputs] == [(s.dtype, tuple(s.shape)) for s in original.outputs]
+    assert _wiring(again) == _wiring(original)
+    for mine, theirs in zip(original.layers, again.layers, strict=True):
+        for role, tensor in mine.weights.items():
+            want, got = np.asarray(original.weights[tensor]), np.asarray(again.weights[theirs.weights[role]])
+            assert got.shape == want.shape, f"{mine.name}.{role}: shape {got.shape}, expected {want.shape}"
+            if got.dtype != want.dtype:  # widened to the dtype the layer computes in: exact, or a failure
+                assert (want.dtype, got.dtype) == (np.float16, np.float32), f"{mine.name}.{role}: {got.dtype}, expected {want.dtype}"
+                got = got.astype(want.dtype)
+                assert np.array_equal(got.astype(np.float32), np.asarray(again.weights[theirs.weights[role]])), "the widening lost bits"
+            assert got.tobytes() == want.tobytes(), f"{mine.name}.{role}: values differ"
+
+    inputs, expected = load_file(str(folder / "inputs.safetensors")), load_file(str(folder / "expected.safetensors"))
+    feed = {name: inputs[name] for name in spec["inputs"]}
+    args = [feed[s.name].astype(by_name(s.dtype).numpy, copy=False) for s in original.inputs]
+    out = rebuilt(args if len(args) > 1 else args[0], training=False)
+    keras_outputs = [np.asarray(keras.ops.convert_to_numpy(o)) for o in (out if isinstance(out, (list, tuple)) else [out])]
+    _close_to_goldens(keras_outputs, spec, expected, "to_keras")
+    _close_to_goldens(list(kif.run(again, feed).values()), spec, expected, "exported graph")
