@@ -107,3 +107,26 @@ def test_to_keras_then_export_gives_the_same_graph(folder: Path, tmp_path: Path)
     keras_outputs = [np.asarray(keras.ops.convert_to_numpy(o)) for o in (out if isinstance(out, (list, tuple)) else [out])]
     _close_to_goldens(keras_outputs, spec, expected, "to_keras")
     _close_to_goldens(list(kif.run(again, feed).values()), spec, expected, "exported graph")
+
+
+def test_saved_rebuilt_model_loads_in_a_fresh_process(tmp_path: Path) -> None:
+    """A rebuilt model using kif>DropMask and kif>GlobalMaxPooling1D saves to .keras and loads in another process
+    after register_keras_objects(), predicting what the suite's goldens say."""
+    import subprocess
+    import sys
+
+    names = ["embedding-mask-multiheadattention", "embedding-mask-globalmaxpooling1d"]
+    for name in names:
+        to_keras(kif.load(SUITE / "cases" / "graph_features" / name / "model.kif")).save(tmp_path / f"{name}.keras")
+    script = (
+        "import json, sys, numpy as np, keras; from safetensors.numpy import load_file; "
+        "from kif.keras.to_keras import register_keras_objects; register_keras_objects()\n"
+        "for name in sys.argv[2:]:\n"
+        "    case = f'{sys.argv[1]}/{name}'; m = keras.models.load_model(f'{name}.keras')\n"
+        "    spec = json.load(open(case + '/case.json')); [x], [y] = spec['inputs'], spec['outputs']\n"
+        "    got = keras.ops.convert_to_numpy(m(load_file(case + '/inputs.safetensors')[x]))\n"
+        "    np.testing.assert_allclose(got, load_file(case + '/expected.safetensors')[y], rtol=1e-4, atol=1e-5)\n"
+    )
+    env = {**__import__("os").environ, "KERAS_BACKEND": "torch"}
+    cases = str(SUITE / "cases" / "graph_features")
+    subprocess.run([sys.executable, "-c", script, cases, *names], cwd=tmp_path, env=env, check=True)

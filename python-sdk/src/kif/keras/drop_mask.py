@@ -4,7 +4,7 @@ KIF's masks are explicit inputs; Keras attaches masks to tensors and some layers
 tensor itself (MultiHeadAttention reads its query's). DropMask passes its input on as a new tensor with
 no mask. Being a layer (not a ``keras.ops.copy`` node), it is recognised by ``kif.keras.export``, which
 maps it to nothing: the KIF graph comes back without an extra layer. Loading a saved ``.keras`` file
-that uses it needs ``import kif.keras.to_keras`` first, as for the registered activations.
+that uses it needs ``kif.keras.to_keras.register_keras_objects()`` first, as for the registered activations.
 """
 
 from __future__ import annotations

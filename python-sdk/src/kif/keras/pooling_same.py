@@ -10,7 +10,7 @@ zero-padded ones-tensor (real cells / window size), which gives sum / real cells
 It is one layer, not a chain of ``keras.ops`` calls, so that exporting the rebuilt model
 (``kif.keras.export``) gives the KIF layer back: its class name and config are those of the Keras
 layer it subclasses. It is registered as ``kif>AveragePooling{1,2,3}D``; loading a saved ``.keras``
-file that uses it needs ``import kif.keras.to_keras`` first, as for the registered activations.
+file that uses it needs ``kif.keras.to_keras.register_keras_objects()`` first, as for the registered activations.
 
 GlobalMaxPooling1D with a mask: Keras's layer takes none, KIF's skips masked steps. The subclass
 (``kif>GlobalMaxPooling1D``) takes ``mask=`` and gives masked steps the lowest finite value before

@@ -20,7 +20,7 @@ with the same names, dtypes and shapes; outputs keep the graph's order.
   ``kif>gelu_tanh`` (``gelu(x, approximate=True)``), ``hard_sigmoid_keras2`` →
   ``kif>hard_sigmoid_keras2`` (``clip(0.2 x + 0.5, 0, 1)``); ``sparsemax`` is ``kif>sparsemax``
   (Keras 3.15's own is wrong when more than one element is in the support, keras#23425); a saved ``.keras`` file using them
-  needs ``import kif.keras.to_keras`` before ``keras.models.load_model``.
+  needs ``kif.keras.to_keras.register_keras_objects()`` before ``keras.models.load_model``.
 
 * AveragePooling with ``padding="same"``: Keras on torch pads unevenly by replicating edge
   values and counts the padded cells, where KIF (TensorFlow's rule) excludes them. to_keras
@@ -368,6 +368,18 @@ class _Builder:
         return keras_layer(self.arg(layer, 0))
 
 
+def register_keras_objects() -> None:
+    """Register every ``kif>`` Keras object to_keras builds, so ``keras.models.load_model`` reads a saved rebuilt model."""
+    from kif.keras.drop_mask import drop_mask_class
+    from kif.keras.pooling_same import average_pooling_same, global_max_pooling_masked
+
+    _registered_activations()
+    drop_mask_class()
+    global_max_pooling_masked()
+    for rank in (1, 2, 3):
+        average_pooling_same(f"AveragePooling{rank}D")
+
+
 def to_keras(bundle_or_model: Model | str | os.PathLike[str]) -> Any:
     """An equivalent Keras 3 functional model of a KIF bundle (path) or in-memory ``kif.Model``.
 
@@ -423,4 +435,4 @@ def supported_types() -> list[str]:
     return [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None]
 
 
-__all__ = ["KNOWN_DIFFERENCES", "KerasBackend", "supported_types", "to_keras"]
+__all__ = ["KNOWN_DIFFERENCES", "KerasBackend", "register_keras_objects", "supported_types", "to_keras"]
