@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import _suite as s
+import numpy as np
 from _suite import Case, layer_case
 from _suite import keras as K
 
@@ -16,6 +17,50 @@ ACTIVATIONS = [
     "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "hard_sigmoid",
     "hard_silu", "silu", "tanh", "softmax", "log_softmax", "softplus", "softsign", "exponential", "mish",
 ]  # fmt: skip
+ACTIVATIONS_0_2 = [
+    "celu", "glu", "hard_shrink", "hard_tanh", "log_sigmoid", "soft_shrink", "sparse_plus", "sparse_sigmoid", "sparsemax",
+    "squareplus", "tanh_shrink",
+]  # fmt: skip
+
+
+def _simplex_projection(z: np.ndarray) -> np.ndarray:
+    """Sparsemax as the definition states it, by bisection on τ in float64 (independent of the sorted algorithm)."""
+    z = z.astype(np.float64)
+    lo, hi = z.min(axis=-1, keepdims=True) - 1.0, z.max(axis=-1, keepdims=True)
+    for _ in range(200):
+        tau = (lo + hi) / 2
+        above = np.maximum(z - tau, 0).sum(axis=-1, keepdims=True) > 1
+        lo, hi = np.where(above, tau, lo), np.where(above, hi, tau)
+    return np.maximum(z - (lo + hi) / 2, 0).astype(np.float32)
+
+
+def _activations_0_2() -> Iterator[Case]:
+    """The activations of spec 0.2.0; sparsemax's oracle is the definition (Keras <= 3.15 is wrong there, keras#23425)."""
+    sections = ["spec/layers/activations.md"]
+    sparsemax = {"formula": lambda m, xs: [_simplex_projection(xs[0])]}
+    for act in ACTIVATIONS_0_2:
+        yield layer_case(
+            f"activation-{act.replace('_', '-')}", f"Activation {act}", lambda a=act: L.Activation(a), (3, 4), sections=sections,
+            **(sparsemax if act == "sparsemax" else {}),
+        )  # fmt: skip
+    kinks = np.array([[-2.0, -1.0, -0.75, -0.5], [-0.25, 0.0, 0.25, 0.5], [0.75, 1.0, 2.0, -1e-3]], dtype="float32")
+    for act in ("hard_shrink", "soft_shrink", "sparse_plus", "sparse_sigmoid", "hard_tanh"):
+        yield layer_case(
+            f"activation-{act.replace('_', '-')}-kinks", f"Activation {act} at its kinks (|x| = 0.5 is not shrunk past 0)",
+            lambda a=act: L.Activation(a), (3, 4), inputs=[np.stack([kinks, -kinks])], sections=sections,
+        )  # fmt: skip
+    ties = np.array([[[0.5, 0.5, 0.5, -1.0], [1.0, 1.0, -3.0, -3.0], [0.0, 0.0, 0.0, 0.0]]] * 2, dtype="float32")
+    yield layer_case(
+        "activation-sparsemax-ties", "Activation sparsemax with tied values in and out of the support",
+        lambda: L.Activation("sparsemax"), (3, 4), inputs=[ties], sections=sections, **sparsemax,
+    )  # fmt: skip
+    yield layer_case(
+        "dense-6-glu", "Dense, 6 units, glu: the output has 3", lambda: L.Dense(6, activation="glu"), (5,), sections=sections
+    )
+    yield layer_case(
+        "conv1d-glu", "Conv1D, 4 filters, glu halves the channel axis", lambda: L.Conv1D(4, 3, activation="glu"), (5, 2),
+        sections=sections,
+    )  # fmt: skip
 
 
 def cases() -> Iterator[Case]:
@@ -48,6 +93,7 @@ def cases() -> Iterator[Case]:
     )
     for act in ACTIVATIONS:
         yield layer_case(f"activation-{act.replace('_', '-')}", f"Activation {act}", lambda a=act: L.Activation(a), (3, 4))
+    yield from _activations_0_2()
     for cfg in [
         {},
         {"max_value": 6.0},
