@@ -57,3 +57,34 @@ def test_dense_with_glu_through_onnx(tmp_path: Path) -> None:
     (got,) = run_onnx(model, {"in0": x}, tmp_path)
     y = x @ kernel
     np.testing.assert_allclose(got, y[:, :3] / (1 + np.exp(-y[:, 3:])), rtol=1e-5, atol=1e-6)
+
+
+def test_recurrent_layers_with_new_activations_match_keras_in_every_runtime(tmp_path: Path) -> None:
+    """LSTM/GRU/SimpleRNN with 0.2.0 activations: the ONNX Scan body, the torch step loop and NumPy against Keras."""
+    import torch
+
+    import kif
+    import kif.torch
+    from kif.keras import export
+
+    rng = np.random.default_rng(6)
+    x_in = keras.Input((5, 3))
+    outs = [
+        keras.layers.LSTM(4, activation="hard_tanh", recurrent_activation="sparse_sigmoid", return_sequences=True)(x_in),
+        keras.layers.GRU(3, activation="soft_shrink", recurrent_activation="log_sigmoid")(x_in),
+        keras.layers.SimpleRNN(2, activation="squareplus")(x_in),
+    ]
+    model = keras.Model(x_in, outs)
+    for v in model.weights:
+        v.assign(rng.normal(size=v.shape).astype("float32") * 0.5)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    want = model.predict(x, verbose=0)
+    bundle = kif.load(export(model, tmp_path / "rnn.kif"))
+    name = bundle.inputs[0].name
+    reference = list(kif.run(bundle, {name: x}).values())
+    onnx_outs = run_onnx(bundle, {name: x}, tmp_path)
+    with torch.no_grad():
+        torch_outs = [t.numpy() for t in kif.torch.load(bundle)(torch.from_numpy(x))]
+    for runtime, got in (("numpy", reference), ("onnx", onnx_outs), ("torch", torch_outs)):
+        for index, (g, w) in enumerate(zip(got, want, strict=True)):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5, err_msg=f"{runtime} output {index}")
