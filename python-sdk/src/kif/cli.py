@@ -60,13 +60,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
     convert_kind(args.src, args.dst, args.weights)  # names a format kif convert does not read, and what to do
     if str(args.dst).lower().endswith(".onnx"):
-        from pathlib import Path
-
         from kif.onnx.export import export
 
-        if (Path(args.dst).exists() or Path(args.dst).is_symlink()) and not args.force:
-            raise KifError("Refusing to replace an existing file; pass --force to replace it", code="write-refused", file=str(args.dst))
-        print(f"wrote {export(args.src, args.dst)}")
+        print(f"wrote {export(args.src, args.dst, overwrite=args.force)}")
         return EXIT_OK
     from kif.keras import convert
 
@@ -146,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write outputs: .npz or .safetensors keyed by graph output name, or .npy for a one-output model",
     )
     p.add_argument("--cast", action="store_true", help="cast inputs to the declared dtypes even when precision is lost (e.g. float64)")
+    p.add_argument("--force", action="store_true", help="replace an existing --output file, atomically (never the model or inputs)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser(
@@ -212,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", help="bundle directory, .kif archive or URL")
     p.add_argument("-o", "--output", help="write the page to this .html file instead of serving it")
+    p.add_argument("--force", action="store_true", help="replace an existing -o file, atomically")
     p.add_argument("--port", type=int, default=0, help="port to serve on (default: any free port)")
     p.add_argument("--no-stats", action="store_true", help="read no tensor: shapes from the headers, no statistics")
     p.set_defaults(func=_cmd_view)

@@ -91,12 +91,10 @@ def _check_npy(target: Path, model: Model) -> None:
         )
 
 
-def _write(target: Path, outputs: dict[str, np.ndarray]) -> None:
-    from kif.bundle.atomic import atomic_bundle
+def _write(target: Path, outputs: dict[str, np.ndarray], *, force: bool, sources: list[str]) -> None:
+    from kif.safe_write import atomic_file
 
-    if target.is_dir():
-        raise KifError("Expected a file name for --output. Received: a directory", code="usage", file=str(target))
-    with atomic_bundle(target, directory=False, existing="bundle" if target.exists() else None) as tmp:
+    with atomic_file(target, overwrite=force, sources=sources) as tmp:
         if target.suffix == ".safetensors":
             from safetensors.numpy import save_file
 
@@ -112,9 +110,13 @@ def _write(target: Path, outputs: dict[str, np.ndarray]) -> None:
 def run_command(args: argparse.Namespace) -> int:
     import kif
     from kif.cli_input import check_bundle_input
+    from kif.safe_write import check_target
 
     target = Path(args.output)
+    force = bool(getattr(args, "force", False))
+    sources = [args.model, args.inputs]
     _check_output(target)
+    check_target(target, overwrite=force, sources=sources)  # before any work: a refused output costs nothing
     check_bundle_input(args.model, "run")
     arrays = _read_arrays(Path(args.inputs))  # before the checksum pass over the weights
     model = kif.load(args.model)
@@ -123,7 +125,7 @@ def run_command(args: argparse.Namespace) -> int:
         arrays = {names[0]: next(iter(arrays.values()))}
     _check_npy(target, model)
     outputs = kif.run(model, _cast_inputs(model, arrays, args.cast))
-    _write(target, outputs)
+    _write(target, outputs, force=force, sources=sources)
     for name, value in outputs.items():
         print(f"{name}: {value.dtype} {list(value.shape)}")
     return 0

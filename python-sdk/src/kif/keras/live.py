@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kif.errors import KifError
+from kif.errors import KifError, ValidationError
 from kif.keras.weights import LayerWeights
 
 
@@ -157,23 +156,24 @@ def export(model: Any, path: str | os.PathLike[str], *, allow_custom: bool = Fal
     cannot be described as a graph); its current weights are written. ``save_kwargs`` go to ``kif.save``.
     """
     import kif
+    from kif.bundle.destination import plan
     from kif.keras.convert import keras_to_model
 
+    # The bundle writer's destination rules, before any work: a refused path costs nothing.
+    plan(path, archive=save_kwargs.get("archive"), overwrite=bool(save_kwargs.get("overwrite", False)))
     source = model_source(model)
     try:
         kif_model = keras_to_model(source, allow_custom=allow_custom)
     finally:
         source.close()
     _fold_drop_masks(kif_model, source.config)
-    target = Path(kif.save(kif_model, path, **save_kwargs))
-    report = kif.validate(target, verify_checksums=False)
-    if not report.ok:  # as kif convert does: never leave an invalid bundle behind
-        if target.is_dir():
-            shutil.rmtree(target, ignore_errors=True)
-        else:
-            target.unlink(missing_ok=True)
-        raise KifError("The exported bundle is invalid: " + "; ".join(str(f) for f in report.errors[:5]), code="convert-invalid")
-    return target
+    # kif.save validates the model before writing anything (as kif convert does), so an invalid bundle is
+    # never written and nothing needs deleting afterwards (deleting could remove a bundle it replaced).
+    try:
+        return Path(kif.save(kif_model, path, **save_kwargs))
+    except ValidationError as exc:
+        found = "; ".join(str(f) for f in exc.findings[:5])
+        raise KifError(f"The exported bundle would be invalid (nothing was written): {found}", code="convert-invalid") from None
 
 
 __all__ = ["LiveWeights", "export", "model_source"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -74,24 +72,34 @@ def export(
     *,
     opset: int = OPSET,
     external_data_threshold: int = EXTERNAL_DATA_THRESHOLD,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``source`` (a Model or a KIF bundle path) as an ONNX file at ``path``; return the path.
 
     Initializers totalling more than ``external_data_threshold`` bytes go to ``<name>.data`` beside the
     model (ONNX external data). The model is checked with ``onnx.checker.check_model(full_check=True)``
-    before it is moved into place; on any failure nothing is left at ``path``.
+    before it is moved into place; on any failure nothing is left at ``path``. Each file written follows
+    ``kif.safe_write``: an existing one is replaced (atomically) only with ``overwrite=True``, and the
+    source bundle, a folder or a link is never replaced.
     """
+    from kif.bundle.atomic import TMP_PREFIX, _discard, _fresh
     from kif.bundle.reader import load
+    from kif.safe_write import check_target
 
+    target = Path(path)
+    sources = [] if isinstance(source, Model) else [source]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    check_target(target, overwrite=overwrite, sources=sources)  # before the bundle is read
     model = source if isinstance(source, Model) else load(source)
     proto = build(model, opset=opset)
-    target = Path(path)
     external = sum(_nbytes(t) for t in proto.graph.initializer) > external_data_threshold
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".kif-onnx-", dir=target.parent))  # same file system: os.replace is atomic
+    data_name = f"{target.name}.data"
+    # Every file is checked before any is written; the data file goes in first, the model last.
+    files = [(data_name, check_target(target.parent / data_name, overwrite=overwrite, sources=sources))] if external else []
+    files.append((target.name, check_target(target, overwrite=overwrite, sources=sources)))
+    tmp = _fresh(target.parent, TMP_PREFIX, directory=True)  # same file system: the renames are atomic
     try:
         staged = tmp / target.name
-        data_name = f"{target.name}.data"
         if external:
             onnx.save_model(
                 proto, staged, save_as_external_data=True, all_tensors_to_one_file=True, location=data_name, size_threshold=1024
@@ -99,12 +107,29 @@ def export(
         else:
             onnx.save_model(proto, staged)
         onnx.checker.check_model(str(staged), full_check=True)
-        if external:
-            os.replace(tmp / data_name, target.parent / data_name)
-        os.replace(staged, target)
+        for name, replace in files:
+            _place(tmp / name, target.parent / name, replace)
+    except OSError as exc:
+        raise KifError(f"Could not write the ONNX file: {exc.strerror or exc}", code="write-failed", file=str(target)) from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
     return target
+
+
+def _place(staged: Path, final: Path, replace: bool) -> None:
+    from kif.bundle.atomic import move_noreplace
+    from kif.safe_write import REFUSED
+
+    with open(staged, "rb+") as stream:
+        os.fsync(stream.fileno())
+    if replace:
+        os.replace(staged, final)
+        return
+    try:
+        move_noreplace(staged, final)
+    except FileExistsError:
+        message = f"Refusing to write {final.name!r}: it was created by something else meanwhile"
+        raise KifError(message, code=REFUSED, file=str(final)) from None
 
 
 def _nbytes(tensor: onnx.TensorProto) -> int:
