@@ -150,7 +150,8 @@ def test_declared_shapes_beyond_the_limits_fail_validation(tmp_path: Path) -> No
 # -- the whole way through, in a child process whose peak RSS is measured -------------------------
 
 _CHILD = """
-import json, resource, sys
+# peak RSS from VmHWM: ru_maxrss survives fork + exec, so it would report the parent pytest
+import json, re, sys
 import numpy as np
 mode, path, inputs = sys.argv[1:4]
 result = {}
@@ -166,7 +167,7 @@ else:
     run = ["run", path, "--inputs", inputs, "--output", inputs + ".out.npz"]
     argv = run if mode == "cli-run" else ["validate", "--level", "numeric", path]
     result["status"] = main(argv)
-result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+result["rss_mb"] = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) / 1024
 print("RESULT " + json.dumps(result))
 """
 
