@@ -187,9 +187,9 @@ def test_run_single_array_for_single_input_model(bundles: dict[str, Path], suffi
     source = root / f"x{suffix}"
     np.savez(source, x) if suffix == ".npz" else np.save(source, x)  # an unnamed array
     run = _kif if suffix == ".npz" else _main
-    done = run("run", bundles["single"], "--inputs", source, "--output", root / "single_out.npz")
+    done = run("run", bundles["single"], "--inputs", source, "--output", root / f"single_out{suffix}.npz")  # never replaced without --force
     assert done.returncode == 0, done.stderr
-    with np.load(root / "single_out.npz") as out:
+    with np.load(root / f"single_out{suffix}.npz") as out:
         np.testing.assert_allclose(out["dense"], x @ KERNEL + BIAS, rtol=1e-5, atol=1e-6)
 
 
