@@ -19,6 +19,7 @@ from kif.onnx.ops import table
 from kif.shapes import infer
 
 OPSET = 21
+FLAG = "overwrite=True (kif convert --force)"
 EXTERNAL_DATA_THRESHOLD = 2_000_000_000  # bytes of initializers; protobuf cannot serialise a message over 2 GiB
 
 
@@ -89,14 +90,14 @@ def export(
     target = Path(path)
     sources = [] if isinstance(source, Model) else [source]
     target.parent.mkdir(parents=True, exist_ok=True)
-    check_target(target, overwrite=overwrite, sources=sources)  # before the bundle is read
+    check_target(target, overwrite=overwrite, sources=sources, flag=FLAG)  # before the bundle is read
     model = source if isinstance(source, Model) else load(source)
     proto = build(model, opset=opset)
     external = sum(_nbytes(t) for t in proto.graph.initializer) > external_data_threshold
     data_name = f"{target.name}.data"
     # Every file is checked before any is written; the data file goes in first, the model last.
-    files = [(data_name, check_target(target.parent / data_name, overwrite=overwrite, sources=sources))] if external else []
-    files.append((target.name, check_target(target, overwrite=overwrite, sources=sources)))
+    files = [(data_name, check_target(target.parent / data_name, overwrite=overwrite, sources=sources, flag=FLAG))] if external else []
+    files.append((target.name, check_target(target, overwrite=overwrite, sources=sources, flag=FLAG)))
     tmp = _fresh(target.parent, TMP_PREFIX, directory=True)  # same file system: the renames are atomic
     try:
         staged = tmp / target.name
@@ -108,7 +109,8 @@ def export(
             onnx.save_model(proto, staged)
         onnx.checker.check_model(str(staged), full_check=True)
         for name, replace in files:
-            _place(tmp / name, target.parent / name, replace)
+            if (tmp / name).exists():  # no data file when every tensor is under onnx's size_threshold
+                _place(tmp / name, target.parent / name, replace)
     except OSError as exc:
         raise KifError(f"Could not write the ONNX file: {exc.strerror or exc}", code="write-failed", file=str(target)) from None
     finally:
