@@ -1,4 +1,4 @@
-"""Cases for pooling: max, average and global pooling in 1, 2 and 3 dimensions.
+"""Cases for pooling: max, average, global and adaptive pooling in 1, 2 and 3 dimensions.
 
 ``python conformance/generators/layers_pooling.py [OUT_ROOT]`` rewrites ``cases/layers_pooling/``.
 Average pooling with ``padding="same"`` and unequal padding takes its expected values from a NumPy
@@ -80,6 +80,30 @@ def cases() -> Iterator[Case]:
                 yield layer_case(
                     f"global{kind.lower()}pooling{rank}d-{name}", f"Global{kind}Pooling{rank}D {name}", lambda c=cfg, f=glob: f(**c), shape
                 )
+
+    yield from adaptive_cases()
+
+
+ADAPTIVE_SIZES = {1: [("uneven", 3), ("up", 11), ("one", 1)], 2: [("uneven", (4, 3)), ("up", (7, 8)), ("one", 1)],
+                  3: [("uneven", (3, 2, 3)), ("up", (5, 6, 4)), ("one", 1)]}  # fmt: skip
+
+
+def adaptive_cases() -> Iterator[Case]:
+    """Adaptive pooling (since 0.2.0): overlapping windows (size not dividing the input), repeated cells (output larger
+    than the input), a global window, channels_first."""
+    for rank in (1, 2, 3):
+        for kind in ("Average", "Max"):
+            layer = getattr(L, f"Adaptive{kind}Pooling{rank}D")
+            for name, size in ADAPTIVE_SIZES[rank]:
+                yield layer_case(
+                    f"adaptive{kind.lower()}pooling{rank}d-{name}", f"Adaptive{kind}Pooling{rank}D output_size={size}",
+                    lambda f=layer, o=size: f(o), SHAPES[rank],
+                )  # fmt: skip
+            size = ADAPTIVE_SIZES[rank][0][1]
+            yield layer_case(
+                f"adaptive{kind.lower()}pooling{rank}d-channels-first", f"Adaptive{kind}Pooling{rank}D channels_first",
+                lambda f=layer, o=size: f(o, data_format="channels_first"), FIRST[rank],
+            )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from kif.errors import KifError, ValidationError  # no dependencies: every error
 from kif.validate import validate
 
 __version__ = "0.1.0"
-SPEC_VERSION = "0.1.0"  # the KIF specification version this package reads and writes (also kif.graph.SPEC_VERSION)
+SPEC_VERSION = "0.2.0"  # the KIF specification version this package reads and writes (also kif.graph.SPEC_VERSION)
 
 if TYPE_CHECKING:  # static names; at run time each one is imported on first use (module __getattr__ below)
     import os

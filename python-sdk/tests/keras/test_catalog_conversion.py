@@ -326,6 +326,20 @@ def _(rng):
     return functional([x], outs), [floats(rng, 4, 4, 5, 2)]
 
 
+@case("adaptive_pooling", *(f"Adaptive{k}Pooling{n}D" for k in ("Average", "Max") for n in (1, 2, 3)))
+def _(rng):
+    x1, x2, x3 = keras.Input((7, 3)), keras.Input((5, 6, 2)), keras.Input((4, 3, 5, 2))
+    outs = [
+        L.AdaptiveAveragePooling1D(3)(x1),
+        L.AdaptiveMaxPooling1D(4, data_format="channels_first")(x1),
+        L.AdaptiveAveragePooling2D((2, 4))(x2),
+        L.AdaptiveMaxPooling2D(3)(x2),
+        L.AdaptiveAveragePooling3D((2, 2, 3), data_format="channels_first")(x3),
+        L.AdaptiveMaxPooling3D((3, 2, 2))(x3),
+    ]
+    return functional([x1, x2, x3], outs), [floats(rng, 7, 3), floats(rng, 5, 6, 2), floats(rng, 4, 3, 5, 2)]
+
+
 # ---------------------------------------------------------------- normalization, preprocessing
 
 

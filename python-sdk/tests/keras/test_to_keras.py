@@ -346,6 +346,21 @@ def _(rng):
     return keras.Model([x1, x2, x3], outs), [_f(rng, 3, 4), _f(rng, 3, 4, 2), _f(rng, 2, 3, 4, 2)]
 
 
+@case("adaptive_pooling_1d", "AdaptiveAveragePooling1D", "AdaptiveMaxPooling1D")
+def _(rng):
+    return _one(rng, (7, 3), L.AdaptiveAveragePooling1D(3), L.AdaptiveMaxPooling1D(4, data_format="channels_first"))
+
+
+@case("adaptive_pooling_2d", "AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D")
+def _(rng):
+    return _one(rng, (5, 6, 2), L.AdaptiveAveragePooling2D((2, 4)), L.AdaptiveMaxPooling2D(3))
+
+
+@case("adaptive_pooling_3d", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling3D")
+def _(rng):
+    return _one(rng, (4, 3, 5, 2), L.AdaptiveAveragePooling3D((2, 2, 3), data_format="channels_first"), L.AdaptiveMaxPooling3D((3, 2, 2)))
+
+
 @case("einsum", "EinsumDense")
 def _(rng):
     return _one(
