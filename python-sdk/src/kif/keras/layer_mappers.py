@@ -14,6 +14,7 @@ import numpy as np
 
 from kif import limits
 from kif.bundle.deferred import DeferredTensor
+from kif.keras import h5safe
 from kif.keras.errors import too_large
 from kif.keras.mapping import CLASS_ALIASES, MAPPERS, Context, MappedLayer, assign_weights, generic_attributes, map_generic, mapper
 from kif.keras.weights import LayerWeights
@@ -25,7 +26,7 @@ _RNN_ORDER = ["kernel", "recurrent_kernel", "bias"]
 def _row(dataset: Any, row: int) -> DeferredTensor:
     """One row of a stored [2, n] array (GRU reset_after bias), read when written."""
     shape = tuple(dataset.shape[1:])
-    return DeferredTensor(np.dtype(dataset.dtype), shape, lambda: np.asarray(dataset[row]))
+    return DeferredTensor(np.dtype(dataset.dtype), shape, lambda: np.asarray(h5safe.read(dataset, row)))
 
 
 @mapper("LeakyReLU")
@@ -319,7 +320,7 @@ def _check_broadcast(ctx: Context, shape: list[int]) -> None:
 def _flat(dataset: Any) -> DeferredTensor:
     """A stored array as KIF's rank-1 layout (kept axes flattened in row-major order), read when written."""
     size = math.prod(int(d) for d in dataset.shape)
-    return DeferredTensor(np.dtype(dataset.dtype), (size,), lambda: np.asarray(dataset[()]).reshape(-1))
+    return DeferredTensor(np.dtype(dataset.dtype), (size,), lambda: np.asarray(h5safe.read(dataset)).reshape(-1))
 
 
 @mapper("LayerNormalization")

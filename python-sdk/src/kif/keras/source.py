@@ -117,12 +117,7 @@ def _read_document(path: Path) -> bytes:
 
 
 def _open_legacy_h5(path: Path) -> KerasSource:
-    import h5py
-
-    try:
-        handle = h5py.File(path, "r")
-    except (OSError, ValueError) as exc:
-        raise ConversionError(f"Corrupt HDF5 file: {exc}", code="convert-unreadable", file=str(path)) from None
+    handle = h5safe.open_file(path, str(path))
     with contextlib.ExitStack() as stack:
         stack.callback(handle.close)
         h5safe.audit(handle, str(path))  # before anything else reads from the file
@@ -143,8 +138,6 @@ def _open_legacy_h5(path: Path) -> KerasSource:
 
 
 def _open_keras_zip(path: Path) -> KerasSource:
-    import h5py
-
     archive = KerasZip(path)
     with contextlib.ExitStack() as stack:
         stack.callback(archive.close)
@@ -161,10 +154,7 @@ def _open_keras_zip(path: Path) -> KerasSource:
         stream = archive.open_binary("model.weights.h5")
         stack.callback(stream.close)
         label = f"{path}!model.weights.h5"
-        try:
-            handle = h5py.File(stream, "r")
-        except (OSError, ValueError) as exc:
-            raise ConversionError(f"Corrupt HDF5 file: {exc}", code="convert-unreadable", file=label) from None
+        handle = h5safe.open_file(stream, label)
         stack.callback(handle.close)
         reader = open_weights(Path(label), handle=handle)
         cleanup = stack.pop_all()

@@ -56,14 +56,17 @@ class WeightReader:
         self.path = path
         self.file = str(path)
         self.handle = handle
-        root = handle.get("model_weights", handle)
-        if not isinstance(root, h5py.Group):
+        with h5safe.guard(self.file, "/model_weights", "open"):
+            root = handle.get("model_weights", handle)
+            is_group = isinstance(root, h5py.Group)
+        if not is_group:
             raise ConversionError(
                 "Expected model_weights to be an HDF5 group", code="convert-unreadable", file=self.file, pointer="/model_weights"
             )
-        self.legacy = "layer_names" in root.attrs
+        with h5safe.guard(self.file, "/model_weights", "read the attributes of"):
+            self.legacy = "layer_names" in root.attrs
+            where = root.name or "/"
         self.root = root
-        where = root.name or "/"
         version = h5safe.read_text_attribute(root, "keras_version", self.file, where)
         self.keras_version = version if version is not None else h5safe.read_text_attribute(handle, "keras_version", self.file, "/")
         self._counted: dict[str, int] = {}  # dataset path → declared bytes, for the max_weights_bytes total
@@ -97,12 +100,16 @@ class WeightReader:
 
         try:
             found = self.root.get(path) if path and not path.startswith("/") else None
-        except (KeyError, ValueError, OSError):
+            return found if isinstance(found, h5py.Group) else None
+        except h5safe.H5_ERRORS:
             return None
-        return found if isinstance(found, h5py.Group) else None
 
     def _check(self, layer: str, key: str, dataset: Any) -> None:
         """A weight is a numeric dataset whose declared size is within the limits, checked before any read."""
+        with h5safe.guard(self.file, f"{layer}/{key}", "inspect weight"):
+            self._check_dataset(layer, key, dataset)
+
+    def _check_dataset(self, layer: str, key: str, dataset: Any) -> None:
         import h5py
 
         if not isinstance(dataset, h5py.Dataset):
@@ -134,11 +141,13 @@ class WeightReader:
             )
 
     def _weight_names(self, group: Any, layer: str) -> list[str]:
-        where = group.name or layer
+        with h5safe.guard(self.file, layer, "open the group of"):
+            where = group.name or layer
         h5safe.check_attributes(group, self.file, where)
-        if "weight_names" not in group.attrs:
-            return []
-        raw = group.attrs["weight_names"]
+        with h5safe.guard(self.file, where, "read attribute 'weight_names' of"):
+            if "weight_names" not in group.attrs:
+                return []
+            raw = group.attrs["weight_names"]
         values = raw.tolist() if hasattr(raw, "tolist") else raw
         values = [values] if isinstance(values, (bytes, str)) else values
         if not isinstance(values, list) or not all(isinstance(v, (bytes, str)) for v in values):
@@ -153,7 +162,9 @@ class WeightReader:
                     "Expected weight_names to be UTF-8 text", code="convert-unreadable", file=self.file, pointer=where
                 ) from None
         for name in names:
-            if not name or name.startswith("/") or name not in group:
+            with h5safe.guard(self.file, f"{where}/{name}", "look up"):
+                present = bool(name) and not name.startswith("/") and name in group
+            if not present:
                 raise ConversionError(
                     f"weight_names lists {name!r}, which group {where!r} lacks",
                     code="convert-missing-weights",
@@ -165,15 +176,19 @@ class WeightReader:
     def _legacy(self, name: str, scope: tuple[str, ...]) -> LayerWeights:
         group = self._group(name)
         if group is not None:
-            return LayerWeights(name, [(n, group[n]) for n in self._weight_names(group, name)])
+            return LayerWeights(name, [(n, self._member(group, n)) for n in self._weight_names(group, name)])
         group = self._group(scope[0]) if scope else None
         if group is not None:
             # A nested model's weights are stored in its own group, named by sub-layer.
             mine = [n for n in self._weight_names(group, name) if name in n.split("/")[:-1]]
-            return LayerWeights(name, [(n, group[n]) for n in mine])
+            return LayerWeights(name, [(n, self._member(group, n)) for n in mine])
         raise KifError(
             f"The weights file has no group for layer {name!r}", code="convert-missing-weights", file=str(self.path), pointer=name
         )
+
+    def _member(self, group: Any, name: str) -> Any:
+        with h5safe.guard(self.file, name, "open weight"):
+            return group[name]
 
     def _saving_lib(self, name: str, save_path: tuple[str, ...]) -> LayerWeights:
         path = "/".join(f"layers/{key}" for key in save_path)
@@ -186,7 +201,8 @@ class WeightReader:
                 pointer=name,
             )
         items: list[tuple[str, Any]] = []
-        _collect(group, "", items, self.file)
+        with h5safe.guard(self.file, path, "list the weights in"):
+            _collect(group, "", items, self.file)
         return LayerWeights(name, items)
 
 
@@ -214,13 +230,11 @@ def _collect(group: Any, prefix: str, items: list[tuple[str, Any]], file: str) -
 
 def open_weights(path: Path, handle: Any = None, *, audited: bool = False) -> WeightReader:
     """A reader over an HDF5 weights file (opened here unless ``handle`` is given), audited before any read."""
-    import h5py
-
     owned = handle is None
     if owned:
         try:
-            handle = h5py.File(path, "r")
-        except (OSError, ValueError) as exc:
+            handle = h5safe.open_file(path, str(path))
+        except OSError as exc:  # the file itself cannot be opened (missing, a directory, no permission)
             raise KifError(f"Cannot open the weights file: {exc}", code="convert-unreadable", file=str(path)) from None
     try:
         if not audited:
