@@ -2,7 +2,7 @@
 
 The property: ``kif.keras.convert`` either writes a bundle that validates or raises one
 ``KifError``, and in both cases leaves nothing behind in the destination's folder or in
-the temporary directory. (Damaged .h5 bytes: pending/, until h5py's RuntimeErrors are mapped.)
+the temporary directory, also for damaged .h5 / .keras bytes (h5py's errors become ConversionError).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import kif
 from kif.errors import KifError
 from kif.keras import convert
 
-from .strategies import KERAS, fuzz_settings, members, mutated_document, write_zip
+from .strategies import KERAS, fuzz_settings, members, mutated_bytes, mutated_document, write_zip
 
 FIXTURE = KERAS / "keras3" / "mlp_activations"
+TF_FIXTURE = KERAS / "tf_keras" / "cnn_bn_pool"
 
 
 def _convert_leaves_nothing(src: Path, weights: Path | None = None) -> None:
@@ -62,4 +63,14 @@ def test_mutated_keras_zip_config_converts_or_is_refused(data: st.DataObject) ->
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "model.keras"
         src.write_bytes(write_zip(list(files.items())))
+        _convert_leaves_nothing(src)
+
+
+@given(data=st.data(), name=st.sampled_from(["model.h5", "model.keras"]))
+@fuzz_settings(20)
+def test_damaged_keras_file_bytes_convert_or_are_refused(data: st.DataObject, name: str) -> None:
+    blob = data.draw(mutated_bytes((TF_FIXTURE / name).read_bytes()))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / name
+        src.write_bytes(blob)
         _convert_leaves_nothing(src)
