@@ -7,6 +7,7 @@ and average divides by the number of real cells in the window.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from kif.layers._spatial import from_last, is_float, join, spatial_input, split, to_last
 from kif.layers.registry import ShapeError, TensorType, register_layer
+
+_TAP_LOOP_MAX = 256  # up to this many taps a per-tap loop beats a reduction over strided tap axes
 
 
 def pool_geometry(n: int, k: int, s: int, padding: str) -> tuple[int, int, int]:
@@ -72,7 +75,7 @@ def pool(x: np.ndarray, pool_size: list[int], strides: list[int], padding: str, 
     pads = [(0, 0), *[(lo, hi) for _, lo, hi in geometry], (0, 0)]
     fill = _lowest(x.dtype) if mode == "max" else 0
     xp = np.pad(x, pads, constant_values=fill) if any(lo or hi for _, lo, hi in geometry) else x
-    if mode == "max":
+    if mode == "max" and math.prod(pool_size) <= _TAP_LOOP_MAX:
         # One strided maximum per window tap (a loop over taps, not pixels): same values as reducing the
         # window view, several times faster than NumPy's reduction over the trailing strided tap axes.
         y = None
@@ -85,6 +88,8 @@ def pool(x: np.ndarray, pool_size: list[int], strides: list[int], padding: str, 
     windows = sliding_window_view(xp, tuple(pool_size), axis=tuple(range(1, n + 1)))  # [N, *full, C, *k]
     windows = windows[(slice(None), *[slice(0, out * s, s) for (out, _, _), s in zip(geometry, strides, strict=True)])]
     taps = tuple(range(-n, 0))
+    if mode == "max":  # many taps: one reduction, not one Python-level pass per tap
+        return windows.max(axis=taps)
     acc = np.promote_types(x.dtype, np.float32) if x.dtype.name != "bfloat16" else np.dtype(np.float32)
     sums = windows.sum(axis=taps, dtype=acc)
     count = np.ones((), dtype=acc)
