@@ -208,10 +208,19 @@ def replay(folder: Path, timeout: float) -> int:
     skip = ("target.txt", "error.txt")
     files = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.name not in skip}
     materialise(files, scratch / "input")
+    # A private temporary directory, as in a worker: targets report files left there, and other processes use /tmp.
+    (scratch / "tmp").mkdir()
+    previous = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = os.environ["TMPDIR"] = str(scratch / "tmp")
     started = time.perf_counter()
     try:
         TARGETS[name].execute(scratch / "input")
     finally:
+        tempfile.tempdir = previous[0]
+        if previous[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = previous[1]
         shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.perf_counter() - started
     if seconds > timeout:
