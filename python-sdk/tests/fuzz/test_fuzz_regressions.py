@@ -57,6 +57,11 @@ def _codes(target: str, root: Path) -> set[str]:
         return _raised_code(lambda: parse_header(blob, len(blob), "weights.safetensors"))
     if target == "json":
         return {f.code for f in kif.validate(root / "bundle").errors} if (root / "bundle").exists() else set()
+    meta = json.loads((root / "meta.json").read_text()) if (root / "meta.json").exists() else {}
+    if target == "writers" and meta.get("onnx"):  # the ONNX export of the loaded bundle
+        from kif.onnx.export import build
+
+        return _raised_code(lambda: build(kif.load(root / "bundle")))
     if target == "writers":  # the save into the folder that holds a user's file
         occupied = root / "occupied"
         occupied.mkdir()
@@ -71,7 +76,6 @@ def _codes(target: str, root: Path) -> set[str]:
         weights = root / "weights.h5" if src.name == "architecture.json" else None
         return _raised_code(lambda: convert(src, root / "out.kif", weights=weights))
     bundle = root / ("bundle.kif" if (root / "bundle.kif").exists() else "bundle")
-    meta = json.loads((root / "meta.json").read_text()) if (root / "meta.json").exists() else {}
     return {f.code for f in kif.validate(bundle, level=meta.get("level", "full")).errors}
 
 

@@ -61,6 +61,13 @@ class Ctx:
 
     def node(self, op: str, inputs: Sequence[str], *, outputs: int = 1, domain: str = "", **attrs: Any) -> Any:
         """Append one node; return its output name (a list when ``outputs`` > 1). Empty input names mean 'absent'."""
+        for key, value in attrs.items():
+            ints = [value] if isinstance(value, int) else value if isinstance(value, (list, tuple)) else []
+            if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in ints):  # a file-controlled size, e.g. a 2**64 stride
+                why = f"{op} attribute {key}={value} does not fit ONNX's int64"
+                if self.layer is not None:
+                    raise self.refuse(why)
+                raise UnsupportedLayerError(f"kif.onnx cannot export this model: {why}", code="layer-unsupported")
         names = [self.fresh(op.lower()) for _ in range(outputs)]
         self.nodes.append(helper.make_node(op, list(inputs), names, name=self.fresh(op), domain=domain, **attrs))
         return names[0] if outputs == 1 else names
