@@ -86,7 +86,9 @@ def _plant(rng: random.Random, handle: Any) -> None:
     elif op == 2:
         handle[name] = h5py.ExternalLink(str(CANARY_DIR / "canary.h5"), "data")
     elif op == 3:
-        count = max(1, int(np.prod(shape)))
+        count = max(1, int(np.prod(shape, dtype=object)))
+        if count * 4 >= 2**40:  # an earlier op planted a huge shape: HDF5 cannot describe external storage that large
+            shape, count = (1024,), 1024
         handle.create_dataset(name, shape=shape or (count,), dtype=dtype, external=[(str(CANARY_DIR / "canary.bin"), 0, count * 4)])
     elif op == 4:
         layout = h5py.VirtualLayout(shape=(512,), dtype="float32")
