@@ -29,6 +29,11 @@ INTERESTING_JSON: list[Any] = [
 ]
 
 
+def _interesting(rng: random.Random) -> Any:
+    """A copy: a shared list or dict planted in a document and edited later grew across inputs (a cycle, then a hang)."""
+    return copy.deepcopy(rng.choice(INTERESTING_JSON))
+
+
 def _int_at(rng: random.Random, data: bytearray, offset: int) -> None:
     width = rng.choice(list(_WIDTHS))
     value = rng.choice(INTERESTING_INTS) & ((1 << (8 * width)) - 1)
@@ -148,7 +153,7 @@ def _slots(node: Any, out: list[tuple[Any, Any]], depth: int = 0) -> None:
 
 def _tweak(rng: random.Random, value: Any, pool: list[Any]) -> Any:
     if isinstance(value, bool) or value is None:
-        return rng.choice(INTERESTING_JSON)
+        return _interesting(rng)
     if isinstance(value, int):
         return rng.choice([0, 1, -1, value + 1, value - 1, value * 2, value * 1000, -value, 2**31, 2**62, 2**64, 10**6, 65536])
     if isinstance(value, float):
@@ -157,7 +162,7 @@ def _tweak(rng: random.Random, value: Any, pool: list[Any]) -> Any:
         return rng.choice([value + "\n", value + "\ud800", "", value * 50, value.upper(), value + "/x", rng.choice(pool or [value])])
     if isinstance(value, list):
         return rng.choice([value * rng.choice([2, 10, 100]), value[:-1], [*value, rng.choice(value) if value else 0], value[::-1]])
-    return rng.choice(INTERESTING_JSON)
+    return _interesting(rng)
 
 
 _DEEP: dict[str, str] = {}
@@ -189,7 +194,7 @@ def mutate_json(rng: random.Random, doc: Any, pool: list[Any] | None = None, rou
         slots: list[tuple[Any, Any]] = []
         _slots(doc, slots)
         if not slots:
-            return rng.choice(INTERESTING_JSON)
+            return _interesting(rng)
         parent, key = rng.choice(slots)
         value = parent[key]
         if semantic:
@@ -198,13 +203,13 @@ def mutate_json(rng: random.Random, doc: Any, pool: list[Any] | None = None, rou
             continue
         op = rng.randrange(8)
         if op == 0:
-            parent[key] = rng.choice(INTERESTING_JSON)
+            parent[key] = _interesting(rng)
         elif op == 1:
             del parent[key]
         elif op == 2 and isinstance(parent, list):
             parent.insert(key, copy.deepcopy(value))
         elif op == 3 and isinstance(parent, dict):
-            parent[rng.choice(["extra", "", "\ud800", "name", "type", "inputs", "shape", key + "_"])] = rng.choice(INTERESTING_JSON)
+            parent[rng.choice(["extra", "", "\ud800", "name", "type", "inputs", "shape", key + "_"])] = _interesting(rng)
         elif op == 4:
             other_parent, other_key = rng.choice(slots)
             parent[key] = copy.deepcopy(other_parent[other_key])
