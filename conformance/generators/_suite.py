@@ -182,7 +182,7 @@ def write_case(group: str, case: Case, out: Path) -> None:
         "description": case.description,
         "group": group,
         "level": case.level,
-        "spec_version": kif.SPEC_VERSION,
+        "spec_version": document["kif_version"],  # the version the bundle is written in (the lowest it needs)
         "spec_sections": sections,
         "layer_types": types,
         "oracle": "numpy-formula" if case.formula is not None else "keras",

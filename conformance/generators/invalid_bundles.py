@@ -621,6 +621,15 @@ def layer_type_too_new() -> Bundle:
 
 
 @case(
+    "layer-type-too-new",
+    "/layers/0/attributes/activation",
+    "Activation name appeared after the document's kif_version (celu in 0.1.0)",
+)
+def activation_too_new() -> Bundle:
+    return edited(lambda d: d["layers"][0]["attributes"].update(activation="celu"))
+
+
+@case(
     "layer-attribute-unknown",
     "/layers/0/attributes/kernel_initializer",
     "Layer has an attribute its type does not define",

@@ -258,13 +258,18 @@ def report(results: Sequence[Result], out: Any = None, verbose: bool = True) -> 
     print(f"{passed} passed, {len(results) - passed} failed", file=out)
 
 
+def _version_key(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split(".")) if all(p.isdigit() for p in text.split(".")) else (-1,)
+
+
 def scoreboard(backend_name: str, level: str, results: Sequence[Result], suite: Path = SUITE) -> dict[str, Any]:
     """The row a third party publishes: backend, spec version, passes per layer type, worst error per case."""
-    versions = sorted({str(r.case.spec.get("spec_version")) for r in results if r.case.kind == "model"})
+    # the latest spec version among the cases run: a backend that passes them supports that version's features
+    versions = sorted({str(r.case.spec.get("spec_version")) for r in results if r.case.kind == "model"}, key=_version_key)
     version_file = suite / "VERSION"
     return {
         "backend": backend_name,
-        "spec_version": versions[0] if len(versions) == 1 else versions,
+        "spec_version": versions[-1] if versions else None,
         "suite_version": version_file.read_text().strip() if version_file.is_file() else None,
         "level": level,
         "passed": sum(r.status == "pass" for r in results),

@@ -135,3 +135,78 @@ def get(layer_type: str) -> LayerDef:
     except KeyError:
         known = ", ".join(catalog())
         raise UnsupportedLayerError(f"Unknown layer type {layer_type!r}. Known types: {known}", code="layer-type-unknown") from None
+
+
+# --- Versions: the one place that says which spec version a document needs (spec/versioning.md) ---
+
+FIRST_VERSION = "0.1.0"  # a document that uses only this version's features is stamped with it
+
+
+def version_key(text: str) -> tuple[int, ...]:
+    """``"0.10.0"`` -> ``(0, 10, 0)``; callers pass versions already checked against the schema's pattern."""
+    return tuple(int(part) for part in text.split("."))
+
+
+@functools.cache
+def value_since() -> dict[str, dict[str, str]]:
+    """``{common $def: {value: since}}``: enumerated values added after the $def itself (``x-kif.since`` in
+    ``schemas/common.schema.json``), e.g. the activation names of 0.2.0."""
+    defs = schemas.all_schemas()["common.schema.json"]["$defs"]
+    return {name: dict(d["x-kif"]["since"]) for name, d in defs.items() if "since" in d.get("x-kif", {})}
+
+
+@functools.cache
+def _gated_attributes(layer_type: str) -> dict[str, dict[str, str]]:
+    """Attributes of a type whose value is one of those enumerations: ``{attribute: {value: since}}``."""
+    gated = value_since()
+    out = {}
+    for name, prop in catalog()[layer_type].attributes.items():
+        ref = prop.get("$ref", "")
+        head, _, definition = ref.rpartition("/")
+        if head.endswith("common.schema.json#/$defs") and definition in gated:
+            out[name] = gated[definition]
+    return out
+
+
+def versioned_features(layer_type: str, attributes: Any, pointer: str = "") -> list[tuple[str, str, str]]:
+    """``(pointer, what, since)`` of each versioned feature one layer uses: its type, each gated attribute value,
+    and the same for the layers it nests (``{type, attributes}`` values: TimeDistributed, Bidirectional).
+    Pointers are relative to the layer; unknown types and malformed values are left to the validator."""
+    definition = catalog().get(layer_type)
+    if definition is None:
+        return []
+    found = [(pointer + "/type", f"layer type {layer_type!r}", definition.since)]
+    if not isinstance(attributes, dict):
+        return found
+    gated = _gated_attributes(layer_type)
+    for name, value in attributes.items():
+        where = f"{pointer}/attributes/{name}"
+        if name in gated and isinstance(value, str) and value in gated[name]:
+            found.append((where, f"{name} {value!r}", gated[name][value]))
+        elif isinstance(value, dict) and isinstance(value.get("type"), str):
+            found += versioned_features(value["type"], value.get("attributes"), where)
+    return found
+
+
+def required_version(layers: Any) -> str:
+    """The lowest spec version whose features cover ``layers`` (``Layer`` objects or their JSON dicts):
+    what a writer stamps as ``kif_version`` (spec/versioning.md, "Which version a writer stamps")."""
+    best = FIRST_VERSION
+    for layer in layers:
+        layer_type, attributes = (layer["type"], layer["attributes"]) if isinstance(layer, dict) else (layer.type, layer.attributes)
+        for _, _, since in versioned_features(layer_type, attributes):
+            if version_key(since) > version_key(best):
+                best = since
+    return best
+
+
+def stamp_version(pinned: str | None, layers: Any) -> str:
+    """``kif_version`` for a written document: the required version, or ``pinned`` (a version the model was read
+    with or set to) when that is higher; never lower than what the layers need."""
+    needed = required_version(layers)
+    if pinned is None:
+        return needed
+    try:
+        return pinned if version_key(pinned) >= version_key(needed) else needed
+    except ValueError:
+        return pinned  # not a version: written as is, and the validator names it

@@ -33,7 +33,7 @@ CODES: dict[str, tuple[str, str]] = {
     "version-unsupported-major": (ERROR, "kif_version has a major version this reader does not read."),
     "version-newer-minor": (WARNING, "kif_version is a newer minor version; unknown optional fields are ignored."),
     "layer-type-unknown": (ERROR, "A layer type is neither in the catalog nor namespaced."),
-    "layer-type-too-new": (ERROR, "A layer type appeared in a later spec version than the document's."),
+    "layer-type-too-new": (ERROR, "A layer type or enumerated value (activation name) is from a later spec version than the document's."),
     "layer-custom": (INFO, "A layer has a namespaced custom type."),
     "layer-attribute-invalid": (ERROR, "An attribute breaks the layer type's schema."),
     "layer-attribute-missing": (ERROR, "An attribute is absent (writers emit every attribute)."),

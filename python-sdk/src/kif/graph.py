@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from kif import SPEC_VERSION  # defined in the package so that `kif --version` needs no NumPy
+from kif import SPEC_VERSION as SPEC_VERSION  # re-exported; defined in the package so that `kif --version` needs no NumPy
 
 Shape = tuple[int | None, ...]
 
@@ -94,7 +94,9 @@ class Model:
     license: str | None = None
     preprocessing: str | None = None
     producer: dict[str, str] = field(default_factory=dict)
-    kif_version: str = SPEC_VERSION
+    # The version the document was read with, or one set by the caller; None for a model built in memory. Writers
+    # stamp document_version(): the lowest version the layers need, or this one when it is higher.
+    kif_version: str | None = None
     self_test: SelfTest | None = None
 
     def __call__(self, inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
@@ -125,10 +127,17 @@ class Model:
         found = shapes() if callable(shapes) else {n: a.shape for n, a in self.weights.items()}
         return int(sum(int(np.prod(shape)) for shape in found.values()))
 
+    def document_version(self) -> str:
+        """The ``kif_version`` a writer stamps (``kif.catalog.stamp_version``): e.g. "0.1.0" when the model uses
+        only 0.1.0 layer types and activations, so that 0.1 readers still read it."""
+        from kif.catalog import stamp_version  # lazy: the catalog reads the schemas
+
+        return stamp_version(self.kif_version, self.layers)
+
     def header_json(self) -> dict[str, Any]:
         """Every field of model.json except ``weights`` and ``self_test`` (written by the writer)."""
         doc: dict[str, Any] = {
-            "kif_version": self.kif_version,
+            "kif_version": self.document_version(),
             "producer": self.producer,
             "name": self.name,
         }

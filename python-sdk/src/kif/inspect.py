@@ -45,7 +45,7 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
         "format": FORMAT,
         "path": str(path),
         "name": model.name,
-        "kif_version": model.kif_version,
+        "kif_version": model.document_version(),
         "producer": dict(model.producer),
         "description": model.description,
         "license": model.license,

@@ -58,7 +58,7 @@ def build(model: Model, *, opset: int = OPSET) -> onnx.ModelProto:
     proto.ir_version = min(proto.ir_version, 10)  # IR 10 (onnx 1.16) is read by every ONNX Runtime that has opset 21
     if model.description:
         proto.doc_string = model.description
-    helper.set_model_props(proto, {"kif_version": model.kif_version, **model.metadata})
+    helper.set_model_props(proto, {"kif_version": model.document_version(), **model.metadata})
     return proto
 
 

@@ -32,18 +32,29 @@ def check_layers(doc: dict[str, Any], report: Report, file: str) -> None:
                 where + "/type",
             )
             continue
-        since = _since(definition.since)
-        if doc_version is not None and since is not None and since > doc_version:
-            report.add(
-                "layer-type-too-new",
-                f"Layer type {layer_type!r} appeared in KIF {definition.since}; the document is {doc['kif_version']}",
-                file,
-                where + "/type",
-            )
+        if doc_version is not None:
+            _check_versions(layer, doc_version, doc["kif_version"], report, file, where)
         _check_attributes(layer, definition, report, file, where)
         _check_nested(layer, definition, report, file, where)
         _check_arity(layer, definition, report, file, where)
         _check_weight_roles(layer, definition, report, file, where)
+
+
+def _check_versions(
+    layer: dict[str, Any], doc_version: tuple[int, int, int], version: str, report: Report, file: str, where: str
+) -> None:
+    """Its type and each enumerated attribute value (an activation name), nested layers included, must exist in the
+    document's version; the catalog says which version introduced each (catalog.versioned_features)."""
+    for pointer, what, since in catalog.versioned_features(layer["type"], layer["attributes"]):
+        appeared = _since(since)
+        if appeared is not None and appeared > doc_version:
+            report.add(
+                "layer-type-too-new",
+                f"Layer {layer['name']!r}: {what} appeared in KIF {since}; the document is {version}. "
+                f"Expected kif_version {since} or later",
+                file,
+                where + pointer,
+            )
 
 
 @functools.cache

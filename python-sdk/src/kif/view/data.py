@@ -148,7 +148,7 @@ def build(model: Model, *, stats: bool = True, max_sample: int = MAX_SAMPLE, spe
 def _header(model: Model, tensors: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "name": model.name,
-        "kif_version": model.kif_version,
+        "kif_version": model.document_version(),
         "producer": dict(model.producer),
         "description": model.description,
         "license": model.license,
