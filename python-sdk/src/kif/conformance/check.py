@@ -93,6 +93,9 @@ def _check_model_case(folder: Path, spec: dict[str, Any], rel: str, repo: Path, 
         problems.append(f"{rel}: layer_types {spec.get('layer_types')} but the bundle has {types}")
     if [s.name for s in model.inputs] != spec.get("inputs") or [s.name for s in model.outputs] != spec.get("outputs"):
         problems.append(f"{rel}: inputs/outputs differ from the bundle's graph order")
+    needed = catalog.required_version(model.layers)  # writers stamp the lowest version a document needs
+    if not model.kif_version == spec.get("spec_version") == needed:
+        problems.append(f"{rel}: kif_version {model.kif_version}, case spec_version {spec.get('spec_version')}; expected both {needed}")
     return problems
 
 
