@@ -64,15 +64,27 @@ def signature(exc: BaseException) -> str:
     if isinstance(exc, ft.Finding):
         return "Finding: " + str(exc).split(":")[0]
     frames = traceback.extract_tb(exc.__traceback__)
-    inside = [f for f in frames if f"{os.sep}kif{os.sep}" in f.filename and "benchmarks" not in f.filename]
+    inside = [f for f in frames if _in_package(f.filename)]
     frame = (inside or frames or [None])[-1]
     where = "?" if frame is None else f"{_short(frame.filename)}:{frame.name}"
     return f"{type(exc).__name__} @ {where}"
 
 
+def _package_root() -> Path:
+    import kif
+
+    return Path(kif.__file__).resolve().parent
+
+
+def _in_package(filename: str) -> bool:
+    # by the installed package's location, not by a "kif" path part: the checkout itself may be called kif
+    return Path(filename).resolve().is_relative_to(_package_root())
+
+
 def _short(filename: str) -> str:
-    parts = Path(filename).parts
-    return "/".join(parts[parts.index("kif") :]) if "kif" in parts else Path(filename).name
+    path = Path(filename).resolve()
+    root = _package_root()
+    return "kif/" + path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
 
 
 def slug(text: str) -> str:

@@ -45,7 +45,8 @@ def feeds_for(inputs: Sequence[np.ndarray | None]) -> dict[str, np.ndarray]:
 
 def run_onnx(model: Model | Path, feeds: Mapping[str, np.ndarray], tmp_path: Path, **export_args: Any) -> list[np.ndarray]:
     """Export, check with onnx.checker (full_check), run in ONNX Runtime; outputs in graph order."""
-    path = kif.onnx.export(model, tmp_path / "model.onnx", **export_args)
+    # tests export several models into one tmp_path; each replaces the previous one (the exporter refuses otherwise)
+    path = kif.onnx.export(model, tmp_path / "model.onnx", **{"overwrite": True, **export_args})
     onnx.checker.check_model(str(path), full_check=True)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return [np.asarray(o) for o in session.run(None, dict(feeds))]
