@@ -1,7 +1,7 @@
 """``kif diff A B``: what differs between two bundles — metadata and version, graph inputs and outputs, layers, weights.
 
 ``diff(a, b)`` returns plain data (``kif diff --json`` prints it); ``render`` turns it into a short report. The
-structure (format ``kif-diff/1``):
+structure (format ``kif-diff/1``, fixed by schemas/diff.schema.json; tests/test_diff_schema.py):
 
 - ``format``, ``a``, ``b`` (the paths), ``identical`` (true when every list below is empty);
 - ``metadata``: ``[{field, a, b}]`` for kif_version, name, producer, description, license, preprocessing,
