@@ -56,6 +56,8 @@ class Case:
     # kif.keras.export cannot represent the Keras config; None = kif.keras.export(model).
     bundle: Callable[[keras.Model], kif.Model] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Whole-file digests keep a case readable by 0.1 importers; "tensor" makes a case of the 0.2.0 per-tensor form.
+    digests: str = "file"
 
 
 def seed_of(case_id: str) -> int:
@@ -143,9 +145,9 @@ def write_case(group: str, case: Case, out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "model.kif"
         if case.bundle is not None:
-            kif.save(case.bundle(model), bundle)
+            kif.save(case.bundle(model), bundle, digests=case.digests)
         else:
-            export(model, bundle)
+            export(model, bundle, digests=case.digests)
         loaded = kif.load(bundle)
         document = json.loads(loaded_document(bundle))
         in_names = [s.name for s in loaded.inputs]

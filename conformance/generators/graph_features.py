@@ -161,6 +161,14 @@ def masked_max(model: Any, inputs: list[np.ndarray]) -> list[np.ndarray]:
 def cases() -> Iterator[Case]:
     yield case("two-inputs-two-outputs", "Two inputs, two heads", two_in_two_out, normals("two-inputs-two-outputs", (4,), (3,)))
     yield case("shared-layer-two-inputs", "One Dense shared by two inputs", shared_dense, normals("shared-layer-two-inputs", (4,), (4,)))
+    yield case(
+        "per-tensor-digests",
+        "Two inputs, two heads, in the per-tensor digest form (header_sha256 and a sha256 per tensor)",
+        two_in_two_out,
+        normals("per-tensor-digests", (4,), (3,)),
+        digests="tensor",
+        sections=["spec/integrity.md"],
+    )
     yield case("shared-layer-chain", "One Dense applied three times in a chain", shared_thrice, normals("shared-layer-chain", (4,)))
     yield case("nested-sequential", "A Sequential model nested in a functional model", nested, normals("nested-sequential", (4,)))
     yield case(

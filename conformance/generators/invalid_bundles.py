@@ -1060,11 +1060,11 @@ _POST = {"directory-symlink-file": _make_symlink}
 
 
 def generate(out: Path = DEFAULT_OUT) -> list[str]:
-    """Write every case under ``out``, replacing earlier case folders; return the case ids."""
+    """Write every case under ``out``, replacing this module's earlier case folders (other generators' stay); return the ids."""
     out.mkdir(parents=True, exist_ok=True)
-    for old in sorted(out.iterdir()):
-        if (old / "case.json").is_file():
-            shutil.rmtree(old)
+    for c in CASES:
+        if (out / c.id).exists():
+            shutil.rmtree(out / c.id)
     for c in CASES:
         folder = out / c.id
         folder.mkdir()

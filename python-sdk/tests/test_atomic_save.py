@@ -55,8 +55,8 @@ class _FailingStream:
 def _break_writer(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
     real_write = safetensors_io.write
 
-    def failing_write(stream: Any, tensors: Any, metadata: Any = None, progress: Callable[[int], None] | None = None) -> str:
-        return real_write(_FailingStream(stream, FAIL_AFTER, error), tensors, metadata, progress)  # type: ignore[arg-type]
+    def failing_write(stream: Any, tensors: Any, metadata: Any = None, progress: Callable[[int], None] | None = None, **kw: Any) -> Any:
+        return real_write(_FailingStream(stream, FAIL_AFTER, error), tensors, metadata, progress, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(safetensors_io, "write", failing_write)
 

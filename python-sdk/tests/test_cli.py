@@ -129,7 +129,7 @@ def test_inspect_text(bundles: dict[str, Path]) -> None:
     done = _kif("inspect", bundles["pair"])
     assert done.returncode == 0
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("pair  (KIF 0.1.0")
+    assert lines[0].startswith("pair  (KIF 0.2.0")  # kif.save's per-tensor digests are a 0.2.0 feature
     assert lines[lines.index("Inputs:") + 1 : lines.index("Outputs:")] == ["  right: float32 [?, 3]", "  left: float32 [?, 3]"]
     assert "Parameters: 16" in done.stdout
     assert all(line == line.rstrip() for line in lines)

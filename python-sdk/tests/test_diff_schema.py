@@ -40,7 +40,7 @@ def _scenarios() -> dict[str, kif.Model]:
 
 
 def _diff_json(tmp_path: Path, other: kif.Model, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
-    a, b = kif.save(_model(), tmp_path / "a.kif"), kif.save(other, tmp_path / "b.kif")
+    a, b = kif.save(_model(), tmp_path / "a.kif", digests="file"), kif.save(other, tmp_path / "b.kif", digests="file")
     capsys.readouterr()
     code = main(["diff", str(a), str(b), "--json"])
     return code, json.loads(capsys.readouterr().out)

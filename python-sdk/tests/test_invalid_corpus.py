@@ -26,7 +26,7 @@ from kif.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "conformance" / "invalid"
-GENERATOR = ROOT / "conformance" / "generators" / "invalid_bundles.py"
+GENERATORS = sorted((ROOT / "conformance" / "generators").glob("invalid_*.py"))  # each writes its own cases
 UNREADABLE = {"bundle-not-found", "bundle-unreadable", "archive-corrupt"}  # `kif validate` exits 2 for these
 
 # Error codes no committed case triggers, and why; each is covered by a test below instead.
@@ -38,11 +38,14 @@ EXEMPT = {
 }
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("invalid_bundles", GENERATOR)
+def _generator(path: Path) -> ModuleType:
+    if path.stem in sys.modules:
+        return sys.modules[path.stem]
+    sys.path.insert(0, str(path.parent))  # a generator may import another (invalid_digests builds on invalid_bundles)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["invalid_bundles"] = module  # dataclasses look their module up while the class is created
+    sys.modules[path.stem] = module  # dataclasses look their module up while the class is created
     spec.loader.exec_module(module)
     return module
 
@@ -82,12 +85,12 @@ IDS = [p.name for p in CASES]
 
 
 def test_generator_reproduces_the_committed_corpus(tmp_path: Path) -> None:
-    ids = _generator().generate(tmp_path / "invalid")
+    ids = [case_id for path in GENERATORS for case_id in _generator(path).generate(tmp_path / "invalid")]
     assert sorted(ids) == IDS
     fresh, committed = _tree(tmp_path / "invalid"), _tree(CORPUS)
     assert sorted(fresh) == sorted(committed)
     different = [name for name in fresh if fresh[name] != committed[name]]
-    assert not different, f"regenerate with python {GENERATOR.relative_to(ROOT)}: {different}"
+    assert not different, f"regenerate with python conformance/generators/invalid_*.py: {different}"
 
 
 def test_corpus_lints_itself() -> None:
@@ -131,6 +134,13 @@ def test_case_is_rejected_with_its_code_and_pointer(folder: Path) -> None:
 @pytest.mark.parametrize("folder", CASES, ids=IDS)
 def test_load_raises_validation_error(folder: Path) -> None:
     expect = _spec(folder)["expect"]
+    if expect["code"] == "weights-checksum-mismatch" and (expect["pointer"] or "").startswith("/weights/tensors/"):
+        # A tensor's digest is checked on its first read (spec/integrity.md): load opens, reading it raises.
+        weights = kif.load(_target(folder)).weights
+        with pytest.raises(kif.KifError) as read:
+            [weights[name] for name in weights]
+        assert (read.value.code, read.value.pointer) == (expect["code"], expect["pointer"])
+        return
     with pytest.raises(kif.ValidationError) as caught:
         kif.load(_target(folder))
     error = caught.value
@@ -189,7 +199,7 @@ def test_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_too_many_members(tmp_path: Path) -> None:
-    gen = _generator()
+    gen = _generator(ROOT / "conformance" / "generators" / "invalid_bundles.py")
     entries = [*gen.archive(), *(gen.Entry(f"m{i}", b"") for i in range(4097))]
     path = tmp_path / "many.kif"
     path.write_bytes(gen.zip_bytes(entries))
@@ -227,12 +237,19 @@ def _outcome(path: Path) -> str:
     """'ok' or the first error code; anything but a ValidationError from load fails the test."""
     report = kif.validate(path, level="numeric")
     try:
-        kif.load(path)
+        model = kif.load(path)
     except kif.ValidationError as exc:
         assert not report.ok and exc.code == report.errors[0].code
         return exc.code
-    assert report.ok
-    return "ok"
+    bad = {f.pointer for f in report.errors}
+    for name in model.weights:  # tensor digests are checked on first read: exactly the ones validate named fail
+        try:
+            model.weights[name]
+        except kif.KifError as exc:
+            assert exc.code == "weights-checksum-mismatch" and exc.pointer in bad, (exc, report.errors)
+            bad.discard(exc.pointer)
+    assert not bad, f"validate reported {bad} but reading every tensor raised nothing for them"
+    return "ok" if report.ok else "weights-checksum-mismatch"
 
 
 def test_random_byte_damage_is_always_a_validation_error(tmp_path: Path) -> None:

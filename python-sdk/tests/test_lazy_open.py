@@ -32,8 +32,8 @@ def _model() -> kif.Model:
     return b.build()
 
 
-def _save(tmp_path: Path, form: str) -> Path:
-    return kif.save(_model(), tmp_path / ("m.kif" if form == "archive" else "m"))
+def _save(tmp_path: Path, form: str, digests: str = "tensor") -> Path:
+    return kif.save(_model(), tmp_path / ("m.kif" if form == "archive" else "m"), digests=digests)
 
 
 class _Counting:
@@ -108,8 +108,20 @@ def test_lazy_open_reads_only_headers_and_document(tmp_path: Path, form: str, mo
 
 
 @pytest.mark.parametrize("form", FORMS)
+def test_verified_open_reads_only_headers_and_document(tmp_path: Path, form: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _save(tmp_path, form)  # per-tensor digests: the header digests are checked at open, each tensor on first read
+    overhead = _overhead(path)
+    log = _count_reads(monkeypatch, tmp_path)
+    model = kif.load(path)
+    read = sum(log)
+    monkeypatch.undo()
+    assert 0 < read <= overhead + 1024, f"a verified open read {read} bytes; headers, model.json and ZIP records are {overhead}"
+    assert model.weights.unverified() == sorted(model.weights)
+
+
+@pytest.mark.parametrize("form", FORMS)
 def test_tensor_data_is_touched_only_by_the_checksum_pass(tmp_path: Path, form: str) -> None:
-    path = _save(tmp_path, form)
+    path = _save(tmp_path, form, digests="file")  # spec 0.1's whole-file digest: checked in one pass at open
     _flip_last_data_byte(path)
     model = kif.load(path, verify=False)  # no tensor byte read: the corruption goes unseen
     assert model.weights["d2/kernel"].reshape(-1)[-1] != np.float32(0.25)  # the map shows the bytes on disk

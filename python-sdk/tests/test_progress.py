@@ -61,10 +61,13 @@ def test_save_bar_ends_at_100(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_verify_bar_ends_at_100(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    path = kif.save(_bundle(tmp_path), tmp_path / "m.kif")
+    per_tensor = kif.save(_bundle(tmp_path), tmp_path / "m.kif")
+    whole = kif.save(_bundle(tmp_path), tmp_path / "w.kif", digests="file")
     monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
     monkeypatch.setitem(Progress.__init__.__kwdefaults__, "min_total", 0)  # draw for a small file too
-    assert kif.validate(path).ok
-    err = capsys.readouterr().err
-    assert "Verifying weights.safetensors" in err
-    assert err.rstrip("\n").split("\r")[-1].endswith("100.0%")
+    for path, label in ((per_tensor, "Verifying tensors"), (whole, "Verifying weights.safetensors")):
+        capsys.readouterr()
+        assert kif.validate(path).ok
+        err = capsys.readouterr().err
+        assert label in err
+        assert err.rstrip("\n").split("\r")[-1].endswith("100.0%")

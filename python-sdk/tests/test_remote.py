@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +46,7 @@ class _Server(http.server.ThreadingHTTPServer):
     root: Path
     sent: int
     requests: list[str | None]
+    paths: list[str]
     honour_range: bool
 
 
@@ -63,6 +65,7 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
         self._serve(body=True)
 
     def _serve(self, body: bool) -> None:
+        self.server.paths.append(self.path)
         path = self.server.root / self.path.lstrip("/")
         if not path.is_file():
             self.send_error(404)
@@ -90,7 +93,7 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server(archive: Path) -> Iterator[_Server]:
     httpd = _Server(("127.0.0.1", 0), _RangeHandler)
-    httpd.root, httpd.sent, httpd.requests, httpd.honour_range = archive.parent, 0, [], True
+    httpd.root, httpd.sent, httpd.requests, httpd.paths, httpd.honour_range = archive.parent, 0, [], [], True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -124,14 +127,23 @@ def test_http_lazy_load_reads_headers_then_one_tensor(server: _Server, archive: 
     assert all(r is not None for r in server.requests), "no request fetched the whole archive"
 
 
-def test_http_verified_load_and_run_match_the_local_bundle(server: _Server, archive: Path) -> None:
+def test_http_verified_load_reads_headers_then_verifies_each_tensor_read(server: _Server, archive: Path) -> None:
     x = np.linspace(0, 1, 2 * 2048, dtype="float32").reshape(2, 2048)
-    remote = kif.load(_url(server))  # verify=True: every weight file hashed, streamed in ranged chunks
-    assert server.sent >= archive.stat().st_size - 4096  # the SHA-256 pass read the weights
+    remote = kif.load(_url(server))  # verify=True; per-tensor digests (spec 0.2): only the headers are checked now
+    opened = server.sent
+    assert opened < 64 * 1024, f"a verified open transferred {opened} bytes"
+    np.testing.assert_array_equal(remote.weights["d/bias"], SMALL)
+    assert server.sent - opened == SMALL.nbytes, "a verified tensor read costs exactly its bytes: the ones hashed"
     np.testing.assert_array_equal(remote(x)["d"], kif.load(archive)(x)["d"])
 
 
-def test_http_validate_detects_a_corrupted_tensor(server: _Server, archive: Path, tmp_path: Path) -> None:
+def test_http_whole_file_digests_are_streamed_on_a_verified_load(server: _Server, archive: Path) -> None:
+    kif.save(kif.load(archive), archive.parent / "whole.kif", digests="file", overwrite=True)
+    kif.load(_url(server, "whole.kif"))  # spec 0.1 digests cover whole files: the SHA-256 pass reads the weights
+    assert server.sent >= (archive.parent / "whole.kif").stat().st_size - 4096
+
+
+def test_http_a_corrupted_tensor_is_caught_by_validate_and_on_its_first_read(server: _Server, archive: Path) -> None:
     data = bytearray(archive.read_bytes())
     at = data.index(BIG[1000].tobytes())  # a byte inside the big kernel's data
     data[at] ^= 0xFF
@@ -139,8 +151,43 @@ def test_http_validate_detects_a_corrupted_tensor(server: _Server, archive: Path
     report = kif.validate(_url(server, "bad.kif"))
     assert "weights-checksum-mismatch" in report.codes()
     assert any(f.file.startswith(_url(server, "bad.kif")) for f in report.errors), "findings name the URL"
-    # A lazy load checks structure and headers only: what it cannot verify is the tensor bytes, as documented.
-    kif.load(_url(server, "bad.kif"), verify=False)
+    model = kif.load(_url(server, "bad.kif"))  # opens: the headers are intact
+    np.testing.assert_array_equal(model.weights["d/bias"], SMALL)
+    with pytest.raises(KifError) as info:
+        model.weights["d/kernel"]
+    assert info.value.code == "weights-checksum-mismatch" and info.value.pointer == "/weights/tensors/d~1kernel/sha256"
+    kif.load(_url(server, "bad.kif"), verify=False).weights["d/kernel"]  # unverified: read as is, as documented
+
+
+def test_http_directory_bundle_is_read_from_the_files_model_json_names(server: _Server, archive: Path) -> None:
+    folder = archive.parent / "wide_dir_http"
+    if not folder.exists():
+        kif.save(kif.load(archive), folder)
+    url = _url(server, "wide_dir_http/")  # plain HTTP cannot list a folder: the trailing slash says it is one
+    model = kif.load(url)
+    opened = server.sent
+    assert opened < 64 * 1024, f"a verified open of an HTTP directory bundle transferred {opened} bytes"
+    np.testing.assert_array_equal(model.weights["d/bias"], SMALL)
+    assert server.sent - opened == SMALL.nbytes
+    assert kif.validate(url).ok
+    assert all(p.startswith("/wide_dir_http/") for p in server.paths)
+    assert {p.rsplit("/", 1)[-1] for p in server.paths} == {"", "model.json", "weights.safetensors"}  # "": the folder probe
+
+
+def test_http_directory_bundle_never_fetches_outside_its_folder(server: _Server, archive: Path) -> None:
+    folder = archive.parent / "hostile_dir"
+    folder.mkdir(exist_ok=True)
+    with zipfile.ZipFile(archive) as z:
+        doc = json.loads(z.read("model.json"))
+        (folder / "weights.safetensors").write_bytes(z.read("weights.safetensors"))
+    doc["weights"]["files"][0]["path"] = "../wide.kif"
+    (folder / "model.json").write_text(json.dumps(doc))
+    report = kif.validate(_url(server, "hostile_dir/"))
+    assert not report.ok and "schema-violation" in report.codes()
+    assert not any("wide.kif" in p for p in server.paths), server.paths
+    with pytest.raises(KifError) as info:
+        kif.load(_url(server, "no_such_dir/"))
+    assert info.value.code == "bundle-not-found" and "model.json" in info.value.message
 
 
 def test_http_server_ignoring_range_is_one_error(server: _Server) -> None:
@@ -202,7 +249,8 @@ def test_remote_benchmark_smoke(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     rows = {line.split("|")[1].strip(): line.split("|")[2:] for line in done.stdout.splitlines() if line.startswith("| ")}
-    opened = int(rows["open (kif.load verify=False)"][0].replace(",", ""))
-    assert 0 < opened < 2**20 and "open < 1 MB: yes" in done.stdout
-    assert int(rows["first tensor (d0/bias)"][0].replace(",", "")) == 256 * 4  # one bias of the smoke model, exactly
+    opened = int(rows["verified open (kif.load)"][0].replace(",", ""))
+    assert 0 < opened < 2**20 and "verified open < 1 MB: yes" in done.stdout
+    assert opened == int(rows["open (kif.load verify=False)"][0].replace(",", "")), "integrity on reads nothing more"
+    assert int(rows["first tensor (d0/bias), verified"][0].replace(",", "")) == 256 * 4  # one bias of the smoke model, exactly
     assert list(tmp_path.iterdir()) == []  # the generated bundle was removed

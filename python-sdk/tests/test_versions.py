@@ -29,8 +29,9 @@ def _dense(activation: str) -> kif.Model:
     return b.build()
 
 
-def _written_version(model: kif.Model, path: Path) -> str:
-    kif.save(model, path)
+def _written_version(model: kif.Model, path: Path, digests: str = "file") -> str:
+    """The version written with whole-file digests: then only the layers decide it (per-tensor digests need 0.2.0)."""
+    kif.save(model, path, digests=digests)
     doc: dict[str, Any] = json.loads((path / "model.json").read_text(encoding="utf-8"))
     return str(doc["kif_version"])
 
@@ -58,6 +59,13 @@ def test_save_stamps_the_minimum_version(tmp_path: Path, activation: str, expect
     assert kif.validate(tmp_path / "m").ok
 
 
+def test_per_tensor_digests_need_0_2_0(tmp_path: Path) -> None:
+    assert _written_version(_dense("relu"), tmp_path / "t", digests="tensor") == "0.2.0"
+    assert _written_version(_dense("relu"), tmp_path / "b", digests="both") == "0.2.0"
+    kif.save(_dense("relu"), tmp_path / "d")  # the default form
+    assert json.loads((tmp_path / "d" / "model.json").read_text(encoding="utf-8"))["kif_version"] == "0.2.0"
+
+
 def test_a_0_2_0_layer_type_needs_0_2_0(tmp_path: Path) -> None:
     b = kif.GraphBuilder("pool")
     x = b.input("x", "float32", (None, 6, 3))
@@ -83,7 +91,7 @@ def test_rewrite_keeps_a_higher_version_and_raises_a_too_low_one(tmp_path: Path)
     loaded = kif.load(tmp_path / "a")
     assert loaded.kif_version == "0.2.0"
     old = _dense("relu")
-    kif.save(old, tmp_path / "b")
+    kif.save(old, tmp_path / "b", digests="file")
     edited = kif.load(tmp_path / "b")
     assert edited.kif_version == "0.1.0"
     edited.layers[0].attributes["activation"] = "celu"  # an edit that needs 0.2.0 raises the stamp
@@ -93,7 +101,7 @@ def test_rewrite_keeps_a_higher_version_and_raises_a_too_low_one(tmp_path: Path)
 
 def _bundle_with(tmp_path: Path, doc_edit: Any) -> Path:
     tmp_path.mkdir(exist_ok=True)
-    kif.save(_dense("relu"), tmp_path / "m")
+    kif.save(_dense("relu"), tmp_path / "m", digests="file")
     doc = json.loads((tmp_path / "m" / "model.json").read_text(encoding="utf-8"))
     doc_edit(doc)
     (tmp_path / "m" / "model.json").write_text(json.dumps(doc), encoding="utf-8")

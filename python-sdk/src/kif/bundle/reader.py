@@ -12,14 +12,23 @@ from kif.bundle.container import Container
 from kif.bundle.safetensors_io import Header, TensorEntry
 from kif.errors import ValidationError
 from kif.graph import Model, SelfTest
+from kif.validate import tensor_digests
 from kif.validate.pipeline import check
 
 
 class LazyWeights(Mapping[str, np.ndarray]):
     """Tensor name → read-only array that views the file; bytes are read when touched."""
 
-    def __init__(self, container: Container, index: Mapping[str, dict[str, object]], headers: Mapping[str, Header]) -> None:
+    def __init__(
+        self,
+        container: Container,
+        index: Mapping[str, dict[str, object]],
+        headers: Mapping[str, Header],
+        digests: Mapping[str, str] | None = None,
+    ) -> None:
+        """``digests``: tensor name → SHA-256 still to check, each on the tensor's first read (spec/integrity.md)."""
         self._container = container
+        self._pending = dict(digests or {})
         self._entries: dict[str, tuple[str, TensorEntry, int]] = {}
         for name, info in index.items():
             file = str(info["file"])
@@ -29,7 +38,18 @@ class LazyWeights(Mapping[str, np.ndarray]):
     def __getitem__(self, name: str) -> np.ndarray:
         file, entry, data_start = self._entries[name]
         # Only the tensor's bytes: a slice of the memory map, or one ranged read for a bundle read from a URL.
-        return _array(self._container.span(file, data_start + entry.begin, entry.nbytes), entry, 0)
+        data = self._container.span(file, data_start + entry.begin, entry.nbytes)
+        expected = self._pending.get(name)
+        if expected is not None:
+            # The bytes hashed are the bytes the array views: what is checked is what is used.
+            if tensor_digests.digest(data) != expected:
+                raise tensor_digests.mismatch(self._container, file, name, expected)
+            self._pending.pop(name, None)  # concurrent first reads may both hash; either pop is fine
+        return _array(data, entry, 0)
+
+    def unverified(self) -> list[str]:
+        """Tensors whose digest is still to be checked on their first read."""
+        return sorted(self._pending)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
@@ -70,14 +90,17 @@ def _array(view: memoryview | bytes, entry: TensorEntry, start: int) -> np.ndarr
 def load(path: str | os.PathLike[str], *, verify: bool = True) -> Model:
     """Open a bundle directory or ``.kif`` archive, or an fsspec URL of one (``memory://``, ``https://`` ...).
 
-    Only headers are read, plus a streamed SHA-256 pass over the weight files when
-    ``verify`` is true (the default). ``verify=False`` skips the checksums for
-    trusted hot paths: opening then costs milliseconds whatever the model's size.
-    From a URL, ``verify=False`` reads only the archive directory, model.json and the
-    safetensors headers; each tensor is one ranged read when it is first touched.
+    Only headers are read. With ``verify`` (the default) every digest is checked before
+    the bytes it covers are used: a bundle with per-tensor digests (spec 0.2) has its
+    headers checked now and each tensor on its first read, so opening costs milliseconds
+    whatever the model's size; a bundle with whole-file digests only (spec 0.1) is hashed
+    in one streamed pass now. ``verify=False`` skips the digests for trusted hot paths.
+    From a URL, opening reads only the archive directory, model.json and the safetensors
+    headers (with per-tensor digests, or with ``verify=False``); each tensor is one ranged
+    read when it is first touched, and those bytes are the ones hashed.
     Raises ``ValidationError`` listing every error finding.
     """
-    report, parsed = check(path, verify_checksums=verify)
+    report, parsed = check(path, verify_checksums=verify, defer_tensor_digests=True)
     if not report.ok or parsed is None:
         errors = report.errors
         summary = "; ".join(str(f) for f in errors[:5]) + (f"; and {len(errors) - 5} more" if len(errors) > 5 else "")
@@ -90,7 +113,12 @@ def load(path: str | os.PathLike[str], *, verify: bool = True) -> Model:
             findings=report.findings,
         )
     doc = parsed.document
-    weights = LazyWeights(parsed.container, doc["weights"]["tensors"], parsed.headers)
+    index = doc["weights"]["tensors"]
+    pending = {}
+    if verify:
+        per_tensor = tensor_digests.per_tensor_files(doc)
+        pending = {name: entry["sha256"] for name, entry in index.items() if entry["file"] in per_tensor}
+    weights = LazyWeights(parsed.container, index, parsed.headers, pending)
     model = Model.from_document(doc, weights)
     if "self_test" in doc:
         model.self_test = _self_test(parsed.container, doc)

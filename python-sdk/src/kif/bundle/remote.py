@@ -2,9 +2,10 @@
 
 Opening an archive costs a handful of small reads: the ZIP end record and central directory, each member's local
 header, then (from the pipeline) ``model.json`` and each safetensors header. A tensor is one ranged read of exactly
-its bytes, made when it is touched. Nothing is downloaded whole unless it is hashed: a SHA-256 pass (``kif validate``,
-``kif.load(url)`` with its default ``verify=True``) streams every weight file once in ranged chunks, because spec
-0.1's checksums cover whole files; ``kif.load(url, verify=False)`` and ``kif inspect`` read only what is named above.
+its bytes, made when it is touched. With per-tensor digests (spec 0.2, what ``kif.save`` writes by default)
+``kif.load(url)`` checks each tensor's digest over the bytes of that ranged read, so a verified open also reads only
+what is named above. Only whole-file digests (spec 0.1) are streamed in full, in ranged chunks, and ``kif validate``
+reads every tensor once to check them all; ``kif.load(url, verify=False)`` and ``kif inspect`` never hash.
 
 fsspec is an optional dependency (the ``remote`` extra; ``http(s)://`` also needs aiohttp, which the extra installs).
 """
@@ -132,17 +133,34 @@ def filesystem(url: str) -> tuple[Any, str]:
         raise BundleError(f"Expected a URL whose scheme fsspec knows. {exc}", code="bundle-unreadable", file=url) from None
 
 
+class BytesReader:
+    """A RangeReader's interface over bytes already fetched (model.json of an unlisted directory: read once)."""
+
+    def __init__(self, data: bytes, label: str) -> None:
+        self.data, self.size, self.label = data, len(data), label
+        self.bytes_read = len(data)
+        self.requests = 1
+
+    def read(self, offset: int, length: int) -> bytes:
+        return self.data[offset : offset + max(0, length)]
+
+
 def open_remote(url: str) -> Any:
-    """A Container for the bundle at ``url``: an archive (read by ranges) or, where the filesystem lists, a directory."""
+    """A Container for the bundle at ``url``: an archive (read by ranges), a directory where the filesystem lists, or
+    (a URL ending in ``/`` on a filesystem that does not list, such as plain HTTP) the directory its model.json names."""
     from kif.bundle.container import Container, Member, scan_archive
 
     fs, path = filesystem(url)
     try:
         info = fs.info(path)
     except FileNotFoundError:
+        if url.endswith("/"):
+            return _open_unlisted(fs, url)
         raise BundleError("Expected a bundle directory or .kif archive. The URL names nothing", code="bundle-not-found", file=url) from None
     except Exception as exc:
         raise BundleError(f"Expected a readable URL. {type(exc).__name__}: {exc}", code="bundle-unreadable", file=url) from None
+    if url.endswith("/") and info.get("type") != "directory":  # e.g. a web server's HTML index page
+        return _open_unlisted(fs, url)
     label = PurePosixPath(url.split("://", 1)[1])
     if info.get("type") == "directory":
         container = Container(label, is_archive=False, url=url.rstrip("/"))
@@ -167,6 +185,73 @@ def open_remote(url: str) -> Any:
         )
     scan_archive(container, stream, int(size))
     return container
+
+
+def _open_unlisted(fs: Any, url: str) -> Any:
+    """A directory bundle on a filesystem that cannot list it: model.json, then each member it names.
+
+    Only names that are bundle members by the schema's ``file_name`` rule (no ``/``, no leading dot) are fetched, so a
+    hostile document cannot make the reader request anything outside the directory; a name that is not there is
+    left out for the pipeline to report as missing. Files that model.json does not name cannot be seen, so the
+    ``bundle-unlisted-file`` rule is not checked (docs/guide.md says so).
+    """
+    from kif import limits
+    from kif.bundle.container import DOCUMENT, Container, Member
+
+    base = url.rstrip("/")
+    container = Container(PurePosixPath(base.split("://", 1)[1]), is_archive=False, url=base)
+    size = _size_of(fs, f"{base}/{DOCUMENT}")
+    if size is None:
+        message = f"Expected {DOCUMENT} in the bundle directory. The URL {base}/{DOCUMENT} names nothing"
+        raise BundleError(message, code="bundle-not-found", file=url)
+    label = container.member_label(DOCUMENT)
+    if size > limits.current().max_document_bytes:  # not fetched: the pipeline reports document-too-large from the size
+        reader = RangeReader(fs, f"{base}/{DOCUMENT}", size, label)
+        container.members[DOCUMENT] = Member(DOCUMENT, PurePosixPath(label), 0, size, source=reader)
+        return container
+    document = RangeReader(fs, f"{base}/{DOCUMENT}", size, label).read(0, size)
+    container.members[DOCUMENT] = Member(DOCUMENT, PurePosixPath(label), 0, size, source=BytesReader(document, label))
+    for name in _named_members(document):
+        member_size = _size_of(fs, f"{base}/{name}")
+        if member_size is not None:
+            reader = RangeReader(fs, f"{base}/{name}", member_size, container.member_label(name))
+            container.members[name] = Member(name, PurePosixPath(container.member_label(name)), 0, member_size, source=reader)
+    return container
+
+
+_MEMBER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}\.safetensors")  # the schema's file_name
+
+
+def _named_members(document: bytes) -> list[str]:
+    """Weight and self-test file names model.json gives, when it parses; anything else is the pipeline's to report."""
+    from kif import limits, strict_json
+
+    try:
+        doc = strict_json.loads(document.decode("utf-8"), max_depth=limits.current().max_nesting_depth)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return []
+    names: list[Any] = []
+    if isinstance(doc, dict):
+        weights = doc.get("weights")
+        files = weights.get("files") if isinstance(weights, dict) else None
+        names += [f.get("path") for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+        test = doc.get("self_test")
+        names += [test.get("file")] if isinstance(test, dict) else []
+    return sorted({n for n in names if isinstance(n, str) and _MEMBER_NAME.fullmatch(n)})
+
+
+def _size_of(fs: Any, path: str) -> int | None:
+    """A remote file's size (its Content-Length over HTTP), None when it does not exist."""
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:
+        raise BundleError(f"Expected a readable URL. {type(exc).__name__}: {exc}", code="bundle-unreadable", file=path) from None
+    size = info.get("size")
+    if size is None or info.get("type") == "directory":
+        raise BundleError("Expected the server to state the file's size (Content-Length)", code="bundle-unreadable", file=path)
+    return int(size)
 
 
 def transferred(container: Any) -> tuple[int, int]:

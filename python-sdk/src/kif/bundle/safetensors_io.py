@@ -209,29 +209,52 @@ def file_size(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | N
     return len(head) + sum(int(t.nbytes) for t in tensors.values())
 
 
+@dataclass(frozen=True)
+class Digests:
+    """SHA-256 digests of one written safetensors file (spec/integrity.md).
+
+    ``sha256``: the whole file (None unless asked for); ``header_sha256``: the length prefix and header JSON;
+    ``tensors``: tensor name → the digest of its data bytes.
+    """
+
+    sha256: str | None
+    header_sha256: str
+    tensors: dict[str, str]
+
+
 def write(
     stream: BinaryIO,
     tensors: Mapping[str, np.ndarray],
     metadata: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
-) -> str:
-    """Stream a safetensors file to ``stream``; return the SHA-256 of what was written.
+    *,
+    whole_file: bool = True,
+) -> Digests:
+    """Stream a safetensors file to ``stream`` and hash it in the same pass: the header and each tensor always,
+    the whole file too when ``whole_file`` (two digests per byte: 0.1 readers need it, 0.2 readers do not).
 
     ``progress`` is called with the number of bytes of each piece written (the header, then each chunk).
     """
-    digest = hashlib.sha256()
+    file_digest = hashlib.sha256() if whole_file else None
     head, order = plan_header(tensors, metadata)
     stream.write(head)
-    digest.update(head)
+    if file_digest is not None:
+        file_digest.update(head)
     if progress is not None:
         progress(len(head))  # callers count whole files (file_size), header included
+    per_tensor: dict[str, str] = {}
     for name in order:
+        digest = hashlib.sha256()
         for chunk in _chunks(tensors[name]):
             stream.write(chunk)
             digest.update(chunk)
+            if file_digest is not None:
+                file_digest.update(chunk)
             if progress is not None:
                 progress(len(chunk))
-    return digest.hexdigest()
+        per_tensor[name] = digest.hexdigest()
+    whole = file_digest.hexdigest() if file_digest is not None else None
+    return Digests(whole, hashlib.sha256(head).hexdigest(), per_tensor)
 
 
 def _chunks(array: np.ndarray) -> Iterable[memoryview]:

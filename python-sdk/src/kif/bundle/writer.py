@@ -22,12 +22,14 @@ from kif.bundle.atomic import atomic_bundle
 from kif.bundle.container import DOCUMENT
 from kif.bundle.destination import plan
 from kif.bundle.precheck import check_document
-from kif.errors import KifError
+from kif.errors import KifError, UsageError
 from kif.graph import Model
 from kif.progress import Progress
 from kif.validate.pointer import pointer
 
 SELF_TEST_FILE = "self_test.safetensors"
+DIGEST_FORMS = ("tensor", "file", "both")
+TENSOR_DIGESTS_SINCE = "0.2.0"  # header_sha256 and per-tensor sha256 (spec/integrity.md)
 _ALIGNMENT = 64  # archive members start 64-byte aligned so memory maps hit aligned addresses
 _ALIGN_EXTRA_ID = 0xD935  # the extra-field id zipalign uses for padding
 _ZIP64_LIMIT = (1 << 31) - 1
@@ -43,6 +45,7 @@ def save(
     progress: bool | None = None,
     overwrite: bool = False,
     check: bool = True,
+    digests: str = "tensor",
 ) -> Path:
     """Write ``model`` to ``path``: a ``.kif`` archive, or a directory for a name without a suffix.
 
@@ -52,7 +55,14 @@ def save(
     whole, only with ``overwrite=True``; anything else that exists there is never
     touched (see ``kif.bundle.destination``). ``check`` (default) validates the model
     first and writes nothing if it would not validate.
+
+    ``digests`` (spec/integrity.md): ``"tensor"`` (default) records a SHA-256 of each weight file's header and of
+    each tensor, so readers verify a tensor when it is first read and a lazy open stays at the cost of the headers
+    (the document then needs spec 0.2.0); ``"file"`` records one SHA-256 per file, readable by 0.1 readers;
+    ``"both"`` records both (each byte hashed twice).
     """
+    if digests not in DIGEST_FORMS:
+        raise UsageError(f"Expected digests to be one of {', '.join(DIGEST_FORMS)}. Received: digests={digests!r}", code="usage")
     where = plan(path, archive=archive, overwrite=overwrite)
     target = where.path
     _check_dtypes(model, target)
@@ -64,17 +74,21 @@ def save(
             **{f"outputs/{k}": np.asarray(v) for k, v in model.self_test.outputs.items()},
         }
     if check:
-        placeholder = {name: ("0" * 64, safetensors_io.file_size(tensors)) for name, tensors in members.items()}
+        zero = "0" * 64
+        placeholder = {
+            name: (safetensors_io.Digests(zero, zero, dict.fromkeys(tensors, zero)), safetensors_io.file_size(tensors))
+            for name, tensors in members.items()
+        }
         tested = set(members[SELF_TEST_FILE]) if SELF_TEST_FILE in members else None
-        check_document(json.loads(_document(model, members, placeholder)), str(target), tested)
+        check_document(json.loads(_document(model, members, placeholder, digests)), str(target), tested)
     total = sum(safetensors_io.file_size(t) for t in members.values())
     bar = Progress(total, f"Writing {target.name}", enabled=progress)
     try:
         with atomic_bundle(target, directory=not where.archive, existing=where.existing) as tmp:
             if where.archive:
-                _write_archive(tmp, model, members, bar.advance)
+                _write_archive(tmp, model, members, bar.advance, digests)
             else:
-                _write_directory(tmp, model, members, bar.advance)
+                _write_directory(tmp, model, members, bar.advance, digests)
     except FileExistsError:
         raise KifError(
             f"Refusing to write {target.name!r}: something was created under that name while the bundle was written",
@@ -119,24 +133,41 @@ def _plan_files(weights: Mapping[str, np.ndarray], max_shard_bytes: int | None) 
     return {f"weights-{i + 1:05d}-of-{count:05d}.safetensors": shard for i, shard in enumerate(shards)}
 
 
-def _document(model: Model, members: dict[str, dict[str, np.ndarray]], digests: dict[str, tuple[str, int]]) -> bytes:
+def _document(
+    model: Model,
+    members: dict[str, dict[str, np.ndarray]],
+    written: dict[str, tuple[safetensors_io.Digests, int]],
+    digests: str,
+) -> bytes:
     doc: dict[str, Any] = model.header_json()
     if not doc["producer"]:
         doc["producer"] = {"name": "kif-python", "version": __version__}
+    per_tensor = digests in ("tensor", "both")
+    if per_tensor:
+        doc["kif_version"] = _at_least(doc["kif_version"], TENSOR_DIGESTS_SINCE)
     weight_files = [n for n in members if n != SELF_TEST_FILE]
-    doc["weights"] = {
-        "files": [{"path": n, "sha256": digests[n][0], "size": digests[n][1]} for n in weight_files],
-        "tensors": {
-            tensor: {"file": file, "dtype": _dtype_name(array), "shape": list(array.shape)}
-            for file in weight_files
-            for tensor, array in sorted(members[file].items())
-        },
-    }
+    files: list[dict[str, Any]] = []
+    for name in weight_files:
+        found, size = written[name]
+        entry: dict[str, Any] = {"path": name}
+        if digests in ("file", "both"):
+            entry["sha256"] = found.sha256
+        if per_tensor:
+            entry["header_sha256"] = found.header_sha256
+        entry["size"] = size
+        files.append(entry)
+    tensors: dict[str, Any] = {}
+    for file in weight_files:
+        for tensor, array in sorted(members[file].items()):
+            tensors[tensor] = {"file": file, "dtype": _dtype_name(array), "shape": list(array.shape)}
+            if per_tensor:
+                tensors[tensor]["sha256"] = written[file][0].tensors[tensor]
+    doc["weights"] = {"files": files, "tensors": tensors}
     if model.self_test is not None:
-        sha, size = digests[SELF_TEST_FILE]
+        found, size = written[SELF_TEST_FILE]
         doc["self_test"] = {
             "file": SELF_TEST_FILE,
-            "sha256": sha,
+            "sha256": found.sha256,
             "size": size,
             "rtol": model.self_test.rtol,
             "atol": model.self_test.atol,
@@ -156,27 +187,48 @@ def _dtype_name(array: np.ndarray) -> str:
     return dtypes.from_numpy(array.dtype).name
 
 
-def _write_directory(root: Path, model: Model, members: dict[str, dict[str, np.ndarray]], advance: Callable[[int], None]) -> None:
-    digests = {}
+def _write_directory(
+    root: Path, model: Model, members: dict[str, dict[str, np.ndarray]], advance: Callable[[int], None], digests: str
+) -> None:
+    written = {}
     for name, tensors in members.items():
         with open(root / name, "wb") as stream:
-            digests[name] = (safetensors_io.write(stream, tensors, progress=advance), stream.tell())
+            found = safetensors_io.write(stream, tensors, progress=advance, whole_file=_whole_file(name, digests))
+            written[name] = (found, stream.tell())
             _fsync(stream)
     with open(root / DOCUMENT, "wb") as stream:
-        stream.write(_document(model, members, digests))
+        stream.write(_document(model, members, written, digests))
         _fsync(stream)
 
 
-def _write_archive(path: Path, model: Model, members: dict[str, dict[str, np.ndarray]], advance: Callable[[int], None]) -> None:
-    digests = {}
+def _write_archive(
+    path: Path, model: Model, members: dict[str, dict[str, np.ndarray]], advance: Callable[[int], None], digests: str
+) -> None:
+    written = {}
     with open(path, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name, tensors in members.items():
             size = safetensors_io.file_size(tensors)
             info = _aligned_info(name, raw.tell(), size)
             with archive.open(info, "w", force_zip64=size > _ZIP64_LIMIT) as stream:
-                digests[name] = (safetensors_io.write(stream, tensors, progress=advance), size)  # type: ignore[arg-type]
-        document = _document(model, members, digests)
+                found = safetensors_io.write(stream, tensors, progress=advance, whole_file=_whole_file(name, digests))  # type: ignore[arg-type]
+                written[name] = (found, size)
+        document = _document(model, members, written, digests)
         archive.writestr(_aligned_info(DOCUMENT, raw.tell(), len(document)), document)
+
+
+def _whole_file(name: str, digests: str) -> bool:
+    """The self-test file always has a whole-file digest (spec/self-test.md); weight files per ``digests``."""
+    return name == SELF_TEST_FILE or digests in ("file", "both")
+
+
+def _at_least(version: Any, floor: str) -> Any:
+    """``version`` raised to ``floor`` when it is a lower version; anything else is written as is (the validator names it)."""
+    from kif.catalog import version_key
+
+    try:
+        return floor if version_key(version) < version_key(floor) else version
+    except (AttributeError, TypeError, ValueError):
+        return version
 
 
 def _aligned_info(name: str, header_offset: int, size: int) -> zipfile.ZipInfo:

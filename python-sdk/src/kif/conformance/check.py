@@ -18,6 +18,8 @@ from jsonschema import Draft202012Validator
 from safetensors import safe_open
 
 from kif import catalog
+from kif.bundle.container import open_container
+from kif.validate import tensor_digests
 
 
 def _tensor_names(path: Path) -> list[str]:
@@ -94,6 +96,8 @@ def _check_model_case(folder: Path, spec: dict[str, Any], rel: str, repo: Path, 
     if [s.name for s in model.inputs] != spec.get("inputs") or [s.name for s in model.outputs] != spec.get("outputs"):
         problems.append(f"{rel}: inputs/outputs differ from the bundle's graph order")
     needed = catalog.required_version(model.layers)  # writers stamp the lowest version a document needs
+    if tensor_digests.uses_per_tensor_digests(json.loads(open_container(bundle).read("model.json"))):
+        needed = max(needed, tensor_digests.SINCE, key=catalog.version_key)
     if not model.kif_version == spec.get("spec_version") == needed:
         problems.append(f"{rel}: kif_version {model.kif_version}, case spec_version {spec.get('spec_version')}; expected both {needed}")
     return problems

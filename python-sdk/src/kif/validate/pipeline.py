@@ -31,8 +31,13 @@ class Parsed:
     headers: dict[str, Header] = field(default_factory=dict)
 
 
-def check(path: str | os.PathLike[str], *, verify_checksums: bool = True, level: str = "full") -> tuple[Report, Parsed | None]:
-    """Validate a bundle. ``level``: structure (no weight files read), full, or numeric (self-test)."""
+def check(
+    path: str | os.PathLike[str], *, verify_checksums: bool = True, level: str = "full", defer_tensor_digests: bool = False
+) -> tuple[Report, Parsed | None]:
+    """Validate a bundle. ``level``: structure (no weight files read), full, or numeric (self-test).
+
+    ``defer_tensor_digests``: per-tensor digests are left to the reader, which checks each tensor on its first
+    read (``kif.load``); whole-file and header digests are still checked here."""
     if level not in LEVELS:
         raise UsageError(f"Expected level to be one of {', '.join(LEVELS)}. Received: level={level!r}", code="usage")
     report = Report(str(path))
@@ -54,7 +59,7 @@ def check(path: str | os.PathLike[str], *, verify_checksums: bool = True, level:
     check_graph(doc, report, file)
     parsed = Parsed(container, doc)
     if level != "structure":
-        parsed.headers = check_weights(container, doc, report, verify_checksums)
+        parsed.headers = check_weights(container, doc, report, verify_checksums, defer_tensor_digests)
     if report.ok:
         _check_shapes(parsed, report)
     if level == "numeric" and report.ok:

@@ -10,6 +10,7 @@ from kif import catalog
 from kif.bundle import safetensors_io
 from kif.bundle.container import DOCUMENT, Container
 from kif.errors import WeightsError
+from kif.validate import tensor_digests
 from kif.validate.pointer import pointer
 from kif.validate.report import Report
 
@@ -18,6 +19,11 @@ _HASH_CHUNK = 8 * 1024 * 1024
 
 def read_header(container: Container, name: str) -> safetensors_io.Header:
     """Read and check one safetensors member's header (raises WeightsError)."""
+    return read_header_bytes(container, name)[0]
+
+
+def read_header_bytes(container: Container, name: str) -> tuple[safetensors_io.Header, bytes]:
+    """One member's checked header and the bytes it was parsed from (length prefix + JSON: what header_sha256 covers)."""
     label = container.member_label(name)
     size = container.members[name].size
     prefix = container.read(name, 0, 8)
@@ -25,7 +31,7 @@ def read_header(container: Container, name: str) -> safetensors_io.Header:
         (header_len,) = struct.unpack("<Q", prefix)
         if header_len <= safetensors_io.header_limit():
             prefix += container.read(name, 8, header_len)
-    return safetensors_io.parse_header(prefix, size, label)
+    return safetensors_io.parse_header(prefix, size, label), prefix
 
 
 def sha256_of(container: Container, name: str) -> str:
@@ -44,9 +50,16 @@ def sha256_of(container: Container, name: str) -> str:
     return digest.hexdigest()
 
 
-def check_weights(container: Container, doc: dict[str, Any], report: Report, verify_checksums: bool) -> dict[str, safetensors_io.Header]:
+def check_weights(
+    container: Container, doc: dict[str, Any], report: Report, verify_checksums: bool, defer_tensors: bool = False
+) -> dict[str, safetensors_io.Header]:
+    """``defer_tensors``: leave per-tensor digests to the reader, which checks each tensor on its first read
+    (``kif.load``); otherwise every digest is checked here. Header digests are always checked (the header is read)."""
     file = container.member_label(DOCUMENT)
     headers = _check_files(container, doc, report, verify_checksums)
+    tensor_digests.check_declarations(doc, report, file)
+    if verify_checksums and not defer_tensors and report.ok:
+        tensor_digests.verify_all(container, doc, headers, report)
     index: dict[str, Any] = doc["weights"]["tensors"]
     listed = {f["path"] for f in doc["weights"]["files"]}
     for tensor, entry in index.items():
@@ -121,11 +134,18 @@ def _check_files(container: Container, doc: dict[str, Any], report: Report, veri
                 where + "/size",
             )
         try:
-            header = read_header(container, name)
+            header, header_bytes = read_header_bytes(container, name)
         except WeightsError as exc:
             report.add(exc.code, exc.message, exc.file, exc.pointer)
             continue
-        if verify and sha256_of(container, name) != entry["sha256"]:
+        if verify and "header_sha256" in entry and hashlib.sha256(header_bytes).hexdigest() != entry["header_sha256"]:
+            report.add(
+                "weights-checksum-mismatch",
+                f"SHA-256 of the header of {name} differs from model.json (expected {entry['header_sha256']})",
+                container.member_label(name),
+                where + "/header_sha256",
+            )
+        elif verify and "sha256" in entry and "header_sha256" not in entry and sha256_of(container, name) != entry["sha256"]:
             report.add(
                 "weights-checksum-mismatch",
                 f"SHA-256 of {name} differs from model.json (expected {entry['sha256']})",
