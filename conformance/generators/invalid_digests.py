@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from invalid_bundles import DEFAULT_OUT, WEIGHTS, Bundle, Tensor, base_document, base_tensors, write_directory  # noqa: E402
+from invalid_bundles import DEFAULT_OUT, WEIGHTS, Bundle, Tensor, base_document, base_tensors, write_directory
 
 _METADATA = {"format": "pt"}
 Case = tuple[str, str, str, str | None, Callable[[], Bundle]]
