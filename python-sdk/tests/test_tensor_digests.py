@@ -170,3 +170,51 @@ def test_verify_false_reads_without_hashing(archive: Path, tmp_path: Path, monke
     monkeypatch.setattr(tensor_digests, "digest", lambda data: calls.append(1) or "")
     model = kif.load(bad, verify=False)
     assert model.weights["d/kernel"].shape == KERNEL.shape and calls == []
+
+
+def test_bulk_verify_checks_every_pending_tensor_once_and_names_the_bad_one(
+    archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = tensor_digests.digest
+    monkeypatch.setattr(tensor_digests, "digest", lambda data: calls.append(len(data)) or real(data))
+    model = kif.load(archive)
+    model.weights["d/bias"]
+    model.weights.verify()
+    assert sorted(calls) == sorted([BIAS.nbytes, KERNEL.nbytes, SCALE.nbytes, BIAS.nbytes])  # bias hashed once
+    assert model.weights.unverified() == []
+    model.weights["d/kernel"]
+    assert len(calls) == 4, "verified tensors are not hashed again on read"
+    bad = kif.load(_flip(archive, SCALE, tmp_path / "bad.kif"))
+    with pytest.raises(KifError) as info:
+        bad.weights.verify()
+    assert info.value.pointer == "/weights/tensors/ln~1gamma/sha256"
+    assert bad.weights.unverified() == ["ln/gamma"], "the tensors that matched count as verified"
+
+
+def test_run_verifies_every_tensor_before_the_first_layer(archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = kif.load(_flip(archive, SCALE, tmp_path / "bad.kif"))  # ln/gamma feeds the last layer
+    ran: list[str] = []
+    from kif import runtime
+
+    real = runtime._guard
+    monkeypatch.setattr(runtime, "_guard", lambda kernel, layer, *a: ran.append(layer.name) or real(kernel, layer, *a))
+    with pytest.raises(KifError) as info:
+        kif.run(bad, np.ones((1, 64), "float32"))
+    assert info.value.code == "weights-checksum-mismatch" and ran == [], "no layer ran on unverified weights"
+
+
+def test_digests_cover_the_bytes_written_for_strided_and_big_endian_arrays(tmp_path: Path) -> None:
+    """Arrays in file layout are hashed on other threads, the rest inline: both give the digest of the file bytes."""
+    b = kif.GraphBuilder("layouts")
+    x = b.input("x", "float32", (None, 32))
+    kernel = np.asfortranarray(np.arange(32 * 16, dtype="float32").reshape(32, 16))  # strided: copied to write
+    bias = np.linspace(0, 1, 16).astype(">f4")  # big-endian: swapped to write
+    b.output(b.add("Dense", x, name="d", units=16, weights={"kernel": kernel, "bias": bias}))
+    bundle = kif.save(b.build(), tmp_path / "m")
+    doc = json.loads((bundle / "model.json").read_text())
+    _, spans = _spans((bundle / "weights.safetensors").read_bytes())
+    assert spans["d/kernel"] == np.ascontiguousarray(kernel).tobytes() and spans["d/bias"] == bias.astype("<f4").tobytes()
+    for name, data in spans.items():
+        assert doc["weights"]["tensors"][name]["sha256"] == hashlib.sha256(data).hexdigest(), name
+    assert kif.validate(bundle).ok

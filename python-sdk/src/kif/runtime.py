@@ -83,6 +83,15 @@ def _numpy_dtype(name: str) -> np.dtype:
     return by_name(name).numpy
 
 
+def _verify_weights(model: Model) -> None:
+    """Every digest still pending, on every core, before the first layer runs (not for a URL: each tensor is then
+    checked over the bytes of its one ranged read, so nothing is fetched twice)."""
+    from kif.bundle.reader import LazyWeights
+
+    if isinstance(model.weights, LazyWeights) and not model.weights.remote:
+        model.weights.verify()
+
+
 def run(model: Model | str | os.PathLike[str], inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
     """Outputs keyed by graph output name, in graph order."""
     if not isinstance(model, Model):
@@ -91,6 +100,7 @@ def run(model: Model | str | os.PathLike[str], inputs: Mapping[str, Any] | np.nd
         model = load(model)
     table = _kernel_for(model)
     values: dict[str, np.ndarray] = _bind_inputs(model, inputs)
+    _verify_weights(model)
     last_use = _last_uses(model)
     keep = {s.name for s in model.outputs}
     for index, layer in enumerate(model.layers):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,38 @@ class LazyWeights(Mapping[str, np.ndarray]):
                 raise tensor_digests.mismatch(self._container, file, name, expected)
             self._pending.pop(name, None)  # concurrent first reads may both hash; either pop is fine
         return _array(data, entry, 0)
+
+    def verify(self, names: Iterable[str] | None = None) -> None:
+        """Check the digests still pending (of ``names``, default all) now, hashing in parallel across cores.
+
+        The bulk path for a caller about to read every tensor (``kif.run`` calls it first): the same checks as the
+        first reads would make, on every core instead of one. Raises the mismatch of the first bad tensor in file
+        order; the tensors that matched count as verified.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        wanted = self._pending if names is None else {n: self._pending[n] for n in names if n in self._pending}
+        jobs = sorted(wanted.items(), key=lambda item: (self._entries[item[0]][0], self._entries[item[0]][1].begin))
+        if not jobs:
+            return
+
+        def check(job: tuple[str, str]) -> bool:
+            file, entry, data_start = self._entries[job[0]]
+            return tensor_digests.digest(self._container.span(file, data_start + entry.begin, entry.nbytes)) == job[1]
+
+        with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+            results = list(pool.map(check, jobs))
+        for (name, _), good in zip(jobs, results, strict=True):
+            if good:
+                self._pending.pop(name, None)
+        for (name, expected), good in zip(jobs, results, strict=True):
+            if not good:
+                raise tensor_digests.mismatch(self._container, self._entries[name][0], name, expected)
+
+    @property
+    def remote(self) -> bool:
+        """Read from a URL: a bulk ``verify`` would fetch every tensor once more when it is then read."""
+        return self._container.url is not None
 
     def unverified(self) -> list[str]:
         """Tensors whose digest is still to be checked on their first read."""

@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import struct
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -243,18 +245,35 @@ def write(
     if progress is not None:
         progress(len(head))  # callers count whole files (file_size), header included
     per_tensor: dict[str, str] = {}
-    for name in order:
-        digest = hashlib.sha256()
-        for chunk in _chunks(tensors[name]):
-            stream.write(chunk)
-            digest.update(chunk)
-            if file_digest is not None:
-                file_digest.update(chunk)
-            if progress is not None:
-                progress(len(chunk))
-        per_tensor[name] = digest.hexdigest()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        # Per-tensor digests of arrays already in file layout hash on other cores while this thread writes
+        # (hashlib and file writes both release the GIL on large buffers): saving costs the write, not write + hash.
+        # An array that needs a copy (strided, big-endian) is hashed inline chunk by chunk, so copies never pile up.
+        ahead = {} if file_digest is not None else {n: pool.submit(_sha256, v) for n in order if (v := _in_place(tensors[n])) is not None}
+        for name in order:
+            digest = hashlib.sha256() if name not in ahead else None
+            for chunk in _chunks(tensors[name]):
+                stream.write(chunk)
+                if digest is not None:
+                    digest.update(chunk)
+                if file_digest is not None:
+                    file_digest.update(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+            per_tensor[name] = digest.hexdigest() if digest is not None else ahead[name].result()
     whole = file_digest.hexdigest() if file_digest is not None else None
     return Digests(whole, hashlib.sha256(head).hexdigest(), per_tensor)
+
+
+def _in_place(array: np.ndarray) -> memoryview | None:
+    """The bytes ``_chunks`` writes for ``array`` when they are the array's own buffer (no copy needed), else None."""
+    if not array.flags.c_contiguous or array.dtype.byteorder == ">" or array.size == 0:
+        return None
+    return memoryview(array.reshape(-1).view(np.uint8))
+
+
+def _sha256(data: memoryview) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _chunks(array: np.ndarray) -> Iterable[memoryview]:

@@ -1,0 +1,165 @@
+"""One measurement of benchmarks/speed.py, in a fresh process: ``python _speed_child.py KIND ROOT`` prints
+``{"seconds": ...}``. ``model_of`` is shared with the parent, which writes the bundles the children read."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import sys
+import time
+from typing import Any
+
+
+def arrays(root: str) -> dict[str, Any]:
+    import numpy as np
+
+    with open(os.path.join(root, "arrays.json")) as f:
+        meta = json.load(f)
+    return {n: np.full(s, i + 1, dtype="float32") for i, (n, s) in enumerate(meta.items())}
+
+
+def model_of(weights: dict[str, Any]) -> Any:
+    import kif
+
+    b = kif.GraphBuilder("speed")
+    names = sorted({n.split("/")[0] for n in weights})
+    x = b.input("x", "float32", (None, weights[names[0] + "/kernel"].shape[0]))
+    for n in names:
+        x = b.add(
+            "Dense",
+            x,
+            name=n,
+            units=weights[n + "/kernel"].shape[1],
+            weights={"kernel": weights[n + "/kernel"], "bias": weights[n + "/bias"]},
+        )
+    b.output(x)
+    return b.build()
+
+
+def fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+
+
+def measure(kind: str, root: str) -> float:
+    if kind.startswith("import-"):  # the import statement alone, in a process that imported nothing else
+        t = time.perf_counter()
+        importlib.import_module(kind.split("-", 1)[1])
+        took = time.perf_counter() - t
+    elif kind in ("open-kif", "full-kif", "full-kif-bulk"):
+        import kif
+        import numpy
+
+        t = time.perf_counter()
+        m = kif.load(os.path.join(root, "model.kif"))
+        if kind == "full-kif-bulk":
+            m.weights.verify()  # every tensor hashed in parallel (what kif.run does first)
+        if kind != "open-kif":
+            for name in m.weights:
+                m.weights[name]
+        took = time.perf_counter() - t
+    elif kind == "open-safetensors":
+        import numpy  # noqa: F401
+        from safetensors import safe_open
+
+        t = time.perf_counter()
+        with safe_open(os.path.join(root, "model.safetensors"), "np") as f:
+            list(f.keys())
+        took = time.perf_counter() - t
+    elif kind == "read-floor":
+        import numpy as np
+
+        path = os.path.join(root, "raw.bin")
+        t = time.perf_counter()
+        out = np.empty(os.path.getsize(path), dtype=np.uint8)
+        with open(path, "rb", buffering=0) as f:
+            f.readinto(out)
+        took = time.perf_counter() - t
+    elif kind == "load-safetensors":
+        from safetensors.numpy import load_file
+
+        t = time.perf_counter()
+        load_file(os.path.join(root, "model.safetensors"))
+        took = time.perf_counter() - t
+    elif kind == "load-torch":
+        import torch
+
+        t = time.perf_counter()
+        torch.load(os.path.join(root, "model.pt"))
+        took = time.perf_counter() - t
+    elif kind.startswith("save-"):
+        w = arrays(root)
+        out = os.path.join(root, "out-" + kind)
+        if kind == "save-floor":
+            t = time.perf_counter()
+            with open(out, "wb") as f:
+                for a in w.values():
+                    f.write(memoryview(a).cast("B"))
+                f.flush()
+                os.fsync(f.fileno())
+        elif kind in ("save-kif", "save-kif-dir"):
+            import kif
+
+            model = model_of(w)
+            t = time.perf_counter()
+            kif.save(model, out + (".kif" if kind == "save-kif" else ""), progress=False)
+        elif kind == "save-torch":
+            import torch
+
+            tensors = {n: torch.from_numpy(a) for n, a in w.items()}
+            t = time.perf_counter()
+            torch.save(tensors, out)
+            fsync(out)
+        elif kind == "save-safetensors":
+            from safetensors.numpy import save_file
+
+            t = time.perf_counter()
+            save_file(w, out)
+            fsync(out)
+        took = time.perf_counter() - t
+        for leftover in (out, out + ".kif"):  # untimed: the next repeat writes a fresh file
+            if os.path.isdir(leftover):
+                shutil.rmtree(leftover)
+            elif os.path.exists(leftover):
+                os.unlink(leftover)
+    elif kind == "convert-kif":
+        from kif.keras import convert
+
+        t = time.perf_counter()
+        convert(os.path.join(root, "model.h5"), os.path.join(root, "converted.kif"), progress=False, overwrite=True)
+        took = time.perf_counter() - t
+    elif kind == "convert-h5py":
+        import h5py
+        import numpy as np
+
+        read: list[Any] = []
+
+        def keep(name: str, obj: Any) -> None:  # returns None: a non-None result would stop visititems
+            if isinstance(obj, h5py.Dataset):
+                read.append(np.asarray(obj))
+
+        t = time.perf_counter()
+        with h5py.File(os.path.join(root, "model.h5"), "r") as h:
+            h.visititems(keep)
+        took = time.perf_counter() - t
+    elif kind in ("export-kif", "export-keras"):
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+        import keras
+
+        model = keras.saving.load_model(os.path.join(root, "model.h5"), compile=False)
+        t = time.perf_counter()
+        if kind == "export-kif":
+            from kif.keras import export
+
+            export(model, os.path.join(root, "exported.kif"), overwrite=True)
+        else:
+            model.save(os.path.join(root, "exported.keras"))
+        took = time.perf_counter() - t
+    return took
+
+
+if __name__ == "__main__":
+    print(json.dumps({"seconds": measure(sys.argv[1], sys.argv[2])}))
