@@ -19,7 +19,7 @@ import kif
 from kif.cli import main
 from kif.shapes import compatible
 from kif.view import page as view_page
-from kif.view.data import SPEC_BASE, build, group_key, groups, spec_link
+from kif.view.data import SPEC_BASE, build, group_key, group_keys, groups, spec_link
 from kif.view.serve import make_server
 from kif.view.stats import tensor_stats
 
@@ -161,12 +161,22 @@ def test_block_keys_from_names() -> None:
     assert group_key("block1a_dwconv") == "block1a"  # EfficientNet
     assert group_key("stage1_block3_conv") == "stage1_block3"  # the innermost numbered block
     assert group_key("inner/sub/dense") == "inner/sub"  # a nested model, flattened by the converter
+    assert group_keys("stage1_block3_conv") == ["stage1", "stage1_block3"]  # blocks nest, outermost first
+    assert group_keys("inner/stage2_unit1_relu") == ["inner", "inner/stage2", "inner/stage2_unit1"]
     assert group_key("dense_1") is None and group_key("batch_normalization_3") is None and group_key("block1") is None
     layers = [kif.Layer(n, "ReLU", {}, ["x"], [n]) for n in ("a/1", "a/2", "b", "a/3", "a/4", "c_block1_x", "c_block1_y", "z")]
     assert groups(layers) == [
-        {"id": "a", "label": "a", "members": [0, 1]},
-        {"id": "a#2", "label": "a", "members": [3, 4]},
-        {"id": "c_block1", "label": "c_block1", "members": [5, 6]},
+        {"id": "a", "label": "a", "parent": None, "members": [0, 1]},
+        {"id": "a#2", "label": "a", "parent": None, "members": [3, 4]},
+        {"id": "c_block1", "label": "c_block1", "parent": None, "members": [5, 6]},
+    ]
+    names = [f"stage1_block{i}_{k}" for i in range(2) for k in "ab"] + ["stage2_block0_a", "stage2_block0_b", "head"]
+    nested = [kif.Layer(n, "ReLU", {}, ["x"], [n]) for n in names]
+    assert groups(nested) == [
+        {"id": "stage1", "label": "stage1", "parent": None, "members": [0, 1, 2, 3]},
+        {"id": "stage1_block0", "label": "stage1_block0", "parent": "stage1", "members": [0, 1]},
+        {"id": "stage1_block1", "label": "stage1_block1", "parent": "stage1", "members": [2, 3]},
+        {"id": "stage2", "label": "stage2", "parent": None, "members": [4, 5]},  # its one block adds no level
     ]
 
 

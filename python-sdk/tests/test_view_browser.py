@@ -98,17 +98,18 @@ def test_a_click_on_a_layer_shows_its_attributes_and_weights(browser: Browser, t
 
 
 def _thousand_layers(tmp_path: Path) -> Path:
-    """250 blocks of Dense, BatchNormalization, ReLU, Add (a residual): 1,000 layers named like Keras applications."""
+    """250 blocks of Dense, BatchNormalization, ReLU, Add (a residual) in two stages of 125: 1,000 layers named like
+    Keras applications (stage1_block3_bn), so blocks nest in stages."""
     rng = np.random.default_rng(0)
     b = kif.GraphBuilder("deep")
     x = b.input("x", "float32", (None, 8))
     for i in range(250):
         w = {"kernel": rng.normal(size=(8, 8)).astype(np.float32), "bias": np.zeros(8, np.float32)}
-        h = b.add("Dense", x, name=f"stage1_block{i}_dense", units=8, weights=w)
+        h = b.add("Dense", x, name=f"stage{1 + i // 125}_block{i}_dense", units=8, weights=w)
         bn = {k: np.full(8, v, np.float32) for k, v in (("gamma", 1), ("beta", 0), ("moving_mean", 0), ("moving_variance", 1))}
-        h = b.add("BatchNormalization", h, name=f"stage1_block{i}_bn", weights=bn)
-        h = b.add("ReLU", h, name=f"stage1_block{i}_relu")
-        x = b.add("Add", [x, h], name=f"stage1_block{i}_add")
+        h = b.add("BatchNormalization", h, name=f"stage{1 + i // 125}_block{i}_bn", weights=bn)
+        h = b.add("ReLU", h, name=f"stage{1 + i // 125}_block{i}_relu")
+        x = b.add("Add", [x, h], name=f"stage{1 + i // 125}_block{i}_add")
     b.output(x)
     target = tmp_path / "deep" / "model.kif"
     target.parent.mkdir()
@@ -121,7 +122,11 @@ def test_a_thousand_layer_model_opens_collapsed_and_expands(browser: Browser, tm
     started = time.perf_counter()
     url, mark = _open(browser, bundle, tmp_path)
     opened = time.perf_counter() - started
-    assert browser.evaluate(NODES) == 250 + 2  # one box per block, plus the input and the output
+    assert browser.evaluate(NODES) == 2 + 2  # one box per stage, plus the input and the output
+    # Opening a stage shows its blocks, still collapsed.
+    browser.evaluate("document.querySelector('.node.group[data-id=\"g:stage2\"]').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    assert _changed(browser, f"String({NODES})", "4") == str(1 + 125 + 2)
+    assert browser.evaluate("document.querySelectorAll('#viewport .cluster').length") == 1  # stage2's frame
     # Search, then pick a result: its block opens and the layer is selected.
     browser.evaluate("const s = document.getElementById('search'); s.value = 'block117_bn'; s.dispatchEvent(new Event('input'))")
     assert browser.evaluate("[...document.querySelectorAll('#results li')].map(li => li.textContent)") == [
@@ -130,7 +135,7 @@ def test_a_thousand_layer_model_opens_collapsed_and_expands(browser: Browser, tm
     first = "document.querySelector('#results li').getBoundingClientRect()"
     x, y = browser.evaluate(f"(() => {{ const r = {first}; return [r.x + 5, r.y + 5]; }})()")
     browser.click(x, y)
-    assert _changed(browser, f"String({NODES})", "252") == str(249 + 4 + 2)
+    assert _changed(browser, f"String({NODES})", "128") == str(124 + 4 + 125 + 2)  # stage1 and block117 opened
     assert browser.evaluate("document.querySelector('.node.selected').getAttribute('data-id')") == "l:469"
     assert browser.evaluate("document.getElementById('details').innerText").startswith("BatchNormalization")
     # Pan and zoom move the viewBox.
@@ -147,7 +152,7 @@ def test_a_thousand_layer_model_opens_collapsed_and_expands(browser: Browser, tm
     browser.evaluate("document.getElementById('expand-all').click()")
     expanded = time.perf_counter() - started
     assert browser.evaluate(NODES) == 1000 + 2
-    assert browser.evaluate("document.querySelectorAll('#viewport .cluster').length") == 250
+    assert browser.evaluate("document.querySelectorAll('#viewport .cluster').length") == 250 + 2
     _fetches_nothing(browser, url, mark)
     print(f"1,000 layers: page build + open {opened:.2f} s, expand all (layout of 1,002 nodes) {expanded:.2f} s")
 

@@ -14,7 +14,7 @@ import json
 import math
 import os
 import struct
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -246,40 +246,41 @@ def write(
         progress(len(head))  # callers count whole files (file_size), header included
     per_tensor: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        # Per-tensor digests of arrays already in file layout hash on other cores while this thread writes
-        # (hashlib and file writes both release the GIL on large buffers): saving costs the write, not write + hash.
-        # An array that needs a copy (strided, big-endian) is hashed inline chunk by chunk, so copies never pile up.
-        ahead = {} if file_digest is not None else {n: pool.submit(_sha256, v) for n in order if (v := _in_place(tensors[n])) is not None}
+        # Per-tensor digests are computed on other cores while this thread writes (hashlib and file writes both
+        # release the GIL on large buffers), so a save costs the write, not write + hash. Arrays already in file
+        # layout are all queued at once; one that needs its bytes made (a deferred tensor read from a Keras file,
+        # a strided or big-endian array) is hashed while it is being written, so such copies never pile up.
+        ahead = {n: pool.submit(_sha256, v) for n in order if (v := _in_place(tensors[n])) is not None}
         for name in order:
-            digest = hashlib.sha256() if name not in ahead else None
-            for chunk in _chunks(tensors[name]):
+            data = _file_bytes(tensors[name])
+            pending = ahead.get(name) or pool.submit(_sha256, data)
+            for start in range(0, len(data), _CHUNK):
+                chunk = data[start : start + _CHUNK]
                 stream.write(chunk)
-                if digest is not None:
-                    digest.update(chunk)
                 if file_digest is not None:
                     file_digest.update(chunk)
                 if progress is not None:
                     progress(len(chunk))
-            per_tensor[name] = digest.hexdigest() if digest is not None else ahead[name].result()
+            per_tensor[name] = pending.result()
     whole = file_digest.hexdigest() if file_digest is not None else None
     return Digests(whole, hashlib.sha256(head).hexdigest(), per_tensor)
 
 
 def _in_place(array: np.ndarray) -> memoryview | None:
-    """The bytes ``_chunks`` writes for ``array`` when they are the array's own buffer (no copy needed), else None."""
-    if not array.flags.c_contiguous or array.dtype.byteorder == ">" or array.size == 0:
+    """The bytes written for ``array`` when they are the array's own buffer (no copy needed), else None (also for a
+    deferred tensor, whose bytes exist only while it is written)."""
+    if not isinstance(array, np.ndarray) or not array.flags.c_contiguous or array.dtype.byteorder == ">" or array.size == 0:
         return None
     return memoryview(array.reshape(-1).view(np.uint8))
 
 
-def _sha256(data: memoryview) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _chunks(array: np.ndarray) -> Iterable[memoryview]:
+def _file_bytes(array: np.ndarray) -> memoryview:
+    """The tensor's bytes as the file stores them: C order, little-endian (a copy only when the array is not)."""
     flat = np.ascontiguousarray(array)
     if flat.dtype.byteorder == ">":
         flat = flat.astype(flat.dtype.newbyteorder("<"))
-    view = memoryview(flat.reshape(-1).view(np.uint8)) if flat.size else memoryview(b"")
-    for start in range(0, len(view), _CHUNK):
-        yield view[start : start + _CHUNK]
+    return memoryview(flat.reshape(-1).view(np.uint8)) if flat.size else memoryview(b"")
+
+
+def _sha256(data: memoryview) -> str:
+    return hashlib.sha256(data).hexdigest()

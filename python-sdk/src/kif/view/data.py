@@ -19,36 +19,56 @@ FORMAT = "kif-view/1"
 # Where the per-layer spec pages live (the repository's spec/layers/, as pyproject's project URLs name it).
 SPEC_BASE = "https://github.com/kif-format/kif/blob/main/spec/layers/"
 # Names of repeated blocks as Keras applications and common code write them: conv2_block1_*, block_3_*, block1a_*,
-# layer_0_*, stage2_*, encoder_1_* ...; a nested model's layers are named <model>/<layer> by the converter. The
-# innermost numbered block wins (stage1_block3_conv is in stage1_block3): one level of blocks, each a few layers.
-_BLOCK = re.compile(r"^(.*(?:block|layer|stage|encoder|decoder|cell|unit)_?\d+[a-z]?)_.", re.IGNORECASE)
+# layer_0_*, stage2_*, encoder_1_* ...; a nested model's layers are named <model>/<layer> by the converter. Blocks
+# nest: stage1_block3_conv is in stage1_block3, which is in stage1; inner/sub/dense is in inner/sub, in inner.
+_BLOCK = re.compile(r"(?:block|layer|stage|encoder|decoder|cell|unit)_?\d+[a-z]?(?=_.)", re.IGNORECASE)
+
+
+def group_keys(name: str) -> list[str]:
+    """The blocks a layer belongs to, outermost first, from its name alone: nested-model paths, then numbered blocks."""
+    keys: list[str] = []
+    parts = name.split("/")
+    for depth in range(1, len(parts)):
+        keys.append("/".join(parts[:depth]))
+    base = keys[-1] + "/" if keys else ""
+    leaf = parts[-1]
+    keys += [base + leaf[: match.end()] for match in _BLOCK.finditer(leaf)]
+    return keys
 
 
 def group_key(name: str) -> str | None:
-    """The block a layer belongs to, from its name alone: the nested-model path, else a numbered block prefix."""
-    if "/" in name:
-        return name.rsplit("/", 1)[0]
-    match = _BLOCK.match(name)
-    return match.group(1) if match else None
+    """The innermost block a layer belongs to, or None."""
+    keys = group_keys(name)
+    return keys[-1] if keys else None
 
 
 def groups(layers: list[Layer]) -> list[dict[str, Any]]:
-    """Runs of at least two consecutive layers with the same block key; a key seen again later starts a new group."""
+    """Collapsible blocks: at each nesting depth, runs of at least two consecutive layers with the same key (a key
+    seen again later starts a new group). ``members`` are every layer inside, ``parent`` the enclosing group's id;
+    a group with exactly its parent's members is left out (it would collapse to the same box)."""
+    keys = [group_keys(layer.name) for layer in layers]
     out: list[dict[str, Any]] = []
+    by_id: dict[str, dict[str, Any]] = {}
     seen: dict[str, int] = {}
-    run: list[int] = []
-    key: str | None = None
-    for index, layer in enumerate([*layers, None]):
-        this = group_key(layer.name) if layer is not None else None
-        if this == key and this is not None:
-            run.append(index)
-            continue
-        if key is not None and len(run) >= 2:
-            seen[key] = seen.get(key, 0) + 1
-            gid = key if seen[key] == 1 else f"{key}#{seen[key]}"
-            out.append({"id": gid, "label": key, "members": run})
-        key, run = this, [index]
-    return out
+    owner: list[dict[int, str]] = [{} for _ in layers]  # layer index -> depth -> group id
+    for depth in range(max((len(k) for k in keys), default=0)):
+        run: list[int] = []
+        key: str | None = None
+        for index, this in enumerate([*(k[depth] if len(k) > depth else None for k in keys), None]):
+            if this == key and this is not None:
+                run.append(index)
+                continue
+            if key is not None and len(run) >= 2:
+                parent = next((owner[run[0]][d] for d in range(depth - 1, -1, -1) if d in owner[run[0]]), None)
+                if parent is None or by_id[parent]["members"] != run:
+                    seen[key] = seen.get(key, 0) + 1
+                    gid = key if seen[key] == 1 else f"{key}#{seen[key]}"
+                    by_id[gid] = {"id": gid, "label": key, "parent": parent, "members": run}
+                    out.append(by_id[gid])
+                    for member in run:
+                        owner[member][depth] = gid
+            key, run = this, [index]
+    return sorted(out, key=lambda g: (g["members"][0], -len(g["members"])))
 
 
 def spec_link(layer_type: str, spec_base: str) -> str:

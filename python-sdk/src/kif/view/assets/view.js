@@ -5,9 +5,15 @@
   const SVG = "http://www.w3.org/2000/svg"; // a namespace name, never fetched
   const CHAR = 6.7, LINE = 14, PAD = 8, MAX_CHARS = 46;
   const byId = new Map(DATA.nodes.map((n) => [n.id, n]));
+  // Blocks nest (stage1 > stage1_block3): groups come outer first, so the last one listing a layer is its innermost.
   const groupOf = new Map();
   const groups = new Map(DATA.groups.map((g) => [g.id, g]));
+  const parentOf = new Map(DATA.groups.map((g) => [g.id, g.parent]));
   for (const g of DATA.groups) for (const m of g.members) groupOf.set(m, g.id);
+  const ancestors = (gid) => { const out = []; for (let g = parentOf.get(gid); g; g = parentOf.get(g)) out.push(g); return out; };
+  const chain = (id) => (groupOf.has(id) ? [groupOf.get(id), ...ancestors(groupOf.get(id))] : []); // innermost first
+  const depthOf = new Map(DATA.groups.map((g) => [g.id, ancestors(g.id).length]));
+  const maxDepth = Math.max(0, ...depthOf.values());
   // A big graph opens with its blocks collapsed, so that the first layout stays fast.
   const collapsed = new Set(DATA.nodes.length > 150 ? DATA.groups.map((g) => g.id) : []);
   let selected = null, matches = new Set(), layout = null;
@@ -39,7 +45,8 @@
     if (n.outputs.length > 2) outs.push("+" + (n.outputs.length - 2) + " more outputs");
     return [n.type, n.name, ...outs];
   }
-  const visible = (id) => (groupOf.has(id) && collapsed.has(groupOf.get(id)) ? "g:" + groupOf.get(id) : id);
+  // A layer shows as the outermost collapsed block around it, or as itself.
+  const visible = (id) => { let v = id; for (const g of chain(id)) if (collapsed.has(g)) v = "g:" + g; return v; };
 
   function buildLayout() {
     const g = new dagre.graphlib.Graph();
@@ -68,11 +75,13 @@
     defs.appendChild(marker);
     port.appendChild(defs);
     // An open block is framed by its members' bounding box (dagre's compound layout costs 5x on 1,000 layers).
+    // An outer block's frame is wider by 10 px per level inside it, so nested frames and their titles do not overlap.
     for (const grp of DATA.groups) {
-      if (collapsed.has(grp.id)) continue;
-      const boxes = grp.members.map((m) => layout.node(m));
-      const x0 = Math.min(...boxes.map((b) => b.x - b.width / 2)) - 6, x1 = Math.max(...boxes.map((b) => b.x + b.width / 2)) + 6;
-      const y0 = Math.min(...boxes.map((b) => b.y - b.height / 2)) - 16, y1 = Math.max(...boxes.map((b) => b.y + b.height / 2)) + 6;
+      if (collapsed.has(grp.id) || ancestors(grp.id).some((g) => collapsed.has(g))) continue;
+      const boxes = [...new Set(grp.members.map(visible))].map((v) => layout.node(v));
+      const pad = 6 + 10 * (maxDepth - depthOf.get(grp.id));
+      const x0 = Math.min(...boxes.map((b) => b.x - b.width / 2)) - pad, x1 = Math.max(...boxes.map((b) => b.x + b.width / 2)) + pad;
+      const y0 = Math.min(...boxes.map((b) => b.y - b.height / 2)) - 10 - pad, y1 = Math.max(...boxes.map((b) => b.y + b.height / 2)) + pad;
       const gid = grp.id, box = el("g", { class: "cluster", "data-group": gid });
       box.appendChild(el("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }));
       const t = el("text", { x: x0 + 6, y: y0 + 11 }, "▾ " + grp.label);
@@ -240,7 +249,8 @@
     results.hidden = !q;
   });
   function reveal(id) {
-    if (groupOf.has(id) && collapsed.has(groupOf.get(id))) { collapsed.delete(groupOf.get(id)); draw(); }
+    const closed = chain(id).filter((g) => collapsed.has(g));
+    if (closed.length) { for (const g of closed) collapsed.delete(g); draw(); }
     select(id);
     centerOn(id);
   }
