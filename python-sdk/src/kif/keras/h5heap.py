@@ -10,6 +10,8 @@ here, on the raw bytes, and such a file is refused before h5py opens it.
 
 from __future__ import annotations
 
+import io
+import mmap
 import struct
 from typing import IO
 
@@ -38,6 +40,21 @@ def check_global_heaps(stream: IO[bytes], file: str) -> None:
 
 
 def _signatures(stream: IO[bytes]) -> list[int]:
+    """Offsets of every heap signature: one scan of a memory map of the file (no copies), else chunked reads."""
+    try:
+        mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return _signatures_read(stream)
+    with mapped:
+        found: list[int] = []
+        hit = mapped.find(_SIGNATURE)
+        while hit >= 0:
+            found.append(hit)
+            hit = mapped.find(_SIGNATURE, hit + 1)
+        return found
+
+
+def _signatures_read(stream: IO[bytes]) -> list[int]:
     found: list[int] = []
     offset = 0
     tail = b""
