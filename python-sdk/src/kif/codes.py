@@ -45,6 +45,7 @@ CODES: dict[str, tuple[str, str]] = {
     "graph-duplicate-name": (ERROR, "Two layers, or two graph inputs/outputs, have the same name."),
     "graph-duplicate-tensor": (ERROR, "A tensor name is produced more than once."),
     "graph-dangling-reference": (ERROR, "A layer reads a tensor that nothing produces."),
+    "composite-recursive": (ERROR, "A composite type's body uses that type again, directly or through others."),
     "graph-cycle": (ERROR, "Layers depend on each other in a cycle."),
     "graph-not-topological": (ERROR, "A layer reads a tensor produced by a later layer."),
     "graph-output-unproduced": (ERROR, "A graph output names a tensor that nothing produces."),

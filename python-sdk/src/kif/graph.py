@@ -6,6 +6,7 @@ the JSON layout of model.json; everything else works on these dataclasses.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +99,8 @@ class Model:
     # stamp document_version(): the lowest version the layers need, or this one when it is higher.
     kif_version: str | None = None
     self_test: SelfTest | None = None
+    # Composite layer types this model defines (spec/composites.md): type -> definition, as in model.json.
+    composites: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self, inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
         """Run the model with the NumPy reference runtime, as ``kif.run(model, inputs)`` does.
@@ -130,9 +133,21 @@ class Model:
     def document_version(self) -> str:
         """The ``kif_version`` a writer stamps (``kif.catalog.stamp_version``): e.g. "0.1.0" when the model uses
         only 0.1.0 layer types and activations, so that 0.1 readers still read it."""
-        from kif.catalog import stamp_version  # lazy: the catalog reads the schemas
+        from kif.catalog import stamp_version, version_key  # lazy: the catalog reads the schemas
 
-        return stamp_version(self.kif_version, self.layers)
+        body = [inner for definition in self.composites.values() for inner in definition.get("layers", [])]
+        stamped = stamp_version(self.kif_version, [*self.layers, *body])
+        if self.composites and version_key(stamped) < version_key("0.2.0"):
+            return "0.2.0"  # composites are a 0.2.0 feature
+        return stamped
+
+    def inlined(self) -> Model:
+        """This model with every composite call replaced by its body (what runtimes and importers execute)."""
+        if not self.composites:
+            return self
+        from kif.composites import inline
+
+        return dataclasses.replace(self, layers=inline(self.layers, self.composites)[0], composites={})
 
     def header_json(self) -> dict[str, Any]:
         """Every field of model.json except ``weights`` and ``self_test`` (written by the writer)."""
@@ -149,6 +164,8 @@ class Model:
             doc["metadata"] = dict(self.metadata)
         doc["inputs"] = [spec.to_json() for spec in self.inputs]
         doc["outputs"] = [spec.to_json() for spec in self.outputs]
+        if self.composites:
+            doc["composites"] = dict(self.composites)
         doc["layers"] = [layer.to_json() for layer in self.layers]
         return doc
 
@@ -166,4 +183,5 @@ class Model:
             preprocessing=doc.get("preprocessing"),
             producer=dict(doc["producer"]),
             kif_version=doc["kif_version"],
+            composites=dict(doc.get("composites", {})),
         )

@@ -98,6 +98,7 @@ def run(model: Model | str | os.PathLike[str], inputs: Mapping[str, Any] | np.nd
         from kif.bundle.reader import load
 
         model = load(model)
+    model = model.inlined()  # composite calls run as their bodies
     table = _kernel_for(model)
     values: dict[str, np.ndarray] = _bind_inputs(model, inputs)
     _verify_weights(model)

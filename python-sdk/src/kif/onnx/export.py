@@ -27,6 +27,7 @@ def build(model: Model, *, opset: int = OPSET) -> onnx.ModelProto:
     """The ONNX model for ``model``; raises UnsupportedLayerError (naming the layer and type) before building anything."""
     if opset < OPSET:
         raise KifError(f"Expected opset >= {OPSET} (Gelu needs 20, GroupNormalization 21). Received: opset={opset}", code="usage")
+    model = model.inlined()  # composite calls become their bodies (spec/composites.md)
     emitters = table()
     refused = [layer for layer in model.layers if layer.type not in emitters]
     if refused:

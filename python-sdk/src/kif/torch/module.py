@@ -21,6 +21,7 @@ class KifModule(nn.Module):
 
     def __init__(self, model: Model) -> None:
         super().__init__()
+        model = model.inlined()  # composite calls become their bodies (spec/composites.md)
         table = converters()
         unsupported = [layer for layer in model.layers if layer.type not in table]
         if unsupported:

@@ -11,10 +11,17 @@ from kif.validate.report import Report
 
 
 def check_layers(doc: dict[str, Any], report: Report, file: str) -> None:
+    from kif import composites
+
     doc_version = parse_version(doc["kif_version"])
+    defined = composites.definitions(doc)
+    if defined:
+        composites.check(doc, report, file)
     for index, layer in enumerate(doc["layers"]):
         where = f"/layers/{index}"  # an index needs no escaping (pointer() per layer was a visible cost)
         layer_type = layer["type"]
+        if layer_type in defined:
+            continue  # composites.check checked the call and each layer of its body, parameters filled in
         if catalog.is_custom(layer_type):
             report.add(
                 "layer-custom",
@@ -40,9 +47,20 @@ def check_layers(doc: dict[str, Any], report: Report, file: str) -> None:
         _check_weight_roles(layer, definition, report, file, where)
 
 
-def _check_versions(
-    layer: dict[str, Any], doc_version: tuple[int, int, int], version: str, report: Report, file: str, where: str
+def check_catalog_layer(
+    layer: dict[str, Any], doc_version: tuple[int, int, int] | None, version: str, report: Report, file: str, where: str
 ) -> None:
+    """One layer of a catalog type (a composite's body layer, its parameters filled in): every rule of check_layers."""
+    definition = catalog.catalog()[layer["type"]]
+    if doc_version is not None:
+        _check_versions(layer, doc_version, version, report, file, where)
+    _check_attributes(layer, definition, report, file, where)
+    _check_nested(layer, definition, report, file, where)
+    _check_arity(layer, definition, report, file, where)
+    _check_weight_roles(layer, definition, report, file, where)
+
+
+def _check_versions(layer: dict[str, Any], doc_version: tuple[int, int, int], version: str, report: Report, file: str, where: str) -> None:
     """Its type and each enumerated attribute value (an activation name), nested layers included, must exist in the
     document's version; the catalog says which version introduced each (catalog.versioned_features)."""
     for pointer, what, since in catalog.versioned_features(layer["type"], layer["attributes"]):

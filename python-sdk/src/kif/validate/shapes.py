@@ -20,11 +20,17 @@ def check_shapes(parsed: Parsed, report: Report) -> None:
     file = parsed.container.member_label(DOCUMENT)
     inputs = [TensorSpec.from_json(s) for s in doc["inputs"]]
     layers = [Layer.from_json(layer) for layer in doc["layers"]]
+    origin: list[int] | None = None
+    if "composites" in doc:  # shape rules run through each composite's body, errors found at its call
+        from kif.composites import inline, remap_pointer
+
+        layers, origin = inline(layers, doc["composites"])
     weight_shapes = {name: tuple(info["shape"]) for name, info in doc["weights"]["tensors"].items()}
     try:
         known = infer(inputs, layers, weight_shapes)
     except GraphError as exc:
-        report.add(exc.code, exc.message, file, exc.pointer)  # shape-mismatch, or limit-exceeded
+        where = exc.pointer if origin is None else remap_pointer(exc.pointer, origin)
+        report.add(exc.code, exc.message, file, where)  # shape-mismatch, or limit-exceeded
         return
     for index, spec in enumerate(doc["outputs"]):
         found = known.get(spec["name"])
