@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kif.keras import op_prims
 from kif.keras.mapping import Context, MappedLayer, mapper
 
 # ---------------------------------------------------------------- keras.ops nodes (Keras 3 functional configs)
@@ -76,7 +77,7 @@ def map_op(ctx: Context) -> list[MappedLayer]:
         kif_type, attrs = "Activation", {"activation": "log_softmax"}
     elif name in _OP_MERGES and len(inputs) == 2 and not numbers:
         kif_type, attrs = name, {}
-    elif name in ("Add", "Subtract", "Multiply", "TrueDivide", "Divide") and len(inputs) == 1 and len(numbers) == 1:
+    elif name in ("Add", "Subtract", "Multiply", "TrueDivide", "Divide") and len(inputs) == 1 and _rescalable(name, numbers, node):
         kif_type, attrs = "Rescaling", _scalar_rescaling(ctx, name, float(numbers[0]), tensor_first=node.tensor_slots == [0])
     elif name == "Concatenate" and len(inputs) >= 2 and not numbers:
         kif_type, attrs = "Concatenate", {"axis": config.get("axis", -1)}
@@ -92,8 +93,18 @@ def map_op(ctx: Context) -> list[MappedLayer]:
     elif name in ("ExpandDims", "Squeeze") and len(inputs) == 1:
         kif_type, attrs = "Reshape", {"target_shape": _expand_or_squeeze(ctx, name, config.get("axis"))}
     else:
-        raise _op_fail(ctx, "has no KIF equivalent")
+        prims = op_prims.map_keras(ctx)  # primitive ops (spec/ops/index.md)
+        if prims is None:
+            raise _op_fail(ctx, "has no KIF equivalent")
+        return prims
     return [MappedLayer(kif_type, attrs, inputs, list(node.outputs), output_mask=None)]  # ops drop Keras masks
+
+
+def _rescalable(name: str, numbers: list[Any], node: Any) -> bool:
+    """x + c, c + x, x - c, c - x, x * c, c * x and x / c (c != 0) are a Rescaling; c / x and x / 0 are ops."""
+    if len(numbers) != 1:
+        return False
+    return name not in ("TrueDivide", "Divide") or (node.tensor_slots == [0] and numbers[0] != 0)
 
 
 def _scalar_rescaling(ctx: Context, name: str, number: float, *, tensor_first: bool) -> dict[str, Any]:
@@ -221,5 +232,8 @@ def _tf_op_lambda(ctx: Context) -> list[MappedLayer]:
             if op in ("Add", "Subtract", "Multiply", "TrueDivide"):
                 kif_type, attrs = "Rescaling", _scalar_rescaling(ctx, op, float(y_value), tensor_first=True)
     if kif_type is None:
+        prims = op_prims.map_tf(ctx, function)  # primitive ops (spec/ops/index.md)
+        if prims is not None:
+            return prims
         raise ctx.fail(f"a TensorFlow op node ({function}) with no KIF mapping; rebuild the model with Keras layers")
     return [MappedLayer(kif_type, attrs, inputs, list(node.outputs), output_mask=None)]
