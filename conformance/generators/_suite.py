@@ -176,7 +176,7 @@ def write_case(group: str, case: Case, out: Path) -> None:
         shutil.copyfile(bundle, folder / "model.kif")
     save_file({k: np.ascontiguousarray(v) for k, v in inputs.items()}, str(folder / "inputs.safetensors"))
     save_file(exp, str(folder / "expected.safetensors"))
-    sections = [f"spec/layers/{t}.md" for t in types] + list(case.sections)
+    sections = list(dict.fromkeys(catalog.get(t).spec_page for t in types)) + list(case.sections)  # ops share family pages
     record = {
         "id": case.id,
         "description": case.description,

@@ -135,6 +135,7 @@ def _mod(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 _NUMBER = {"type": "number"}
+MOD = Tol((1e-6, 1e-6), (1e-3, 1e-3), "Float mod is fmod-based in NumPy and torch, x - floor(x / y) * y elsewhere: they round differently.")
 _DTYPE = {"description": "The output dtype.", "enum": DTYPES}
 
 OPS: list[Op] = [
@@ -162,7 +163,7 @@ OPS: list[Op] = [
     _binary("multiply", "x * y", np.multiply, "mul", "Mul"),
     _binary("divide", "x / y (true division; floats only)", np.true_divide, "div", "Div", "float"),
     _binary("floor_divide", "floor(x / y)", np.floor_divide, "floor_divide", ""),
-    _binary("mod", "x - floor(x / y) * y (the sign of y, as Python's %)", _mod, "remainder", ""),
+    _binary("mod", "x - floor(x / y) * y (the sign of y, as Python's %)", _mod, "remainder", "", tol=MOD),
     _binary("power", "x ** y (floats only)", np.power, "pow", "Pow", "float", ROUNDED),
     _binary("maximum", "max(x, y)", np.maximum, "maximum", "Max"),
     _binary("minimum", "min(x, y)", np.minimum, "minimum", "Min"),
