@@ -56,6 +56,22 @@ def test_tf_math_functions_become_ops(tmp_path: Path) -> None:
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
 
 
+def test_tf_reductions_become_ops(tmp_path: Path) -> None:
+    ops = [
+        _tf_op("tf.math.reduce_mean", "math.reduce_mean", [["x", 0, 0, {"axis": -1, "keepdims": True, "name": None}]]),
+        _tf_op("tf.reduce_sum", "reduce_sum", [["x", 0, 0, {"name": None}]]),
+        _tf_op("tf.math.reduce_variance", "math.reduce_variance", [["x", 0, 0, {"axis": [0, 1], "name": None}]]),
+        _tf_op("tf.math.argmax", "math.argmax", [["x", 0, 0, {"name": None}]]),
+    ]
+    model = _model(tmp_path, ops, ["tf.math.reduce_mean", "tf.reduce_sum", "tf.math.reduce_variance", "tf.math.argmax"])
+    x = np.array([[0.25, -1.0, 2.0, -3.7], [4.0, -0.1, 0.0, 1.6]], "float32")
+    mean, total, var, arg = kif.run(model, x).values()
+    np.testing.assert_allclose(mean, x.mean(-1, keepdims=True), rtol=1e-6)
+    np.testing.assert_allclose(total, x.sum(), rtol=1e-6)
+    np.testing.assert_allclose(var, x.var(), rtol=1e-6)
+    assert arg.dtype == np.int64 and arg.tolist() == [1, 1, 0, 1]  # tf.math.argmax: axis None means 0, int64
+
+
 @pytest.mark.parametrize(
     ("function", "kwargs"),
     [

@@ -39,6 +39,16 @@ TF_ELEMENTWISE = {
     "where": ("where", ("condition", "x", "y")), "nn.sigmoid": ("sigmoid", ("x",)),
 }  # fmt: skip
 
+KERAS_REDUCTIONS = {
+    "Sum": "sum", "Mean": "mean", "Max": "max", "Min": "min", "Prod": "prod", "Var": "var", "Std": "std",
+    "Logsumexp": "logsumexp", "Argmax": "argmax", "Argmin": "argmin", "Any": "any", "All": "all",
+}  # fmt: skip
+_TF_REDUCTIONS = {"variance": "var", "std": "std", "logsumexp": "logsumexp", "any": "any", "all": "all"}
+TF_REDUCTIONS = {
+    **{f"{ns}reduce_{f}": _TF_REDUCTIONS.get(f, f) for ns in ("", "math.") for f in ("sum", "mean", "max", "min", "prod", *_TF_REDUCTIONS)},
+    **{f"{ns}{f}": f for ns in ("", "math.") for f in ("argmax", "argmin")},
+}
+
 
 def fail(ctx: Context, why: str) -> Exception:
     return ctx.fail(f"the op node {ctx.node.class_name} {why}; express it with built-in layers or keras.ops KIF maps (spec/ops/index.md)")
@@ -101,6 +111,9 @@ def map_keras(ctx: Context) -> list[MappedLayer] | None:
         raise fail(ctx, f"takes arguments KIF cannot represent: {[a for a in args if not isinstance(a, str)]!r}")
     if name in KERAS_ELEMENTWISE:
         return emit.op(KERAS_ELEMENTWISE[name], emit.args(args, KERAS_ELEMENTWISE[name]))
+    if name in KERAS_REDUCTIONS and len(args) == 1 and config.get("initial") is None and config.get("dtype") is None:
+        op = KERAS_REDUCTIONS[name]
+        return emit.op(op, emit.args(args), **reduction(ctx, op, config.get("axis"), config.get("keepdims", False), "int32"))
     if name == "Round" and len(args) == 1 and config.get("decimals", 0) == 0:
         return emit.op("round", emit.args(args))
     if name == "Cast" and len(args) == 1:
@@ -124,6 +137,13 @@ def map_tf(ctx: Context, function: str) -> list[MappedLayer] | None:
         low, high = kwargs.get("clip_value_min"), kwargs.get("clip_value_max")
         if _number(low) and _number(high):
             return emit.op("clip", [node.inputs[0]], min=low, max=high)
+    if function in TF_REDUCTIONS and len(node.inputs) == 1 and not values and set(kwargs) <= {"axis", "keepdims", "output_type"}:
+        op = TF_REDUCTIONS[function]
+        axis = kwargs.get("axis", 0 if op in ("argmax", "argmin") else None)  # tf.math.argmax's axis=None means 0
+        index = {"int32": "int32", None: "int64", "int64": "int64"}.get(kwargs.get("output_type"))
+        if index is None or (op not in ("argmax", "argmin") and "output_type" in kwargs):
+            return None
+        return emit.op(op, [node.inputs[0]], **reduction(ctx, op, axis, kwargs.get("keepdims", False), index))
     op, names = TF_ELEMENTWISE.get(function, ("", ()))
     if not op:
         return None
@@ -137,3 +157,16 @@ def map_tf(ctx: Context, function: str) -> list[MappedLayer] | None:
     if len(positional) > len(names) or set(kwargs) - set(names) or set(values) - set(names):
         return None
     return emit.op(op, emit.args(ordered, op))
+
+
+def reduction(ctx: Context, op: str, axis: Any, keepdims: Any, index: str) -> dict[str, Any]:
+    """The attributes of a reduction: axis null, an integer or a list of integers; argmax/argmin one axis or null."""
+    ints = isinstance(axis, list) and all(isinstance(a, int) and not isinstance(a, bool) for a in axis)
+    if not (axis is None or (isinstance(axis, int) and not isinstance(axis, bool)) or (ints and op not in ("argmax", "argmin"))):
+        raise fail(ctx, f"reduces over axis={axis!r}, which is not null, an integer or a list of integers")
+    if not isinstance(keepdims, bool):
+        raise fail(ctx, f"has keepdims={keepdims!r}, not a boolean")
+    attrs: dict[str, Any] = {"axis": axis, "keepdims": keepdims}
+    if op in ("argmax", "argmin"):
+        attrs["dtype"] = index
+    return attrs

@@ -55,9 +55,9 @@ class Op:
 @functools.cache
 def ops() -> dict[str, Op]:
     """Every primitive op by type (``op.add``), from the family tables."""
-    from kif.ops import elementwise
+    from kif.ops import elementwise, reductions
 
-    rows: list[Op] = [*elementwise.OPS]
+    rows: list[Op] = [*elementwise.OPS, *reductions.OPS]
     out = {row.type: row for row in rows}
     if len(out) != len(rows):
         raise RuntimeError("two primitive ops share a name")

@@ -104,5 +104,7 @@ def _constant(ctx: Ctx, attrs: dict[str, Any], inputs: Names) -> list[str]:
 
 
 for _op in ops().values():
-    if _op.type not in EMITTERS and _op.onnx:
+    if _op.type not in EMITTERS and _op.onnx and _op.family == "elementwise":
         emits(_op.type)(_direct(_op))
+
+from kif.onnx.ops import prim_reduce  # noqa: E402, F401  (registration of the other families)

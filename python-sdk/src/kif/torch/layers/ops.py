@@ -59,8 +59,9 @@ def _constant(layer: Layer, w: W) -> nn.Module:
 
 def _register() -> None:
     for op in ops().values():
-        if op.type not in CONVERTERS and op.torch:
+        if op.type not in CONVERTERS and op.torch and op.family == "elementwise":
             converter(op.type)(_direct(op))
 
 
 _register()
+from kif.torch.layers import ops_reduce  # noqa: E402, F401  (registration of the other families)
