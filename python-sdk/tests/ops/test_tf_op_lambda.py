@@ -72,6 +72,34 @@ def test_tf_reductions_become_ops(tmp_path: Path) -> None:
     assert arg.dtype == np.int64 and arg.tolist() == [1, 1, 0, 1]  # tf.math.argmax: axis None means 0, int64
 
 
+def test_tf_shape_functions_and_getitem_become_ops(tmp_path: Path) -> None:
+    def slicing(name: str, inbound: list[Any]) -> dict[str, Any]:
+        layer = _tf_op(name, "__operators__.getitem", inbound)
+        return {**layer, "class_name": "SlicingOpLambda"}
+
+    step = {"start": None, "stop": None, "step": -1}
+    ops = [
+        slicing(
+            "tf.__operators__.getitem",
+            [["x", 0, 0, {"slice_spec": [{"start": None, "stop": None, "step": None}, {"start": 1, "stop": None, "step": 2}]}]],
+        ),
+        slicing("tf.__operators__.getitem_1", [["x", 0, 0, {"slice_spec": ["...", step]}]]),
+        slicing("tf.__operators__.getitem_2", [["x", 0, 0, {"slice_spec": [0, None]}]]),
+        _tf_op("tf.reshape", "reshape", [["x", 0, 0, {"shape": [-1, 2, 2], "name": None}]]),
+        _tf_op("tf.compat.v1.transpose", "compat.v1.transpose", [["tf.reshape", 0, 0, {"perm": [0, 2, 1], "name": None}]]),
+        _tf_op("tf.expand_dims", "expand_dims", [["x", 0, 0, {"axis": -1, "name": None}]]),
+        _tf_op("tf.linalg.matmul", "linalg.matmul", [["tf.expand_dims", 0, 0, {"b": ["tf.__operators__.getitem_2", 0, 0], "name": None}]]),
+    ]
+    outputs = [*(o["name"] for o in ops[:3]), "tf.compat.v1.transpose", "tf.linalg.matmul"]
+    model = _model(tmp_path, ops, outputs)
+    assert {layer.type for layer in model.layers} == {"op.strided_slice", "op.reshape", "op.transpose", "op.expand_dims", "op.matmul"}
+    x = np.array([[0.25, -1.0, 2.0, -3.7], [4.0, -0.1, 0.0, 1.6]], "float32")
+    got = list(kif.run(model, x).values())
+    want = [x[:, 1::2], x[..., ::-1], x[0, None], x.reshape(-1, 2, 2).transpose(0, 2, 1), np.matmul(x[..., None], x[0, None])]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("function", "kwargs"),
     [
@@ -79,6 +107,9 @@ def test_tf_reductions_become_ops(tmp_path: Path) -> None:
         ("math.add", {"y": "not a number"}),
         ("math.abs", {"x": 1.0, "extra": 2}),
         ("cast", {"dtype": "complex64"}),
+        ("math.reduce_sum", {"axis": "rows"}),
+        ("__operators__.getitem", {"slice_spec": [{"start": 0.5, "stop": None, "step": None}]}),
+        ("reshape", {"shape": "free"}),
     ],
 )
 def test_unmappable_tf_function_is_refused_naming_the_node(function: str, kwargs: dict[str, Any], tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from kif.keras import h5safe
 from kif.keras.config_check import check_model
 from kif.keras.errors import ConversionError
 from kif.keras.mapping import Context, map_node
+from kif.keras.op_args import renamed
 from kif.keras.source import KerasSource, open_source
 from kif.keras.topology import build_topology, is_op
 
@@ -107,6 +108,7 @@ def _to_model(source: KerasSource, allow_custom: bool) -> Model:
         if node.name in dropped:
             continue  # a mask KIF layers already output
         node.inputs = [aliases.get(t, t) for t in node.inputs]
+        node.args = renamed(node.args, aliases) if aliases else node.args
         node.kw_inputs = {k: [aliases.get(t, t) for t in v] for k, v in node.kw_inputs.items()}
         ctx = Context(
             node,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kif.errors import KifError
 from kif.keras import op_prims
 from kif.keras.mapping import Context, MappedLayer, mapper
 
@@ -49,7 +50,18 @@ def _op_fail(ctx: Context, why: str) -> Exception:
 
 
 def map_op(ctx: Context) -> list[MappedLayer]:
-    """A ``keras.ops`` call recorded in a Keras 3 functional config → the catalog layer computing the same."""
+    """A ``keras.ops`` call recorded in a Keras 3 functional config → the catalog layer computing the same, else
+    the primitive ops (spec/ops/index.md); the layer mapping's refusal stands when no op maps the call either."""
+    try:
+        return _map_layer(ctx)
+    except KifError:
+        prims = op_prims.map_keras(ctx)
+        if prims is None:
+            raise
+        return prims
+
+
+def _map_layer(ctx: Context) -> list[MappedLayer]:
     node, config, name = ctx.node, ctx.config, ctx.node.class_name
     inputs: list[str | None] = list(node.inputs)
     numbers = [c for c in node.constants if isinstance(c, (int, float)) and not isinstance(c, bool)]
@@ -93,10 +105,7 @@ def map_op(ctx: Context) -> list[MappedLayer]:
     elif name in ("ExpandDims", "Squeeze") and len(inputs) == 1:
         kif_type, attrs = "Reshape", {"target_shape": _expand_or_squeeze(ctx, name, config.get("axis"))}
     else:
-        prims = op_prims.map_keras(ctx)  # primitive ops (spec/ops/index.md)
-        if prims is None:
-            raise _op_fail(ctx, "has no KIF equivalent")
-        return prims
+        raise _op_fail(ctx, "has no KIF equivalent")
     return [MappedLayer(kif_type, attrs, inputs, list(node.outputs), output_mask=None)]  # ops drop Keras masks
 
 
@@ -205,7 +214,7 @@ _TF_BINARY = {
 }
 
 
-@mapper("TFOpLambda")
+@mapper("TFOpLambda", "SlicingOpLambda")  # SlicingOpLambda: x[...] on a tf.keras tensor (tf.__operators__.getitem)
 def _tf_op_lambda(ctx: Context) -> list[MappedLayer]:
     """The common element-wise TensorFlow functions; anything else is refused naming the function."""
     function = str(ctx.config.get("function", "?"))

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from kif.keras.mapping import Context, MappedLayer
+from kif.keras.op_shapes import map_shape, map_tf_shape
 from kif.ops._types import DTYPES
 
 # keras.ops class name → op name: element-wise ops whose arguments are all tensors or numbers.
@@ -51,7 +52,9 @@ TF_REDUCTIONS = {
 
 
 def fail(ctx: Context, why: str) -> Exception:
-    return ctx.fail(f"the op node {ctx.node.class_name} {why}; express it with built-in layers or keras.ops KIF maps (spec/ops/index.md)")
+    function = ctx.config.get("function")  # TFOpLambda / SlicingOpLambda: the TensorFlow function
+    what = ctx.node.class_name + (f" ({function})" if isinstance(function, str) else "")
+    return ctx.fail(f"the op node {what} {why}; express it with built-in layers or keras.ops KIF maps (spec/ops/index.md)")
 
 
 def _number(value: Any) -> bool:
@@ -103,9 +106,10 @@ def keras_args(ctx: Context) -> list[Any]:
 def map_keras(ctx: Context) -> list[MappedLayer] | None:
     """A keras.ops node → primitive ops, or None when no op family knows the class."""
     name, config = ctx.node.class_name, ctx.config
-    if ctx.node.kw_inputs:
-        return None
     emit = Emitter(ctx)
+    shaped = map_shape(ctx, emit)
+    if shaped is not None or ctx.node.kw_inputs:
+        return shaped
     args = keras_args(ctx)
     if any(not isinstance(a, str) and not _number(a) for a in args):
         raise fail(ctx, f"takes arguments KIF cannot represent: {[a for a in args if not isinstance(a, str)]!r}")
@@ -129,6 +133,9 @@ def map_tf(ctx: Context, function: str) -> list[MappedLayer] | None:
     """A TFOpLambda (a TensorFlow function on Keras tensors) → primitive ops, or None when none matches."""
     node = ctx.node
     emit = Emitter(ctx)
+    shaped = map_tf_shape(ctx, emit, function)
+    if shaped is not None:
+        return shaped
     kwargs = {k: v for k, v in node.kwargs.items() if k != "name"}
     values: dict[str, Any] = {k: v[0] for k, v in node.kw_inputs.items() if len(v) == 1}
     if function == "cast" and len(node.inputs) == 1 and kwargs.get("dtype") in DTYPES:

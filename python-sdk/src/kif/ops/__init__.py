@@ -55,9 +55,9 @@ class Op:
 @functools.cache
 def ops() -> dict[str, Op]:
     """Every primitive op by type (``op.add``), from the family tables."""
-    from kif.ops import elementwise, reductions
+    from kif.ops import elementwise, reductions, shape
 
-    rows: list[Op] = [*elementwise.OPS, *reductions.OPS]
+    rows: list[Op] = [*elementwise.OPS, *reductions.OPS, *shape.OPS]
     out = {row.type: row for row in rows}
     if len(out) != len(rows):
         raise RuntimeError("two primitive ops share a name")

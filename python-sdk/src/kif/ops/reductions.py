@@ -108,8 +108,8 @@ def _var(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
 OPS: list[Op] = [
     _reduce("sum", "sum of the elements", np.sum, "sum", "ReduceSum"),
     _reduce("mean", "arithmetic mean (sum / N)", np.mean, "mean", "ReduceMean", "float"),
-    _reduce("max", "largest element (the axes must not be empty)", np.max, "amax", "ReduceMax", tol=EXACT),
-    _reduce("min", "smallest element (the axes must not be empty)", np.min, "amin", "ReduceMin", tol=EXACT),
+    _reduce("max", "largest element (the reduced axes MUST NOT be empty)", np.max, "amax", "ReduceMax", tol=EXACT),
+    _reduce("min", "smallest element (the reduced axes MUST NOT be empty)", np.min, "amin", "ReduceMin", tol=EXACT),
     _reduce("prod", "product of the elements", np.prod, "", "ReduceProd"),
     _reduce("var", "population variance mean((x - mean(x))^2)", _var, "", "", "float"),
     _reduce("std", "population standard deviation sqrt(var(x))", np.std, "", "", "float"),
