@@ -158,7 +158,8 @@ def write_case(group: str, case: Case, out: Path) -> None:
         inputs = dict(zip(in_names, case.inputs, strict=True))
         exp = {}
         for spec, value in zip(loaded.outputs, expected, strict=True):
-            exp[spec.name] = np.ascontiguousarray(value.astype(np.dtype(spec.dtype)) if spec.dtype != "bool" else value.astype(bool))
+            typed = value.astype(np.dtype(spec.dtype)) if spec.dtype != "bool" else value.astype(bool)
+            exp[spec.name] = np.array(typed, order="C")  # 0-d stays 0-d (np.ascontiguousarray would make it 1-d)
         types = _layer_types(document)
         dtype = "float16" if any(s.dtype == "float16" for s in loaded.outputs) else "float32"
         tol = dict(case.tolerance) if case.tolerance else tolerance_for(types, dtype)
@@ -178,7 +179,7 @@ def write_case(group: str, case: Case, out: Path) -> None:
         shutil.copyfile(bundle, folder / "model.kif")
     save_file({k: np.ascontiguousarray(v) for k, v in inputs.items()}, str(folder / "inputs.safetensors"))
     save_file(exp, str(folder / "expected.safetensors"))
-    sections = [f"spec/layers/{t}.md" for t in types] + list(case.sections)
+    sections = list(dict.fromkeys(catalog.get(t).spec_page for t in types)) + list(case.sections)  # ops share family pages
     record = {
         "id": case.id,
         "description": case.description,

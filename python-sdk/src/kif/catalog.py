@@ -1,4 +1,4 @@
-"""The layer catalog, read from ``schemas/layers/<Type>.schema.json``.
+"""The layer catalog, read from ``schemas/layers/<Type>.schema.json`` and ``schemas/ops/<name>.schema.json``.
 
 Each layer schema is a JSON Schema for the layer's ``attributes`` object plus an
 ``x-kif`` block (spec version it appeared in, arity, weights, tolerance class).
@@ -43,6 +43,7 @@ class LayerDef:
     weights: dict[str, WeightDef]
     tolerance: dict[str, Any]
     weights_from: str | None = None  # attribute holding a nested {type, attributes} whose weight roles this type uses
+    page: str | None = None  # the spec page, when not spec/layers/<type>.md (primitive ops share a page per family)
 
     @property
     def attributes(self) -> dict[str, dict[str, Any]]:
@@ -56,7 +57,11 @@ class LayerDef:
 
     @property
     def validator(self) -> Draft202012Validator:
-        return schemas.validator(f"layers/{self.type}.schema.json")
+        return schemas.validator(schema_path(self.type))
+
+    @property
+    def spec_page(self) -> str:
+        return self.page or f"spec/layers/{self.type}.md"
 
     def required_weights(self, attributes: dict[str, Any]) -> set[str]:
         roles = {w.role for w in self.weights.values() if all(_holds(attributes, c) for c in w.conditions)}
@@ -104,6 +109,15 @@ def _weight(role: str, w: dict[str, Any]) -> WeightDef:
     return WeightDef(role, w["rank"], w["layout"], w["description"], first, tuple(conditions[1:]))
 
 
+OP_PREFIX = "op."  # primitive ops (spec/ops/index.md): ``op.add``, schemas in schemas/ops/<name>.schema.json
+
+
+def schema_path(layer_type: str) -> str:
+    if layer_type.startswith(OP_PREFIX):
+        return f"ops/{layer_type[len(OP_PREFIX):]}.schema.json"
+    return f"layers/{layer_type}.schema.json"
+
+
 def is_custom(layer_type: str) -> bool:
     """Namespaced custom types look like ``vendor.name:Layer``."""
     return ":" in layer_type
@@ -113,7 +127,7 @@ def is_custom(layer_type: str) -> bool:
 def catalog() -> dict[str, LayerDef]:
     out: dict[str, LayerDef] = {}
     for rel, schema in schemas.all_schemas().items():
-        if not rel.startswith("layers/"):
+        if not rel.startswith(("layers/", "ops/")):
             continue
         ext = schema["x-kif"]
         out[schema["title"]] = LayerDef(
@@ -125,6 +139,7 @@ def catalog() -> dict[str, LayerDef]:
             weights={role: _weight(role, w) for role, w in ext["weights"].items()},
             tolerance=ext["tolerance"],
             weights_from=ext.get("weights_from"),
+            page=ext.get("page"),
         )
     return dict(sorted(out.items()))
 

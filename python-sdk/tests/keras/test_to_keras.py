@@ -588,5 +588,6 @@ def test_every_layer_type_round_trips(name: str, tmp_path: Path) -> None:
 
 def test_type_cases_cover_every_supported_type() -> None:
     covered = {t for types, _ in TYPE_CASES.values() for t in types}
-    assert set(supported_types()) == set(catalog.catalog()) - set(UNSUPPORTED)
+    ops = {t for t in catalog.catalog() if t.startswith("op.")}  # primitive ops are not rebuilt in Keras yet
+    assert set(supported_types()) == set(catalog.catalog()) - set(UNSUPPORTED) - ops
     assert covered == set(supported_types()), sorted(set(supported_types()) ^ covered)

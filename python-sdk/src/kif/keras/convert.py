@@ -20,6 +20,7 @@ from kif.keras import h5safe
 from kif.keras.config_check import check_model
 from kif.keras.errors import ConversionError
 from kif.keras.mapping import Context, map_node
+from kif.keras.op_args import renamed
 from kif.keras.source import KerasSource, open_source
 from kif.keras.topology import build_topology, is_op
 
@@ -97,11 +98,17 @@ def _to_model(source: KerasSource, allow_custom: bool) -> Model:
     tensor_of: dict[tuple[tuple[str, ...], str], str] = {}  # (the layer object's first save path, role) → tensor, shared by calls
     masks: dict[str, str] = {}  # tensor → the mask Keras would attach to it
     aliases, dropped = _mask_op_aliases(topology.nodes)
-    shape_of = _shape_lookup(topology.inputs, layers, weights)
+    type_of = _type_lookup(topology.inputs, layers, weights)
+
+    def shape_of(tensor: str) -> tuple[int | None, ...] | None:
+        found = type_of(tensor)
+        return None if found is None else tuple(found.shape)
+
     for node in topology.nodes:
         if node.name in dropped:
             continue  # a mask KIF layers already output
         node.inputs = [aliases.get(t, t) for t in node.inputs]
+        node.args = renamed(node.args, aliases) if aliases else node.args
         node.kw_inputs = {k: [aliases.get(t, t) for t in v] for k, v in node.kw_inputs.items()}
         ctx = Context(
             node,
@@ -110,6 +117,7 @@ def _to_model(source: KerasSource, allow_custom: bool) -> Model:
             allow_custom,
             masks,
             shape_of,
+            type_of,
         )
         try:
             mapped_layers = map_node(ctx)
@@ -202,8 +210,8 @@ def _mask_op_aliases(nodes: list[Any]) -> tuple[dict[str, str], set[str]]:
     return aliases, dropped
 
 
-def _shape_lookup(graph_inputs: list[Any], layers: list[Layer], weights: dict[str, Any]) -> Any:
-    """The static shape of a tensor produced so far (for the few mappings that depend on it).
+def _type_lookup(graph_inputs: list[Any], layers: list[Layer], weights: dict[str, Any]) -> Any:
+    """The dtype and static shape of a tensor produced so far (for the few mappings that depend on them).
 
     Inference is incremental: each call infers only the layers mapped since the previous call, from the
     types already known, so a model with 20,000 ExpandDims ops is inferred once overall, not once per op.
@@ -216,7 +224,7 @@ def _shape_lookup(graph_inputs: list[Any], layers: list[Layer], weights: dict[st
     }
     done = 0
 
-    def shape_of(tensor: str) -> tuple[int | None, ...] | None:
+    def type_of(tensor: str) -> TensorType | None:
         nonlocal done
         fresh = layers[done:]
         done = len(layers)
@@ -224,10 +232,9 @@ def _shape_lookup(graph_inputs: list[Any], layers: list[Layer], weights: dict[st
         specs = [TensorSpec(t, known[t].dtype, tuple(known[t].shape)) for t in needed]
         shapes = {name: tuple(weights[name].shape) for layer in fresh for name in layer.weights.values() if name in weights}
         known.update(infer(specs, fresh, shapes, strict=False))
-        found = known.get(tensor)
-        return None if found is None else tuple(found.shape)
+        return known.get(tensor)
 
-    return shape_of
+    return type_of
 
 
 def _propagate_mask(ctx: Context, mapped: Any, masks: dict[str, str]) -> None:

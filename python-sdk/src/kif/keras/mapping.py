@@ -140,6 +140,7 @@ class Context:
     allow_custom: bool = False
     masks: dict[str, str] = field(default_factory=dict)  # tensor → the bool mask Keras attaches to it
     shape_of: Callable[[str], tuple[int | None, ...] | None] = lambda tensor: None  # static shape of a tensor mapped so far
+    type_of: Callable[[str], Any] = lambda tensor: None  # its TensorType (dtype and shape), or None
 
     def mask_of(self, tensor: str | None) -> str | None:
         return self.masks.get(tensor) if tensor is not None else None

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kif.errors import KifError
+from kif.keras import op_prims
 from kif.keras.mapping import Context, MappedLayer, mapper
 
 # ---------------------------------------------------------------- keras.ops nodes (Keras 3 functional configs)
@@ -48,7 +50,18 @@ def _op_fail(ctx: Context, why: str) -> Exception:
 
 
 def map_op(ctx: Context) -> list[MappedLayer]:
-    """A ``keras.ops`` call recorded in a Keras 3 functional config → the catalog layer computing the same."""
+    """A ``keras.ops`` call recorded in a Keras 3 functional config → the catalog layer computing the same, else
+    the primitive ops (spec/ops/index.md); the layer mapping's refusal stands when no op maps the call either."""
+    try:
+        return _map_layer(ctx)
+    except KifError:
+        prims = op_prims.map_keras(ctx)
+        if prims is None:
+            raise
+        return prims
+
+
+def _map_layer(ctx: Context) -> list[MappedLayer]:
     node, config, name = ctx.node, ctx.config, ctx.node.class_name
     inputs: list[str | None] = list(node.inputs)
     numbers = [c for c in node.constants if isinstance(c, (int, float)) and not isinstance(c, bool)]
@@ -76,7 +89,7 @@ def map_op(ctx: Context) -> list[MappedLayer]:
         kif_type, attrs = "Activation", {"activation": "log_softmax"}
     elif name in _OP_MERGES and len(inputs) == 2 and not numbers:
         kif_type, attrs = name, {}
-    elif name in ("Add", "Subtract", "Multiply", "TrueDivide", "Divide") and len(inputs) == 1 and len(numbers) == 1:
+    elif name in ("Add", "Subtract", "Multiply", "TrueDivide", "Divide") and len(inputs) == 1 and _rescalable(name, numbers, node):
         kif_type, attrs = "Rescaling", _scalar_rescaling(ctx, name, float(numbers[0]), tensor_first=node.tensor_slots == [0])
     elif name == "Concatenate" and len(inputs) >= 2 and not numbers:
         kif_type, attrs = "Concatenate", {"axis": config.get("axis", -1)}
@@ -94,6 +107,13 @@ def map_op(ctx: Context) -> list[MappedLayer]:
     else:
         raise _op_fail(ctx, "has no KIF equivalent")
     return [MappedLayer(kif_type, attrs, inputs, list(node.outputs), output_mask=None)]  # ops drop Keras masks
+
+
+def _rescalable(name: str, numbers: list[Any], node: Any) -> bool:
+    """x + c, c + x, x - c, c - x, x * c, c * x and x / c (c != 0) are a Rescaling; c / x and x / 0 are ops."""
+    if len(numbers) != 1:
+        return False
+    return name not in ("TrueDivide", "Divide") or (node.tensor_slots == [0] and numbers[0] != 0)
 
 
 def _scalar_rescaling(ctx: Context, name: str, number: float, *, tensor_first: bool) -> dict[str, Any]:
@@ -194,7 +214,7 @@ _TF_BINARY = {
 }
 
 
-@mapper("TFOpLambda")
+@mapper("TFOpLambda", "SlicingOpLambda")  # SlicingOpLambda: x[...] on a tf.keras tensor (tf.__operators__.getitem)
 def _tf_op_lambda(ctx: Context) -> list[MappedLayer]:
     """The common element-wise TensorFlow functions; anything else is refused naming the function."""
     function = str(ctx.config.get("function", "?"))
@@ -221,5 +241,8 @@ def _tf_op_lambda(ctx: Context) -> list[MappedLayer]:
             if op in ("Add", "Subtract", "Multiply", "TrueDivide"):
                 kif_type, attrs = "Rescaling", _scalar_rescaling(ctx, op, float(y_value), tensor_first=True)
     if kif_type is None:
+        prims = op_prims.map_tf(ctx, function)  # primitive ops (spec/ops/index.md)
+        if prims is not None:
+            return prims
         raise ctx.fail(f"a TensorFlow op node ({function}) with no KIF mapping; rebuild the model with Keras layers")
     return [MappedLayer(kif_type, attrs, inputs, list(node.outputs), output_mask=None)]

@@ -14,6 +14,7 @@ from typing import Any
 
 from kif.errors import KifError
 from kif.keras.errors import ConversionError
+from kif.keras.op_args import named
 
 MODEL_CLASSES = {"Sequential", "Functional", "Model"}
 
@@ -36,6 +37,7 @@ class Node:
     save_fallback: tuple[str, ...] = ()  # where saving_lib stored this layer if it first met the same object elsewhere
     owners: tuple[str, ...] = ()  # names of the nested models holding the layer (legacy files group weights by them)
     tensor_slots: list[int] = field(default_factory=list)  # where the tensors sit among the flattened positional arguments
+    args: list[Any] = field(default_factory=list)  # the positional arguments as called, tensors as TensorArg(name)
     keras3: bool = False  # the call is stored in Keras 3's {"args", "kwargs"} form
 
 
@@ -399,6 +401,7 @@ def _expand_functional(
         node = _node(layer, scope, node_index, arg_tensors, kw_inputs, plain, [], (*path, keys[layer_name]), owners)
         node.constants = [a for a in _flatten(args) if not isinstance(a, _Tensor)]
         node.tensor_slots = [i for i, a in enumerate(_flatten(args)) if isinstance(a, _Tensor)]
+        node.args = named(args, lambda t: tensor(t) if isinstance(t, _Tensor) else None)
         node.keras3 = isinstance(raw_nodes[node_index], dict)
         node.outputs = [_tensor_name(scope, layer_name, node_index, 0)]
         nodes.append(node)

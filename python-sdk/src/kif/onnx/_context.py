@@ -82,7 +82,7 @@ class Ctx:
         if small and key in self._consts:
             return self._consts[key]
         name = self.fresh(hint)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(numpy_helper.from_array(np.array(array, order="C"), name))  # 0-d stays 0-d
         if small:
             self._consts[key] = name
         return name
