@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-REASONS: dict[str, str] = {}  # every catalog type has an emitter; refused variants are listed in LIMITATIONS
+REASONS: dict[str, str] = {  # catalog types with no emitter; refused variants of the others are listed in LIMITATIONS
+    **{f"ConvLSTM{d}D": "ONNX has no ConvLSTM operator; a Scan lowering is not implemented yet" for d in (1, 2, 3)},
+}
 
 _STATIC_HW = "needs static height and width in the graph"
 LIMITATIONS: dict[str, str] = {

@@ -31,6 +31,6 @@ def converter(*layer_types: str) -> Callable[[Converter], Converter]:
 
 
 def converters() -> dict[str, Converter]:
-    from kif.torch.layers import adaptive_pooling, attention, basic, conv, normalization, recurrent, shape  # noqa: F401  (registration)
+    from kif.torch.layers import adaptive_pooling, attention, basic, conv, conv_lstm, normalization, recurrent, shape  # noqa: F401  (registration)
 
     return CONVERTERS
