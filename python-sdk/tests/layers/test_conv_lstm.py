@@ -127,10 +127,34 @@ def test_torch_importer_with_mask_matches_keras() -> None:
     assert_close(got, want, "ConvLSTM1D")
 
 
-def test_onnx_refuses_with_reason() -> None:
-    import kif.onnx
+@pytest.mark.parametrize("variant", ["same-strides", "sequences-state-backwards", "channels-first", "dilation"])
+def test_onnx_export_matches_keras(variant: str, tmp_path: Path) -> None:
+    from tests.onnx.helpers import feeds_for, one_layer, run_onnx
 
-    assert "no ConvLSTM operator" in kif.onnx.UNSUPPORTED["ConvLSTM2D"]
+    config = VARIANTS[variant]
+    x = x_for(2, channels_first=config.get("data_format") == "channels_first")
+    layer = keras_layer(2, x.shape, **config)
+    want = as_list(keras_output(layer, x))
+    model = one_layer("ConvLSTM2D", [x], weights_of(layer), num_outputs=len(want), **kif_attrs(2, **config))
+    for g, w in zip(run_onnx(model, feeds_for([x]), tmp_path), want, strict=True):
+        assert_close(g, w, "ConvLSTM2D")
+
+
+def test_onnx_export_with_mask_and_initial_states_matches_keras(tmp_path: Path) -> None:
+    import keras
+
+    from tests.onnx.helpers import feeds_for, one_layer, run_onnx
+
+    x = x_for(3, steps=4)
+    layer = keras_layer(3, x.shape, return_sequences=True, return_state=True)
+    rng = np.random.default_rng(5)
+    h0, c0 = (rng.normal(size=(2, 4, 3, 3, 3)).astype("float32") for _ in range(2))
+    mask = np.array([[True, False, True, True], [False, True, True, False]])
+    want = [keras.ops.convert_to_numpy(t) for t in layer(x, initial_state=[h0, c0], mask=mask)]
+    inputs = [x, h0, c0, mask]
+    model = one_layer("ConvLSTM3D", inputs, weights_of(layer), num_outputs=3, **kif_attrs(3, return_sequences=True, return_state=True))
+    for g, w in zip(run_onnx(model, feeds_for(inputs), tmp_path), want, strict=True):
+        assert_close(g, w, "ConvLSTM3D")
 
 
 def test_shape_rule_rejects_bad_inputs() -> None:

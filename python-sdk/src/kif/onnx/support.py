@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-REASONS: dict[str, str] = {  # catalog types with no emitter; refused variants of the others are listed in LIMITATIONS
-    **{f"ConvLSTM{d}D": "ONNX has no ConvLSTM operator; a Scan lowering is not implemented yet" for d in (1, 2, 3)},
-}
+REASONS: dict[str, str] = {}  # every catalog type has an emitter; refused variants are listed in LIMITATIONS
 
 _STATIC_HW = "needs static height and width in the graph"
 LIMITATIONS: dict[str, str] = {
@@ -21,6 +19,8 @@ LIMITATIONS: dict[str, str] = {
     "Resizing": _STATIC_HW,
     "CenterCrop": _STATIC_HW,
     "UpSampling2D": "interpolation='bilinear' " + _STATIC_HW,
+    **{f"ConvLSTM{d}D": "a Scan over time (ONNX has no ConvLSTM op); padding='same' needs static spatial sizes; "
+       "softmax-like activations are refused" for d in (1, 2, 3)},
     "Bidirectional": "the wrapped layers must be exportable",
     "TimeDistributed": "the wrapped layer must be exportable",
 }  # fmt: skip
