@@ -96,6 +96,18 @@ def _recurrent(attrs: dict[str, Any], ins: Sequence[TensorType | None], outs: Se
     return (steps * (per_step + LOOP_OPS), batch * steps * w.get("kernel", (0, 0))[-1])
 
 
+def _conv_lstm(attrs: dict[str, Any], ins: Sequence[TensorType | None], outs: Sequence[TensorType], w: Weights) -> Estimate:
+    x = ins[0]
+    if x is None or len(x.shape) < 4:
+        return (0, 0)
+    steps = 1 if x.shape[1] is None else x.shape[1]
+    state = _n(outs[0]) // (steps if attrs["return_sequences"] else 1)  # [N, *O, F] elements
+    kernel, recurrent = w.get("kernel", (1, 1)), w.get("recurrent_kernel", (1, 1))
+    per_step = 4 * state * (math.prod(kernel[:-1]) + math.prod(recurrent[:-1]))
+    cols = steps * state // max(attrs["filters"], 1) * math.prod(kernel[:-1])  # im2col of every step's input convolution
+    return (steps * (per_step + LOOP_OPS), max(cols, 4 * steps * state))
+
+
 def _attention(attrs: dict[str, Any], ins: Sequence[TensorType | None], outs: Sequence[TensorType], w: Weights) -> Estimate:
     query = ins[0]
     value = ins[1] if len(ins) > 1 and ins[1] is not None else query
@@ -127,6 +139,7 @@ ESTIMATES: dict[str, Callable[[dict[str, Any], Sequence[TensorType | None], Sequ
     **dict.fromkeys(_POOL, _pool),
     **dict.fromkeys(_ATTENTION, _attention),
     **dict.fromkeys(_RECURRENT, _recurrent),
+    **dict.fromkeys(("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"), _conv_lstm),
 }
 
 

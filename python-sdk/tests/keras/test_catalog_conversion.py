@@ -447,6 +447,18 @@ def _(rng):
     return functional([x], outs), [floats(rng, 5, 3)]
 
 
+@case("conv_lstm", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
+def _(rng):
+    x1, x2, x3 = keras.Input((4, 7, 2)), keras.Input((3, 6, 5, 2)), keras.Input((2, 4, 4, 3, 2))
+    outs = [
+        L.ConvLSTM1D(3, 3, padding="same", dilation_rate=2, return_sequences=True)(x1),
+        *L.ConvLSTM2D(2, 3, strides=2, return_state=True, go_backwards=True)(x2),
+        L.ConvLSTM2D(2, (2, 3), padding="same", activation="relu", recurrent_activation="hard_sigmoid", use_bias=False)(x2),
+        L.ConvLSTM3D(2, 2, return_sequences=True)(x3),
+    ]
+    return functional([x1, x2, x3], outs), [floats(rng, 4, 7, 2), floats(rng, 3, 6, 5, 2), floats(rng, 2, 4, 4, 3, 2)]
+
+
 @case("gru", "GRU")
 def _(rng):
     x = keras.Input((5, 3))

@@ -533,6 +533,14 @@ def _(rng):
     return keras.Model(x, outs), [_f(rng, 5, 3)]
 
 
+@case("conv_lstm", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
+def _(rng):
+    x1, x2, x3 = keras.Input((3, 6, 2)), keras.Input((3, 5, 4, 2)), keras.Input((2, 4, 3, 3, 2))
+    seq, h, c = L.ConvLSTM2D(2, 3, padding="same", return_sequences=True, return_state=True)(x2)
+    outs = [seq, h, c, L.ConvLSTM1D(3, 2, strides=2, go_backwards=True)(x1), L.ConvLSTM3D(2, 2, use_bias=False)(x3)]
+    return keras.Model([x1, x2, x3], outs), [_f(rng, 3, 6, 2), _f(rng, 3, 5, 4, 2), _f(rng, 2, 4, 3, 3, 2)]
+
+
 @case("attention", "Attention", "AdditiveAttention", "MultiHeadAttention", "GroupQueryAttention")
 def _(rng):
     q, v = keras.Input((4, 6)), keras.Input((5, 6))

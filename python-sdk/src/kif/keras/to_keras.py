@@ -50,7 +50,7 @@ from kif.graph import Layer, Model
 KNOWN_DIFFERENCES: dict[str, str] = {}
 
 _CALL_TIME = ("use_causal_mask", "return_attention_scores")
-_RNN = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1}  # states per type
+_RNN = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1, "ConvLSTM1D": 2, "ConvLSTM2D": 2, "ConvLSTM3D": 2}  # states per type
 _MERGE = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"}
 _MHA_PARTS = {"query": "query", "key": "key", "value": "value", "attention_output": "output", "gate": "gate"}
 _ACTIVATION_KEYS = ("activation", "recurrent_activation")

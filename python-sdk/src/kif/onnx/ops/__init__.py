@@ -16,7 +16,10 @@ from kif.onnx._context import Ctx
 Emitter = Callable[[Ctx, dict[str, Any], list[str | None]], list[str]]
 
 EMITTERS: dict[str, Emitter] = {}
-_MODULES = ("basic", "conv", "pooling", "adaptive_pooling", "normalization", "recurrent", "attention", "more", "wrappers", "resize", "prim")
+_MODULES = (
+    "basic", "conv", "pooling", "adaptive_pooling", "normalization", "recurrent",
+    "conv_lstm", "attention", "more", "wrappers", "resize", "prim",
+)  # fmt: skip
 
 
 def emits(*layer_types: str) -> Callable[[Emitter], Emitter]:

@@ -31,6 +31,16 @@ def converter(*layer_types: str) -> Callable[[Converter], Converter]:
 
 
 def converters() -> dict[str, Converter]:
-    from kif.torch.layers import adaptive_pooling, attention, basic, conv, normalization, ops, recurrent, shape  # noqa: F401  (registration)
+    from kif.torch.layers import (  # noqa: F401  (registration)
+        adaptive_pooling,
+        attention,
+        basic,
+        conv,
+        conv_lstm,
+        normalization,
+        ops,
+        recurrent,
+        shape,
+    )
 
     return CONVERTERS
