@@ -252,12 +252,70 @@ def _keras2_readings() -> Iterator[Case]:
         )  # fmt: skip
 
 
+def _second_witnesses() -> Iterator[Case]:
+    """Readings the mutation check (benchmarks/mutations.py) found caught by one case only."""
+    sections = ["spec/layers/activations.md"]
+    yield layer_case("dense-hard-silu", "Dense with a hard_silu activation", lambda: L.Dense(4, activation="hard_silu"), (5,),
+                     inputs=[4 * s.normal(s.rng_for("dense-hard-silu"), 2, 5)], sections=sections)  # fmt: skip
+    yield layer_case("dense-leaky-relu", "Dense with a leaky_relu activation (slope 0.2)", lambda: L.Dense(4, activation="leaky_relu"),
+                     (5,), sections=sections)  # fmt: skip
+    yield layer_case("elu-alpha-2-rank3", "ELU alpha=2 on a rank-3 input", lambda: L.ELU(alpha=2.0), (3, 4))
+    yield layer_case("softmax-rank3-default-axis", "Softmax default axis on a rank-3 input: the last axis", lambda: L.Softmax(), (3, 4))
+    yield layer_case("softmax-rank4-default-axis", "Softmax default axis on a rank-4 input", lambda: L.Softmax(), (2, 3, 4))
+    small = [0.01 * s.normal(s.rng_for("rmsnormalization-small-inputs"), 2, 3, 4)]
+    yield layer_case("rmsnormalization-small-inputs", "RMSNormalization where epsilon matters: inputs near 1e-2",
+                     lambda: L.RMSNormalization(epsilon=1e-4), (3, 4), inputs=small)  # fmt: skip
+    yield layer_case("rmsnormalization-epsilon-0.1", "RMSNormalization epsilon=0.1 over the last axis",
+                     lambda: L.RMSNormalization(epsilon=0.1), (3, 4))  # fmt: skip
+
+
+def _partly_masked(case_id: str) -> np.ndarray:
+    """[2, 5, 3]: steps wholly at mask_value 0.5, and steps where only some features are 0.5 (those are kept)."""
+    x = s.normal(s.rng_for(case_id), 2, 5, 3)
+    x[0, 1] = x[1, 3] = 0.5
+    x[0, 2, :2] = x[1, 0, 1:] = x[1, 4, 0] = 0.5
+    return x
+
+
+def _masking_then(head: Callable[[], object] | None) -> Callable[[], K.Model]:
+    def build() -> K.Model:
+        x = K.Input((5, 3), name="x")
+        y = L.Masking(mask_value=0.5)(x)
+        return K.Model(x, y if head is None else head()(y))
+
+    return build
+
+
+def _causal_cross(layer: Callable[[], object], call: Callable[[object, K.KerasTensor, K.KerasTensor], K.KerasTensor]) -> Callable[[], K.Model]:
+    """Three queries over five keys with a causal mask: top-left aligned, query i sees keys 0..i."""
+
+    def build() -> K.Model:
+        q, v = K.Input((3, 4), name="q"), K.Input((5, 4), name="v")
+        return K.Model([q, v], call(layer(), q, v))
+
+    return build
+
+
+def _masks_and_causality() -> Iterator[Case]:
+    for case_id, head, what in (("masking-partial-steps", None, ""), ("masking-partial-steps-lstm", lambda: L.LSTM(3), " feeding LSTM")):
+        yield Case(case_id, f"Masking{what}: a step is masked only when every feature is mask_value", _masking_then(head),
+                   [_partly_masked(case_id)])  # fmt: skip
+    rng = s.rng_for("causal-cross")
+    qv = [s.normal(rng, 2, 3, 4), s.normal(rng, 2, 5, 4)]
+    yield Case("multiheadattention-causal-cross", "MultiHeadAttention causal over more keys than queries (top-left)",
+               _causal_cross(lambda: L.MultiHeadAttention(2, 3), lambda lay, q, v: lay(q, v, use_causal_mask=True)), qv)  # fmt: skip
+    yield Case("attention-causal-cross", "Attention causal over more keys than queries (top-left)",
+               _causal_cross(lambda: L.Attention(), lambda lay, q, v: lay([q, v], use_causal_mask=True)), qv)  # fmt: skip
+
+
 def cases() -> Iterator[Case | Packed]:
     yield from _bf16_cases()
     yield from _integer_cases()
     yield from _container_cases()
     yield from _relu_edges()
     yield from _keras2_readings()
+    yield from _second_witnesses()
+    yield from _masks_and_causality()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
