@@ -23,14 +23,26 @@ from typing import Any
 
 import numpy as np
 from kif.conformance import ReferenceBackend, runner, suite_dir
-from kif.layers import _attention, _conv_utils, _resize, activation_layers, activations, normalization, pooling, preprocessing
-from kif.layers import masking, recurrent, wrappers
+from kif.layers import (
+    _attention,
+    _conv_utils,
+    _resize,
+    activation_layers,
+    activations,
+    masking,
+    normalization,
+    pooling,
+    preprocessing,
+    recurrent,
+    wrappers,
+)
 
 Patch = Callable[[], contextlib.AbstractContextManager[None]]
 CONV = ("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D")
 TRANSPOSE = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 AVG = ("AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
 MAX = ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")
+ATTENTION = ("Attention", "AdditiveAttention", "MultiHeadAttention", "GroupQueryAttention")
 
 
 @dataclass(frozen=True)
@@ -194,6 +206,18 @@ def _causal_bottom_right(original: Any) -> Any:
     return band
 
 
+def _crop_ceil(original: Any) -> Any:
+    def before(padding: str, n: int, k: int, s: int, d: int, out: int) -> int:
+        return 0 if padding == "valid" else -(-max((n - 1) * s + (k - 1) * d + 1 - out, 0) // 2)
+
+    return before
+
+
+def _offset_first(original: Any) -> Any:
+    """(x + offset) * scale, as x * scale + offset * scale."""
+    return lambda attrs, xs, w: original({**attrs, "offset": np.multiply(attrs["offset"], attrs["scale"]).tolist()}, xs, w)
+
+
 def _softmax_first_axis(original: Any) -> Any:
     return lambda axis, rank: original(1 if axis == -1 else axis, rank)
 
@@ -230,8 +254,7 @@ MUTATIONS: list[Mutation] = [
     Mutation("conv-same-extra-before", "padding same: an odd total pads the extra cell at the end (TensorFlow)",
              "the extra cell at the start", patch(_conv_utils, "same_pads", lambda f: lambda *a: f(*a)[::-1]), CONV),
     Mutation("conv-transpose-same-crop", "transposed same: crop floor(total / 2) from the start", "ceil(total / 2)",
-             patch(_conv_utils, "transpose_pad_before", lambda f: lambda p, n, k, s, d, out: -(-max((n - 1) * s + (k - 1) * d + 1 - out, 0) // 2) if p != "valid" else 0),
-             TRANSPOSE),
+             patch(_conv_utils, "transpose_pad_before", _crop_ceil), TRANSPOSE),
     Mutation("pool-same-extra-before", "pooling same: the extra padding cell at the end", "at the start",
              patch(pooling, "pool_geometry", lambda f: lambda n, k, s, p: (lambda g: (g[0], g[2], g[1]))(f(n, k, s, p))), AVG + MAX),
     Mutation("avgpool-same-counts-padding", "average pooling same divides by the real cells in a window",
@@ -254,14 +277,13 @@ MUTATIONS: list[Mutation] = [
     Mutation("bilinear-asymmetric", "bilinear resize uses half-pixel centres", "asymmetric source coordinates",
              patch(_resize, "bilinear_weights", _bilinear_asymmetric), ("UpSampling2D", "Resizing")),
     Mutation("rescaling-offset-first", "Rescaling is x * scale + offset", "(x + offset) * scale",
-             patch(preprocessing.Rescaling, "run", lambda f: lambda attrs, xs, w: f({**attrs, "offset": np.multiply(attrs["offset"], attrs["scale"]).tolist()}, xs, w), static=True),
-             ("Rescaling",)),
+             patch(preprocessing.Rescaling, "run", _offset_first, static=True), ("Rescaling",)),
     Mutation("masking-all-features", "Masking keeps a step when any feature differs from mask_value", "only when all differ",
              patch(masking, "np", lambda f: _AllForAny()), ("Masking",)),
     Mutation("nearest-asymmetric", "nearest resize picks floor((o + 0.5) n_in / n_out)", "floor(o n_in / n_out)",
              patch(_resize, "nearest_index", lambda f: lambda n_in, n_out: np.arange(n_out) * n_in // n_out), ("UpSampling2D", "Resizing")),
     Mutation("causal-bottom-right", "a causal mask is top-left aligned (query i sees keys j <= i)", "bottom-right aligned",
-             patch(_attention, "band_mask", _causal_bottom_right), ("Attention", "AdditiveAttention", "MultiHeadAttention", "GroupQueryAttention")),
+             patch(_attention, "band_mask", _causal_bottom_right), ATTENTION),
 ]  # fmt: skip
 
 

@@ -286,7 +286,7 @@ def _masking_then(head: Callable[[], object] | None) -> Callable[[], K.Model]:
     return build
 
 
-def _causal_cross(layer: Callable[[], object], call: Callable[[object, K.KerasTensor, K.KerasTensor], K.KerasTensor]) -> Callable[[], K.Model]:
+def _causal_cross(layer: Callable[[], object], call: Callable[[object, object, object], object]) -> Callable[[], K.Model]:
     """Three queries over five keys with a causal mask: top-left aligned, query i sees keys 0..i."""
 
     def build() -> K.Model:
