@@ -14,7 +14,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 # repository folder -> name inside the kif package; and for the suite, only what the runner reads
 SHIPPED = {"schemas": "_schemas", "conformance": "_conformance"}
-SUITE_PARTS = ("README.md", "VERSION", "case.schema.json", "cases", "invalid", "runner/kif_conformance.py")
+SUITE_PARTS = ("README.md", "VERSION", "case.schema.json", "cases", "invalid", "runner/kif_conformance.py", "runner/kif_tensors.py")
 
 
 class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]

@@ -1,4 +1,4 @@
-"""Run the KIF conformance suite against a backend. Needs only numpy and safetensors.
+"""Run the KIF conformance suite against a backend. Needs only numpy (and ml_dtypes for bfloat16 cases).
 
     python kif_conformance.py --backend my_package.kif_backend:backend [--level core] [-k conv] [--json row.json]
 
@@ -16,6 +16,7 @@ import argparse
 import concurrent.futures
 import fnmatch
 import importlib
+import importlib.util
 import json
 import math
 import os
@@ -29,7 +30,20 @@ from typing import Any
 from xml.etree import ElementTree
 
 import numpy as np
-from safetensors.numpy import load_file
+
+
+def _tensor_reader() -> Any:
+    """kif_tensors.load_tensors from this folder (safetensors.numpy cannot hold bfloat16)."""
+    if "kif_tensors" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("kif_tensors", Path(__file__).resolve().with_name("kif_tensors.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["kif_tensors"] = module
+    return sys.modules["kif_tensors"].load_tensors
+
+
+load_file = _tensor_reader()
 
 SUITE = Path(__file__).resolve().parents[1]
 # Backends known by name; anything else is given as module:attr.

@@ -2,7 +2,7 @@
 
 Every case.json is valid against conformance/case.schema.json; ids are unique and
 match their folder; descriptions are unique, short and free of "should"; every
-positive bundle passes ``kif.validate`` and holds exactly the layer types its
+positive bundle (an archive, STORED or ZIP64, or a bundle directory) passes ``kif.validate`` and holds exactly the layer types its
 case.json lists; input and expected files hold exactly the declared names; spec
 sections exist; every catalog layer type has a case; VERSION holds a version.
 """
@@ -74,7 +74,9 @@ def check_suite(suite: Path, *, validate_bundles: bool = True) -> list[str]:
 def _check_model_case(folder: Path, spec: dict[str, Any], rel: str, repo: Path, validate_bundles: bool, kif: Any) -> list[str]:
     problems = []
     bundle = folder / "model.kif"
-    for name in ("model.kif", "inputs.safetensors", "expected.safetensors"):
+    if not (bundle.is_file() or (bundle / "model.json").is_file()):  # an archive (STORED or ZIP64) or a bundle directory
+        return [f"{rel}: missing model.kif (an archive, or a directory holding model.json)"]
+    for name in ("inputs.safetensors", "expected.safetensors"):
         if not (folder / name).is_file():
             return [f"{rel}: missing {name}"]
     if sorted(_tensor_names(folder / "inputs.safetensors")) != sorted(spec.get("inputs", [])):

@@ -39,4 +39,5 @@ class Dense:
         y = np.matmul(x, weights["kernel"].astype(x.dtype, copy=False))
         if attrs["use_bias"]:
             y += weights["bias"].astype(x.dtype, copy=False)  # in place: y is matmul's fresh result
-        return [activations.apply(attrs["activation"], y)]
+        # ml_dtypes' matmul of bfloat16 gives float32: round once, after the activation, to the input's dtype
+        return [activations.apply(attrs["activation"], y).astype(x.dtype, copy=False)]

@@ -29,6 +29,7 @@ class OnnxRuntimeBackend:
 
         with tempfile.TemporaryDirectory(prefix="kif-onnx-") as tmp:
             path = export(bundle_path, Path(tmp) / "model.onnx")
+            _refuse_bfloat16(path)
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = 1  # the runner already runs cases in parallel threads
             session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -39,3 +40,19 @@ class OnnxRuntimeBackend:
             return dict(zip(names, session.run(names, feed), strict=True))
 
         return run
+
+
+def _refuse_bfloat16(path: Path) -> None:
+    """The exported model is valid ONNX, but ONNX Runtime's CPU provider has almost no bfloat16 kernels (no Gemm,
+    MaxPool, LayerNormalization) and its Python API cannot take ml_dtypes arrays: refuse, in one line."""
+    import onnx
+
+    from kif.errors import UnsupportedLayerError
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    types = [v.type.tensor_type.elem_type for v in (*graph.input, *graph.output)] + [t.data_type for t in graph.initializer]
+    if onnx.TensorProto.BFLOAT16 in types:
+        raise UnsupportedLayerError(
+            "ONNX Runtime (CPUExecutionProvider) cannot run bfloat16 tensors; the exported ONNX model itself is valid",
+            code="layer-unsupported",
+        )

@@ -99,6 +99,8 @@ def merge(ctx: Ctx, attrs: dict[str, Any], inputs: list[str | None]) -> list[str
     kind = ctx.layer.type if ctx.layer else ""
     if kind == "Subtract":
         return [ctx.node("Sub", xs)]
+    if kind == "Add" and ctx.np_dtype(xs[0]).kind in "biu":
+        return [_chain(ctx, "Add", xs)]  # ONNX Sum takes floating tensors only
     op = {"Add": "Sum", "Average": "Mean", "Maximum": "Max", "Minimum": "Min"}.get(kind)
     return [ctx.node(op, xs) if op else _chain(ctx, "Mul", xs)]
 

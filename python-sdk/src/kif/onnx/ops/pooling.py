@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from onnx import TensorProto
+
 from kif.layers.pooling import pool_geometry
-from kif.onnx._context import Ctx
+from kif.onnx._context import ONNX_DTYPES, Ctx
 from kif.onnx.ops import emits
 from kif.onnx.ops._act import to_first, to_last
+
+_WIDENED = {"bfloat16": TensorProto.FLOAT, **dict.fromkeys(("int16", "int32", "uint16", "uint32"), TensorProto.DOUBLE)}
 
 
 @emits("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D")
@@ -32,5 +36,13 @@ def pool(ctx: Ctx, attrs: dict[str, Any], inputs: list[str | None]) -> list[str]
     geometry: dict[str, Any] = {"kernel_shape": size, "strides": strides, "pads": before + after}
     if not is_max:
         geometry["count_include_pad"] = 0
-    y = ctx.node("MaxPool" if is_max else "AveragePool", [t], **geometry)
+    name = ctx.type_of(x).dtype
+    if is_max and name in _WIDENED:
+        # ONNX MaxPool takes float16/32/64 and 8-bit integers: pool in a float type that holds every value exactly
+        wide = ctx.node("MaxPool", [ctx.node("Cast", [t], to=_WIDENED[name])], **geometry)
+        y = ctx.node("Cast", [wide], to=ONNX_DTYPES[name])
+    elif is_max and name in ("int64", "uint64"):
+        raise ctx.refuse(f"ONNX MaxPool has no exact kernel for {name}")
+    else:
+        y = ctx.node("MaxPool" if is_max else "AveragePool", [t], **geometry)
     return [to_last(ctx, y, rank) if last else y]
