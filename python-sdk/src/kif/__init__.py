@@ -5,7 +5,7 @@ The public surface::
     kif.save(model, "model.kif")      # write a bundle (directory or .kif archive)
     model = kif.load("model.kif")     # open it lazily, weights memory-mapped
     report = kif.validate("model.kif")
-    outputs = kif.run(model, inputs)  # NumPy reference runtime
+    outputs = kif.run(model, inputs)  # NumPy reference runtime (engine="onnxruntime" | "torch")
 """
 
 from __future__ import annotations
@@ -77,20 +77,30 @@ __all__ = [
 ]
 
 
-def run(model: kif.graph.Model | str | os.PathLike[str], inputs: Mapping[str, Any] | numpy.ndarray) -> dict[str, numpy.ndarray]:
-    """Run ``model`` on ``inputs`` with the NumPy reference runtime.
+def run(
+    model: kif.graph.Model | str | os.PathLike[str],
+    inputs: Mapping[str, Any] | numpy.ndarray,
+    *,
+    engine: str = "reference",
+    threads: int = 1,
+) -> dict[str, numpy.ndarray]:
+    """Run ``model`` on ``inputs`` with the NumPy reference runtime, or another engine (:mod:`kif.engines`).
 
     Args:
         model: a :class:`kif.Model`, or the path of a bundle to load.
         inputs: one array for a single-input model, or a dict keyed by input name.
+        engine: ``"reference"`` (the default), ``"onnxruntime"`` (through ``kif.onnx``) or ``"torch"``
+            (through ``kif.torch``); the session is built on the first call and kept with the Model.
+        threads: intra-op threads of the onnxruntime and torch engines (0: the library's default).
 
     Returns:
         The outputs keyed by graph output name, in graph order.
 
     Raises:
         kif.KifError: an unreadable bundle, inputs that do not match the declared names,
-            dtypes or shapes, or a layer the reference runtime does not implement.
+            dtypes or shapes, a layer the engine cannot run, an unknown engine (``usage``) or one
+            whose library is not installed (``dependency-missing``).
     """
-    from kif.runtime import run as _run
+    from kif.engines import run as _run
 
-    return _run(model, inputs)
+    return _run(model, inputs, engine=engine, threads=threads)

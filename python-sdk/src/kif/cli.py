@@ -128,9 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "run",
-        help="run a bundle with the NumPy reference runtime",
+        help="run a bundle with the NumPy reference runtime, ONNX Runtime or torch",
         description="Run a bundle on inputs from an .npz, .npy or .safetensors file; write outputs to .npz, .npy or .safetensors. "
-        "An input that would lose precision when cast to its declared dtype (float64 for float32) is refused unless --cast.",
+        "An input that would lose precision when cast to its declared dtype (float64 for float32) is refused unless --cast. "
+        "--engine onnxruntime (kif-format[onnx]) exports the bundle to ONNX in memory and runs it with ONNX Runtime; "
+        "--engine torch (kif-format[torch]) runs the kif.torch module; both take the same inputs and write the same outputs.",
     )
     p.add_argument("model", help="bundle directory or .kif archive")
     p.add_argument(
@@ -143,6 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--cast", action="store_true", help="cast inputs to the declared dtypes even when precision is lost (e.g. float64)")
     p.add_argument("--force", action="store_true", help="replace an existing --output file, atomically (never the model or inputs)")
+    p.add_argument(
+        "--engine",
+        default="reference",
+        metavar="NAME",
+        help="reference (default: the exact NumPy runtime, no extra dependency), onnxruntime or torch",
+    )
+    p.add_argument(
+        "--threads", type=int, default=1, metavar="N", help="intra-op threads of the onnxruntime and torch engines (default 1; 0: theirs)"
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser(

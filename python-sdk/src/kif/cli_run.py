@@ -110,8 +110,11 @@ def _write(target: Path, outputs: dict[str, np.ndarray], *, force: bool, sources
 def run_command(args: argparse.Namespace) -> int:
     import kif
     from kif.cli_input import check_bundle_input
+    from kif.engines import check as check_engine
     from kif.safe_write import check_target
 
+    engine, threads = getattr(args, "engine", "reference"), getattr(args, "threads", 1)
+    check_engine(engine, threads)  # an unknown engine or a missing library costs nothing either
     target = Path(args.output)
     force = bool(getattr(args, "force", False))
     sources = [args.model, args.inputs]
@@ -124,7 +127,7 @@ def run_command(args: argparse.Namespace) -> int:
     if len(arrays) == 1 and len(names) == 1:
         arrays = {names[0]: next(iter(arrays.values()))}
     _check_npy(target, model)
-    outputs = kif.run(model, _cast_inputs(model, arrays, args.cast))
+    outputs = kif.run(model, _cast_inputs(model, arrays, args.cast), engine=engine, threads=threads)
     _write(target, outputs, force=force, sources=sources)
     for name, value in outputs.items():
         print(f"{name}: {value.dtype} {list(value.shape)}")

@@ -102,11 +102,13 @@ class Model:
     # Composite layer types this model defines (spec/composites.md): type -> definition, as in model.json.
     composites: dict[str, Any] = field(default_factory=dict)
 
-    def __call__(self, inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
-        """Run the model with the NumPy reference runtime, as ``kif.run(model, inputs)`` does.
+    def __call__(self, inputs: Mapping[str, Any] | np.ndarray, *, engine: str = "reference", threads: int = 1) -> dict[str, np.ndarray]:
+        """Run the model with the NumPy reference runtime (or ``engine``), as ``kif.run(model, inputs)`` does.
 
         Args:
             inputs: one array for a single-input model, or a dict keyed by input name.
+            engine: ``"reference"``, ``"onnxruntime"`` or ``"torch"`` (see :mod:`kif.engines`).
+            threads: intra-op threads of the onnxruntime and torch engines.
 
         Returns:
             The outputs keyed by graph output name, in graph order.
@@ -115,9 +117,13 @@ class Model:
             kif.KifError: inputs that do not match the declared names, dtypes or shapes,
                 or a layer the reference runtime does not implement.
         """
-        from kif.runtime import run  # lazy: the runtime pulls in every kernel
+        if engine == "reference":
+            from kif.runtime import run  # lazy: the runtime pulls in every kernel
 
-        return run(self, inputs)
+            return run(self, inputs)
+        from kif.engines import run as run_engine
+
+        return run_engine(self, inputs, engine=engine, threads=threads)
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
