@@ -50,7 +50,7 @@ class Target:
 
 @functools.cache
 def bundle_seeds() -> list[bytes]:
-    return [p.read_bytes() for p in sorted(CASES.glob("*/*/model.kif"))]
+    return [p.read_bytes() for p in sorted(CASES.glob("*/*/model.kif")) if p.is_file()]  # a directory-form case is no archive
 
 
 @functools.cache

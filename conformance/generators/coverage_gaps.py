@@ -90,7 +90,7 @@ def _bf16_cases() -> Iterator[Packed]:
 
     def pool_relu() -> kif.Model:
         b = kif.GraphBuilder("bf16_pool_relu")
-        t = b.add("MaxPooling1D", b.input("x", "bfloat16", (None, 6, 3)), name="pool", pool_size=[2])
+        t = b.add("MaxPooling1D", b.input("x", "bfloat16", (None, 6, 3)), name="pool", pool_size=[2], strides=[2])
         b.output(b.add("ReLU", t, name="relu", max_value=1.0))
         return b.build()
 
@@ -137,7 +137,7 @@ def _integer_cases() -> Iterator[Packed]:
 
     def int_pool() -> kif.Model:
         b = kif.GraphBuilder("int_pool")
-        b.output(b.add("MaxPooling1D", b.input("x", "int32", (None, 5, 2)), name="pool", pool_size=[2], padding="same"))
+        b.output(b.add("MaxPooling1D", b.input("x", "int32", (None, 5, 2)), name="pool", pool_size=[2], strides=[2], padding="same"))
         return b.build()
 
     x = rng.integers(-1000, -1, (2, 5, 2)).astype(np.int32)  # all negative: a zero-padded reading shows

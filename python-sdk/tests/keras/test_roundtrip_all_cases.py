@@ -45,6 +45,10 @@ FORMER_FAILURES = [
 ]
 
 
+# Cases whose rebuilt Keras model the torch backend cannot run (the test oracle's backend, not the round trip).
+KERAS_TORCH_CANNOT_RUN = {"int32-maxpooling1d-same": "torch's max_pool1d has no integer kernel"}
+
+
 def _wiring(model: kif.Model) -> list[tuple[Any, ...]]:
     """Each layer as (name, type, attributes, inputs by producer, weights by first user), tensor names replaced by where they come from."""
     source: dict[str, Any] = {spec.name: ("input", spec.name) for spec in model.inputs}
@@ -84,6 +88,12 @@ def test_to_keras_then_export_gives_the_same_graph(folder: Path, tmp_path: Path)
 
     spec = json.loads((folder / "case.json").read_text(encoding="utf-8"))
     original = kif.load(folder / "model.kif")
+    if any(t.startswith("op.") for t in spec["layer_types"]):
+        # to_keras cannot rebuild primitive ops yet (issue #13): it must refuse, in one error naming the layer.
+        with pytest.raises(kif.KifError) as refused:
+            to_keras(original)
+        assert any(t in refused.value.message for t in spec["layer_types"] if t.startswith("op."))
+        return
     rebuilt = to_keras(original)
     again = kif.load(export(rebuilt, tmp_path / "again.kif"))
 
@@ -103,6 +113,9 @@ def test_to_keras_then_export_gives_the_same_graph(folder: Path, tmp_path: Path)
     inputs, expected = load_file(str(folder / "inputs.safetensors")), load_file(str(folder / "expected.safetensors"))
     feed = {name: inputs[name] for name in spec["inputs"]}
     args = [feed[s.name].astype(by_name(s.dtype).numpy, copy=False) for s in original.inputs]
+    if folder.name in KERAS_TORCH_CANNOT_RUN:
+        _close_to_goldens(list(kif.run(again, feed).values()), spec, expected, "exported graph")
+        return  # the rebuilt graph was compared above; Keras-torch itself cannot compute it
     out = rebuilt(args if len(args) > 1 else args[0], training=False)
     keras_outputs = [np.asarray(keras.ops.convert_to_numpy(o)) for o in (out if isinstance(out, (list, tuple)) else [out])]
     _close_to_goldens(keras_outputs, spec, expected, "to_keras")
