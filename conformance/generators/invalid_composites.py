@@ -9,8 +9,6 @@ from first principles (JSON), independent of the KIF SDK. Only this module's cas
 from __future__ import annotations
 
 import copy
-import json
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +16,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from invalid_bundles import DEFAULT_OUT, Bundle, base_bundle, write_directory
+from invalid_bundles import DEFAULT_OUT, Bundle, base_bundle
+from invalid_digests import write_cases
 
 BLOCK = "acme.test:Block"
 Case = tuple[str, str, str, str | None, Callable[[], Bundle]]
@@ -85,16 +84,7 @@ def composite_in_0_1_0() -> Bundle:
 
 def generate(out: Path = DEFAULT_OUT) -> list[str]:
     """Write this module's cases under ``out`` (replacing only folders of the same ids); return the case ids."""
-    out.mkdir(parents=True, exist_ok=True)
-    for case_id, description, code, pointer, make in CASES:
-        folder = out / case_id
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir()
-        write_directory(folder / "bundle", make().members())
-        spec = {"id": case_id, "description": description, "expect": {"code": code, "pointer": pointer}}
-        (folder / "case.json").write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-    return [c[0] for c in CASES]
+    return write_cases(CASES, out)
 
 
 if __name__ == "__main__":

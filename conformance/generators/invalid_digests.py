@@ -141,10 +141,10 @@ def file_digest_missing() -> Bundle:
     return bundle
 
 
-def generate(out: Path = DEFAULT_OUT) -> list[str]:
-    """Write this module's cases under ``out`` (replacing only folders of the same ids); return the case ids."""
+def write_cases(cases: list[Case], out: Path) -> list[str]:
+    """Write ``cases`` under ``out``, replacing only folders of the same ids; return the case ids."""
     out.mkdir(parents=True, exist_ok=True)
-    for case_id, description, code, pointer, make in CASES:
+    for case_id, description, code, pointer, make in cases:
         folder = out / case_id
         if folder.exists():
             shutil.rmtree(folder)
@@ -152,7 +152,12 @@ def generate(out: Path = DEFAULT_OUT) -> list[str]:
         write_directory(folder / "bundle", make().members())
         spec = {"id": case_id, "description": description, "expect": {"code": code, "pointer": pointer}}
         (folder / "case.json").write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-    return [c[0] for c in CASES]
+    return [c[0] for c in cases]
+
+
+def generate(out: Path = DEFAULT_OUT) -> list[str]:
+    """Write this module's cases under ``out`` (replacing only folders of the same ids); return the case ids."""
+    return write_cases(CASES, out)
 
 
 if __name__ == "__main__":
