@@ -208,8 +208,15 @@ def loaded_document(bundle: Path) -> str:
         return archive.read("model.json").decode()
 
 
-def main(group: str, cases: Callable[[], Iterable[Case]], argv: Sequence[str] | None = None) -> None:
-    """``python <generator>.py [OUT_ROOT] [-k SUBSTRING]``: (re)write ``OUT_ROOT/<group>/``."""
+def main(
+    group: str,
+    cases: Callable[[], Iterable[Any]],
+    argv: Sequence[str] | None = None,
+    writer: Callable[[str, Any, Path], None] | None = None,
+) -> None:
+    """``python <generator>.py [OUT_ROOT] [-k SUBSTRING]``: (re)write ``OUT_ROOT/<group>/``.
+
+    ``writer(group, case, out)`` writes one case (default ``write_case``; coverage_gaps also writes hand-built ones)."""
     args = list(sys.argv[1:] if argv is None else argv)
     pattern = None
     if "-k" in args:
@@ -229,7 +236,7 @@ def main(group: str, cases: Callable[[], Iterable[Case]], argv: Sequence[str] | 
     failures = []
     for case in todo:
         try:
-            write_case(group, case, out)
+            (writer or write_case)(group, case, out)
         except Exception as exc:
             failures.append(str(exc) if isinstance(exc, CaseDisagrees) else f"{case.id}: {type(exc).__name__}: {exc}")
     if failures:

@@ -9,8 +9,6 @@ Bundles built by hand have NumPy oracles written here, independent of kif's kern
 from __future__ import annotations
 
 import itertools
-import shutil
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -318,32 +316,13 @@ def cases() -> Iterator[Case | Packed]:
     yield from _masks_and_causality()
 
 
+def _write(group: str, case: Packed | s.Case, out: Path) -> None:
+    (write_packed if isinstance(case, Packed) else s.write_case)(group, case, out)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Like ``_suite.main``, for a mix of Keras cases and hand-built (``Packed``) ones."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    pattern = None
-    if "-k" in args:
-        i = args.index("-k")
-        pattern = args[i + 1]
-        del args[i : i + 2]
-    out = (Path(args[0]) if args else s.CASES_DIR) / GROUP
-    todo = [c for c in cases() if pattern is None or pattern in c.id]
-    ids = [c.id for c in todo]
-    if len(set(ids)) != len(ids):
-        raise SystemExit(f"duplicate case ids: {sorted({i for i in ids if ids.count(i) > 1})}")
-    if pattern is None and out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    failures = []
-    for case in todo:
-        try:
-            (write_packed if isinstance(case, Packed) else s.write_case)(GROUP, case, out)
-        except Exception as exc:
-            failures.append(str(exc) if isinstance(exc, s.CaseDisagrees) else f"{case.id}: {type(exc).__name__}: {exc}")
-    if failures:
-        print("\n".join(failures), file=sys.stderr)
-        raise SystemExit(f"{len(failures)} case(s) disagree with the reference runtime; fix them before committing")
-    print(f"{GROUP}: wrote {len(todo)} cases to {out}")
+    """``_suite.main`` for a mix of Keras cases and hand-built (``Packed``) ones."""
+    s.main(GROUP, cases, argv, writer=_write)
 
 
 if __name__ == "__main__":
