@@ -125,6 +125,10 @@ def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: s
     if kif_type == "TimeDistributed":
         inner = attrs["layer"]
         return _keras_class("TimeDistributed")(_make_layer(inner["type"], inner["attributes"], None, dtype), name=name, **extra)
+    if kif_type == "Augmentation":
+        from kif.keras.augment_rebuild import augmentation_layer
+
+        return augmentation_layer(attrs, name, extra)
     cls = _keras_class(kif_type)
     if kif_type.startswith("AveragePooling") and attrs.get("padding") == "same":
         from kif.keras.pooling_same import average_pooling_same
@@ -432,7 +436,7 @@ def supported_types() -> list[str]:
 
     from kif import catalog
 
-    return [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None]
+    return [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation"]
 
 
 __all__ = ["KNOWN_DIFFERENCES", "KerasBackend", "register_keras_objects", "supported_types", "to_keras"]

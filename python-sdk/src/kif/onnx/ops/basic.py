@@ -115,7 +115,7 @@ def concatenate(ctx: Ctx, attrs: dict[str, Any], inputs: list[str | None]) -> li
 
 _INFERENCE_IDENTITY = (
     "Identity", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-    "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization",
+    "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Augmentation",
 )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ W = dict[str, np.ndarray]
 
 @converter(
     "Identity", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-    "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization",
+    "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Augmentation",
 )  # fmt: skip
 def _identity(layer: Layer, w: W) -> nn.Module:
     return Fn(lambda m, x: x)  # inference: noise and regularisation layers pass data through
