@@ -85,9 +85,13 @@ class Result:
     per_output: dict[str, float] = field(default_factory=dict)
 
 
-def discover(suite: Path, level: str = "extended", pattern: str | None = None, exclude: str | None = None) -> list[Case]:
+Patterns = str | Sequence[str] | None
+
+
+def discover(suite: Path, level: str = "extended", pattern: Patterns = None, exclude: Patterns = None) -> list[Case]:
     """Positive cases under ``cases/<group>/<id>/`` and negative ones under ``invalid/<id>/``, sorted by id.
-    ``level="core"`` keeps the core positive cases and every negative case (level "invalid")."""
+    ``level="core"`` keeps the core positive cases and every negative case (level "invalid"). ``pattern``
+    (several: any of them) selects, ``exclude`` (several: any of them) drops."""
     found: list[Case] = []
     for path in sorted((suite / "cases").glob("*/*/case.json")):
         found.append(Case(path.parent.name, "model", path.parent, json.loads(path.read_text(encoding="utf-8"))))
@@ -96,10 +100,12 @@ def discover(suite: Path, level: str = "extended", pattern: str | None = None, e
         found.append(Case("invalid/" + path.parent.name, "invalid", path.parent, spec))
     if level == "core":
         found = [c for c in found if c.level in ("core", "invalid")]
-    if pattern:
-        found = [c for c in found if _matches(c, pattern)]
-    if exclude:
-        found = [c for c in found if not _matches(c, exclude)]
+    wanted = [pattern] if isinstance(pattern, str) else list(pattern or [])
+    unwanted = [exclude] if isinstance(exclude, str) else list(exclude or [])
+    if wanted:
+        found = [c for c in found if any(_matches(c, p) for p in wanted)]
+    if unwanted:
+        found = [c for c in found if not any(_matches(c, p) for p in unwanted)]
     return found
 
 
@@ -281,14 +287,14 @@ def report(results: Sequence[Result], out: Any = None, verbose: bool = True) -> 
             print(line + (f"  {r.detail}" if r.status != "pass" else ""), file=out)
     elif models:
         for r in models:
-            if r.status != PASS:
+            if r.status in (FAIL, ERROR):
                 print(f"{r.case.id}: {r.status.upper()} {r.detail}", file=out)
     if invalid:
         print(
             f"\nvalidator cases: {sum(r.status == 'pass' for r in invalid)}/{len(invalid)} report the expected code and pointer", file=out
         )
         for r in invalid:
-            if verbose or r.status != "pass":
+            if verbose or r.status in (FAIL, ERROR):
                 print(
                     f"  {r.case.id:<{width}}  {r.status:<6}  {r.case.spec['expect']['code']} at {r.case.spec['expect']['pointer']}"
                     + (f"  {r.detail}" if r.status != "pass" else ""),
@@ -362,13 +368,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--level", choices=["core", "extended"], default="extended",
         help="core: core positive cases and the negative (invalid) cases; extended (default): all cases",
     )  # fmt: skip
-    p.add_argument("-k", dest="pattern", help="only cases whose id, group, group/id (models/mlp) or a layer type matches (substring, glob)")
-    p.add_argument("--exclude", metavar="PATTERN", help="skip cases matching PATTERN (same matching as -k), e.g. layer types not supported")
+    p.add_argument(
+        "-k", dest="pattern", action="append",
+        help="only cases whose id, group, group/id (models/mlp) or a layer type matches (substring, glob); repeat for any of several",
+    )  # fmt: skip
+    p.add_argument(
+        "--exclude", metavar="PATTERN", action="append",
+        help="skip cases matching PATTERN (same matching as -k; repeatable), e.g. layer types not supported",
+    )  # fmt: skip
     p.add_argument("--junit", type=Path, help="write a JUnit XML report")
     p.add_argument("--json", type=Path, help="write the scoreboard row as JSON")
     p.add_argument("--suite", type=Path, default=SUITE, help="the suite directory (holding cases/ and invalid/)")
     p.add_argument("--jobs", type=int, default=None, help="parallel workers (default: min(8, CPUs))")
-    p.add_argument("--timeout", type=float, default=60.0, help="process:COMMAND only: seconds per invocation before it is killed (default 60)")
+    p.add_argument("--timeout", type=float, default=60.0, help="process:COMMAND only: seconds per invocation before a kill (default 60)")
     p.add_argument("-q", "--quiet", action="store_true", help="list only failing cases")
     return p
 

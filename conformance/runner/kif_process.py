@@ -15,6 +15,7 @@ when it exits or overruns the timeout. Needs only the standard library, numpy an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -49,10 +50,8 @@ class Refusal(Exception):
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     if hasattr(os, "killpg"):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
     else:  # pragma: no cover - no process groups (Windows)
         proc.kill()
 
@@ -88,10 +87,8 @@ class ProcessBackend:
             out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # a grandchild that left the group holds the pipes
                 proc.communicate(timeout=5)
-            except subprocess.TimeoutExpired:  # a grandchild that left the group still holds the pipes
-                pass
             raise ProtocolError(f"timed out after {self.timeout:g} s (process group killed)") from None
         finally:
             _kill_group(proc)  # children left behind by an exited command
