@@ -14,7 +14,10 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 # repository folder -> name inside the kif package; and for the suite, only what the runner reads
 SHIPPED = {"schemas": "_schemas", "conformance": "_conformance"}
-SUITE_PARTS = ("README.md", "VERSION", "case.schema.json", "cases", "invalid", "runner/kif_conformance.py", "runner/kif_tensors.py")
+SUITE_PARTS = (
+    "README.md", "VERSION", "case.schema.json", "scoreboard.schema.json", "cases", "invalid",
+    "runner/kif_conformance.py", "runner/kif_process.py", "runner/kif_tensors.py",
+)  # fmt: skip
 
 
 class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]

@@ -1,13 +1,16 @@
 """Run the KIF conformance suite against a backend. Needs only numpy (and ml_dtypes for bfloat16 cases).
 
     python kif_conformance.py --backend my_package.kif_backend:backend [--level core] [-k conv] [--json row.json]
+    python kif_conformance.py --backend "process:./my-importer --flag" [--timeout 60]
 
 A backend is any object with ``load(bundle_path) -> callable``; the callable takes
 ``dict[str, numpy.ndarray]`` (graph inputs by name) and returns the graph outputs as
 a dict keyed by name or a sequence in graph order. A backend MAY also have
 ``validate(bundle_path) -> list`` of findings (dicts or objects with ``code`` and
-``pointer``); it is then run on the negative cases in ``invalid/`` too.
-See README.md next to this directory for the contract.
+``pointer``); it is then run on the negative cases in ``invalid/`` too. A backend refuses a case
+(scored "not-supported", not "fail") by raising an exception with a true ``not_supported``
+attribute, such as ``NotSupported`` below. ``process:COMMAND`` drives an executable in any
+language instead (kif_process.py). spec/conformance.md states the contract normatively.
 """
 
 from __future__ import annotations
@@ -53,6 +56,18 @@ BUILTIN = {
     "onnx": "kif.onnx:conformance_backend",  # export to ONNX, run in ONNX Runtime
     "keras": "kif.keras.to_keras:KerasBackend",  # rebuild a Keras 3 model
 }
+# The four outcomes of a case (spec/conformance.md "Outcomes").
+PASS, NOT_SUPPORTED, FAIL, ERROR = "pass", "not-supported", "fail", "error"
+OUTCOMES = (PASS, NOT_SUPPORTED, FAIL, ERROR)
+COUNT_KEYS = {PASS: "passed", NOT_SUPPORTED: "not_supported", FAIL: "failed", ERROR: "errors"}
+SCOREBOARD_FORMAT = "kif-scoreboard/1"
+
+
+class NotSupported(Exception):
+    """Raised by a backend to refuse a case it does not implement; any exception whose
+    ``not_supported`` attribute is true counts the same (so a backend need not import this)."""
+
+    not_supported = True
 
 
 @dataclass
@@ -64,7 +79,8 @@ class Case:
 
     @property
     def level(self) -> str:
-        return str(self.spec.get("level", "core"))
+        """core | extended for a positive case (its case.json); always "invalid" for a negative one."""
+        return "invalid" if self.kind == "invalid" else str(self.spec.get("level", "core"))
 
     @property
     def layer_types(self) -> list[str]:
@@ -74,7 +90,7 @@ class Case:
 @dataclass
 class Result:
     case: Case
-    status: str  # pass | fail | error
+    status: str  # one of OUTCOMES: pass | not-supported | fail | error
     worst: float = 0.0  # max |got - want| / (atol + rtol |want|); <= 1 passes
     max_abs: float = 0.0
     detail: str = ""
@@ -82,20 +98,27 @@ class Result:
     per_output: dict[str, float] = field(default_factory=dict)
 
 
-def discover(suite: Path, level: str = "extended", pattern: str | None = None, exclude: str | None = None) -> list[Case]:
-    """Positive cases under ``cases/<group>/<id>/`` and negative ones under ``invalid/<id>/``, sorted by id."""
+Patterns = str | Sequence[str] | None
+
+
+def discover(suite: Path, level: str = "extended", pattern: Patterns = None, exclude: Patterns = None) -> list[Case]:
+    """Positive cases under ``cases/<group>/<id>/`` and negative ones under ``invalid/<id>/``, sorted by id.
+    ``level="core"`` keeps the core positive cases and every negative case (level "invalid"). ``pattern``
+    (several: any of them) selects, ``exclude`` (several: any of them) drops."""
     found: list[Case] = []
     for path in sorted((suite / "cases").glob("*/*/case.json")):
         found.append(Case(path.parent.name, "model", path.parent, json.loads(path.read_text(encoding="utf-8"))))
     for path in sorted((suite / "invalid").glob("*/case.json")):
         spec = json.loads(path.read_text(encoding="utf-8"))
-        found.append(Case("invalid/" + path.parent.name, "invalid", path.parent, {"level": "core", **spec}))
+        found.append(Case("invalid/" + path.parent.name, "invalid", path.parent, spec))
     if level == "core":
-        found = [c for c in found if c.level == "core"]
-    if pattern:
-        found = [c for c in found if _matches(c, pattern)]
-    if exclude:
-        found = [c for c in found if not _matches(c, exclude)]
+        found = [c for c in found if c.level in ("core", "invalid")]
+    wanted = [pattern] if isinstance(pattern, str) else list(pattern or [])
+    unwanted = [exclude] if isinstance(exclude, str) else list(exclude or [])
+    if wanted:
+        found = [c for c in found if any(_matches(c, p) for p in wanted)]
+    if unwanted:
+        found = [c for c in found if not any(_matches(c, p) for p in unwanted)]
     return found
 
 
@@ -108,12 +131,26 @@ def _matches(case: Case, pattern: str) -> bool:
     return any(fnmatch.fnmatchcase(k.lower(), glob.lower()) for k in keys)
 
 
-def resolve_backend(name: str) -> Any:
-    """``reference`` or ``module:attr``; a class (or factory function) named by attr is called with no arguments."""
+def _process_module() -> Any:
+    """kif_process.py beside this file (imported by path: the runner is itself often imported by path)."""
+    if "kif_process" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("kif_process", Path(__file__).with_name("kif_process.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["kif_process"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["kif_process"]
+
+
+def resolve_backend(name: str, timeout: float = 60.0) -> Any:
+    """``reference``, ``process:COMMAND`` or ``module:attr``; a class (or factory function) named by attr is
+    called with no arguments."""
+    if name.startswith("process:"):
+        return _process_module().from_spec(name, timeout)
     target = BUILTIN.get(name, name)
     module_name, _, attr = target.partition(":")
     if not attr:
-        raise SystemExit(f"Expected --backend NAME (one of {', '.join(BUILTIN)}) or module:attr. Received: {name!r}")
+        raise SystemExit(f"Expected --backend NAME (one of {', '.join(BUILTIN)}), process:COMMAND or module:attr. Received: {name!r}")
     obj: Any = importlib.import_module(module_name)
     for part in attr.split("."):
         obj = getattr(obj, part)
@@ -181,16 +218,18 @@ def run_model_case(backend: Any, case: Case) -> Result:
     return result
 
 
-def _finding(item: Any) -> tuple[Any, Any]:
-    if isinstance(item, Mapping):
-        return item.get("code"), item.get("pointer")
-    return getattr(item, "code", None), getattr(item, "pointer", None)
+def _finding(item: Any) -> tuple[Any, Any] | None:
+    """(code, pointer) of an error finding; None for a warning (a negative case needs an error)."""
+    get = item.get if isinstance(item, Mapping) else lambda key: getattr(item, key, None)
+    if str(get("severity") or "error") != "error":
+        return None
+    return get("code"), get("pointer")
 
 
 def run_invalid_case(backend: Any, case: Case) -> Result:
     folder = case.folder
     target = folder / "bundle" if (folder / "bundle").is_dir() else folder / "bundle.kif"
-    findings = [_finding(f) for f in backend.validate(str(target))]
+    findings = [f for f in map(_finding, backend.validate(str(target))) if f is not None]
     want = (case.spec["expect"]["code"], case.spec["expect"]["pointer"])
     if want in findings:
         return Result(case, "pass")
@@ -202,15 +241,19 @@ def run_one(backend: Any, case: Case) -> Result:
     try:
         result = run_model_case(backend, case) if case.kind == "model" else run_invalid_case(backend, case)
     except Exception as exc:
+        if getattr(exc, "not_supported", False) is True:
+            result = Result(case, NOT_SUPPORTED, math.inf, math.inf, f"not supported: {exc}"[:300])
+            result.seconds = time.perf_counter() - start
+            return result
         last = traceback.extract_tb(exc.__traceback__)[-1:]
-        where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
+        where = f" ({last[0].filename}:{last[0].lineno})" if last and not getattr(exc, "protocol_error", False) else ""
         result = Result(case, "error", math.inf, math.inf, f"{type(exc).__name__}: {exc}"[:300] + where)
     result.seconds = time.perf_counter() - start
     return result
 
 
 def run_cases(backend: Any, cases: Sequence[Case], jobs: int | None = None) -> list[Result]:
-    """Run every case (in threads: backends need not be picklable); results in case order."""
+    """Run every case (in threads: backends need not be picklable, but MUST be thread-safe); results in case order."""
     todo = [c for c in cases if c.kind == "model" or hasattr(backend, "validate")]
     if not todo:
         return []
@@ -225,13 +268,21 @@ def _fmt(ratio: float) -> str:
     return "inf" if math.isinf(ratio) else f"{ratio:.3g}"
 
 
+def counts(results: Sequence[Result]) -> dict[str, int]:
+    """{"passed", "not_supported", "failed", "errors"}: the four outcomes, every key always present."""
+    return {key: sum(r.status == outcome for r in results) for outcome, key in COUNT_KEYS.items()}
+
+
 def coverage(results: Sequence[Result]) -> dict[str, dict[str, int]]:
-    table: dict[str, dict[str, int]] = {}
-    for r in results:
-        for t in r.case.layer_types:
-            row = table.setdefault(t, {"passed": 0, "failed": 0})
-            row["passed" if r.status == "pass" else "failed"] += 1
-    return dict(sorted(table.items()))
+    """The outcome counts of the cases holding each layer type."""
+    return {t: counts([r for r in results if t in r.case.layer_types]) for t in sorted({t for r in results for t in r.case.layer_types})}
+
+
+def summary(results: Sequence[Result]) -> str:
+    """``P passed, F failed`` (F: fail and error), then ``, N not supported`` when there are refusals."""
+    n = counts(results)
+    line = f"{n['passed']} passed, {n['failed'] + n['errors']} failed"
+    return line + (f", {n['not_supported']} not supported" if n["not_supported"] else "")
 
 
 def report(results: Sequence[Result], out: Any = None, verbose: bool = True) -> None:
@@ -249,14 +300,14 @@ def report(results: Sequence[Result], out: Any = None, verbose: bool = True) -> 
             print(line + (f"  {r.detail}" if r.status != "pass" else ""), file=out)
     elif models:
         for r in models:
-            if r.status != "pass":
+            if r.status in (FAIL, ERROR):
                 print(f"{r.case.id}: {r.status.upper()} {r.detail}", file=out)
     if invalid:
         print(
             f"\nvalidator cases: {sum(r.status == 'pass' for r in invalid)}/{len(invalid)} report the expected code and pointer", file=out
         )
         for r in invalid:
-            if verbose or r.status != "pass":
+            if verbose or r.status in (FAIL, ERROR):
                 print(
                     f"  {r.case.id:<{width}}  {r.status:<6}  {r.case.spec['expect']['code']} at {r.case.spec['expect']['pointer']}"
                     + (f"  {r.detail}" if r.status != "pass" else ""),
@@ -265,11 +316,12 @@ def report(results: Sequence[Result], out: Any = None, verbose: bool = True) -> 
     cov = coverage(models)
     if cov:
         print("\ncoverage per layer type (cases passed/run):", file=out)
-        cells = [f"{t} {row['passed']}/{row['passed'] + row['failed']}" for t, row in cov.items()]
+        cells = [f"{t} {row['passed']}/{sum(row.values())}" for t, row in cov.items()]
         for i in range(0, len(cells), 4):
             print("  " + "  ".join(f"{c:<30}" for c in cells[i : i + 4]).rstrip(), file=out)
-    passed = sum(r.status == "pass" for r in results)
-    print(f"{passed} passed, {len(results) - passed} failed", file=out)
+    n = counts(results)
+    print("\noutcomes: " + ", ".join(f"{n[COUNT_KEYS[o]]} {o}" for o in OUTCOMES), file=out)
+    print(summary(results), file=out)
 
 
 def _version_key(text: str) -> tuple[int, ...]:
@@ -277,17 +329,18 @@ def _version_key(text: str) -> tuple[int, ...]:
 
 
 def scoreboard(backend_name: str, level: str, results: Sequence[Result], suite: Path = SUITE) -> dict[str, Any]:
-    """The row a third party publishes: backend, spec version, passes per layer type, worst error per case."""
+    """The row a third party publishes (conformance/scoreboard.schema.json, format kif-scoreboard/1): backend,
+    spec version, the four outcome counts overall and per layer type, outcome and worst error per case."""
     # the latest spec version among the cases run: a backend that passes them supports that version's features
     versions = sorted({str(r.case.spec.get("spec_version")) for r in results if r.case.kind == "model"}, key=_version_key)
     version_file = suite / "VERSION"
     return {
+        "format": SCOREBOARD_FORMAT,
         "backend": backend_name,
         "spec_version": versions[-1] if versions else None,
         "suite_version": version_file.read_text().strip() if version_file.is_file() else None,
         "level": level,
-        "passed": sum(r.status == "pass" for r in results),
-        "failed": sum(r.status != "pass" for r in results),
+        **counts(results),
         "layer_types": coverage([r for r in results if r.case.kind == "model"]),
         "cases": {
             r.case.id: {
@@ -303,37 +356,55 @@ def scoreboard(backend_name: str, level: str, results: Sequence[Result], suite: 
 
 def write_junit(path: Path, results: Sequence[Result]) -> None:
     suite = ElementTree.Element(
-        "testsuite", name="kif-conformance", tests=str(len(results)), failures=str(sum(r.status == "fail" for r in results)),
-        errors=str(sum(r.status == "error" for r in results)), time=f"{sum(r.seconds for r in results):.3f}",
+        "testsuite", name="kif-conformance", tests=str(len(results)), failures=str(sum(r.status == FAIL for r in results)),
+        errors=str(sum(r.status == ERROR for r in results)), skipped=str(sum(r.status == NOT_SUPPORTED for r in results)),
+        time=f"{sum(r.seconds for r in results):.3f}",
     )  # fmt: skip
     for r in results:
         group = r.case.spec.get("group", r.case.kind)
         case = ElementTree.SubElement(suite, "testcase", classname=f"kif.{group}", name=r.case.id, time=f"{r.seconds:.3f}")
-        if r.status != "pass":
-            tag = "failure" if r.status == "fail" else "error"
+        if r.status == NOT_SUPPORTED:
+            ElementTree.SubElement(case, "skipped", message=r.detail[:500])
+        elif r.status != PASS:
+            tag = "failure" if r.status == FAIL else "error"
             ElementTree.SubElement(case, tag, message=r.detail[:500]).text = r.detail
     ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kif_conformance", description="Run the KIF conformance suite against a backend.")
-    p.add_argument("--backend", default="reference", help=f"a built-in name ({', '.join(BUILTIN)}) or module:attr (an object or class)")
-    p.add_argument("--level", choices=["core", "extended"], default="extended", help="core: core cases only; extended (default): all cases")
-    p.add_argument("-k", dest="pattern", help="only cases whose id, group, group/id (models/mlp) or a layer type matches (substring, glob)")
-    p.add_argument("--exclude", metavar="PATTERN", help="skip cases matching PATTERN (same matching as -k), e.g. layer types not supported")
+    p.add_argument(
+        "--backend", default="reference",
+        help=f"a built-in name ({', '.join(BUILTIN)}), module:attr (an object or class), or process:COMMAND (an executable, any language)",
+    )  # fmt: skip
+    p.add_argument(
+        "--level", choices=["core", "extended"], default="extended",
+        help="core: core positive cases and the negative (invalid) cases; extended (default): all cases",
+    )  # fmt: skip
+    p.add_argument(
+        "-k", dest="pattern", action="append",
+        help="only cases whose id, group, group/id (models/mlp) or a layer type matches (substring, glob); repeat for any of several",
+    )  # fmt: skip
+    p.add_argument(
+        "--exclude", metavar="PATTERN", action="append",
+        help="skip cases matching PATTERN (same matching as -k; repeatable), e.g. layer types not supported",
+    )  # fmt: skip
     p.add_argument("--junit", type=Path, help="write a JUnit XML report")
     p.add_argument("--json", type=Path, help="write the scoreboard row as JSON")
     p.add_argument("--suite", type=Path, default=SUITE, help="the suite directory (holding cases/ and invalid/)")
     p.add_argument("--jobs", type=int, default=None, help="parallel workers (default: min(8, CPUs))")
+    p.add_argument("--timeout", type=float, default=60.0, help="process:COMMAND only: seconds per invocation before a kill (default 60)")
     p.add_argument("-q", "--quiet", action="store_true", help="list only failing cases")
     return p
 
 
 def main(argv: Sequence[str] | None = None, backend: Any = None) -> int:
-    """Exit status 0 when every case passes, 1 when any fails, 2 when nothing was selected."""
+    """Exit status 0 when no case failed or errored (refusals are allowed), 1 otherwise, 2 when nothing was selected."""
     args = build_parser().parse_args(argv)
+    if args.timeout <= 0:
+        raise SystemExit(f"Expected --timeout > 0. Received: {args.timeout:g}")
     if backend is None:
-        backend = resolve_backend(args.backend)
+        backend = resolve_backend(args.backend, args.timeout)
     cases = discover(args.suite, args.level, args.pattern, args.exclude)
     if not cases:
         print(f"no cases selected under {args.suite}", file=sys.stderr)
@@ -345,7 +416,7 @@ def main(argv: Sequence[str] | None = None, backend: Any = None) -> int:
     if args.json:
         name = getattr(backend, "name", args.backend)
         args.json.write_text(json.dumps(scoreboard(name, args.level, results, args.suite), indent=2) + "\n", encoding="utf-8")
-    return 0 if all(r.status == "pass" for r in results) else 1
+    return 0 if all(r.status in (PASS, NOT_SUPPORTED) for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -61,6 +61,9 @@ class WeightsError(KifError):
 class UnsupportedLayerError(KifError):
     """A layer type has no implementation in the component asked to run or import it."""
 
+    # The conformance runner scores a case that raises this as "not-supported" (a refusal), not "error".
+    not_supported = True
+
 
 class ValidationError(KifError):
     """Raised by ``kif.load`` when validation finds errors; ``findings`` lists them all."""
