@@ -17,6 +17,7 @@ this times, one batch per call, median of ``--repeats`` after warm-up:
 ``--tolerance`` 1e-3); a disagreement fails the run (exit code 1) after the table is printed.
 
     python benchmarks/engines.py             # batch 32, one thread, 30 runs per cell
+    python benchmarks/engines.py --clock cpu # CPU time: steadier when other jobs share the machine
     python benchmarks/engines.py --quick     # tiny sizes, 3 runs: a smoke test
 """
 
@@ -123,7 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads for every engine (default 1)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--clock", choices=list(infer.CLOCKS), default="wall",
+        help="wall: elapsed time; cpu: this process's CPU time, steadier on a shared machine with --threads 1",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    infer.CLOCK = infer.CLOCKS[args.clock]
     sizes = infer.QUICK if args.quick else infer.FULL
     repeats = args.repeats or (3 if args.quick else 30)
     infer._torch_classes()
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             bench = infer.BUILDERS[name](np.random.default_rng(args.seed), sizes)
             rows.append(measure(bench, Path(tmp), repeats, args.threads))
             print(f"  {name}: done", file=sys.stderr, flush=True)
-    print(f"batch {sizes.batch}, {args.threads} thread(s), median of {repeats} interleaved rounds; {infer.machine()}")
+    print(f"batch {sizes.batch}, {args.threads} thread(s), {args.clock} clock, median of {repeats} interleaved rounds; {infer.machine()}")
     print(table(rows))
     worst = max(r.diff for r in rows)
     if worst > args.tolerance:
