@@ -71,3 +71,13 @@ def test_audio_model_with_mel_spectrogram_reproduces_tensorflow(suffix: str, tmp
     model = kif.load(bundle)
     (got,) = kif.run(model, {model.inputs[0].name: data["x"]}).values()
     np.testing.assert_allclose(got, data["y0"], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_onnx_importer_reproduces_tensorflow(name: str, tmp_path: Path) -> None:
+    from tests.onnx.helpers import one_layer, run_onnx
+
+    kind, attrs, weights = _layer(name)
+    x = ARRAYS[f"{name}/x"]
+    (got,) = run_onnx(one_layer(kind, [x], weights, static=True, **attrs), {"in0": x}, tmp_path)
+    np.testing.assert_allclose(np.asarray(got), ARRAYS[f"{name}/y"], **_tol(kind))
