@@ -1,4 +1,4 @@
-"""Cases for the preprocessing layers TensorFlow defines: Resizing's bicubic, lanczos3, lanczos5 and area methods.
+"""Cases for the preprocessing layers TensorFlow defines: Resizing's bicubic/lanczos/area, STFTSpectrogram, MelSpectrogram.
 
 ``python conformance/generators/preprocessing_signal.py [OUT_ROOT]`` rewrites ``cases/preprocessing_signal/``.
 
@@ -59,8 +59,40 @@ def _resizing() -> Iterator[Case]:
         )  # fmt: skip
 
 
+def _fixture_bundle(kind: str, attrs: dict[str, Any], weights: dict[str, np.ndarray]) -> Any:
+    def make(model: Any) -> Any:
+        b = s.kif.GraphBuilder(model.name)
+        x = b.input(model.inputs[0].name, "float32", tuple(model.inputs[0].shape))
+        b.output(b.add(kind, x, name=kind.lower(), weights=weights, **attrs))
+        return b.build()
+
+    return make
+
+
+def _spectrograms() -> Iterator[Case]:
+    import math
+
+    configs = json.loads((FIXTURES / "spectrogram.json").read_text(encoding="utf-8"))
+    arrays = np.load(FIXTURES / "spectrogram.npz")
+    for name in sorted(configs):
+        kind, cfg = configs[name]["class_name"], configs[name]["config"]
+        attrs = {k: cfg.get(k) for k in s.catalog.get(kind).attributes}
+        if kind == "STFTSpectrogram":
+            attrs["frame_step"] = attrs["frame_step"] or cfg["frame_length"] // 2
+            attrs["fft_length"] = attrs["fft_length"] or 2 ** math.ceil(math.log2(cfg["frame_length"]))
+        weights = {r: arrays[f"{name}/{r}"] for r in ("real_kernel", "imag_kernel") if f"{name}/{r}" in arrays}
+        x, y = arrays[f"{name}/x"], arrays[f"{name}/y"]
+        core = name in ("mel_default_db", "stft_log", "stft_magnitude")
+        yield layer_case(
+            name.replace("_", "-"), f"{kind} {name.split('_', 1)[1].replace('_', ' ')} (TensorFlow golden)",
+            lambda: L.Identity(), tuple(x.shape[1:]), inputs=[x], level="core" if core else "extended",
+            formula=_golden(y), bundle=_fixture_bundle(kind, attrs, weights),
+        )  # fmt: skip
+
+
 def cases() -> Iterator[Case]:
     yield from _resizing()
+    yield from _spectrograms()
 
 
 if __name__ == "__main__":
