@@ -246,6 +246,6 @@ def _check_overlaps(container: Container, spans: list[tuple[int, int, str]]) -> 
     spans.sort()
     for (_, end, name), (start, _, other) in itertools.pairwise(spans):
         if start < end:
-            container.add("archive-bomb", f"Member data overlaps member {other!r}", name)
+            container.add("archive-bomb", f"Member data overlaps member {name!r}", other)  # the later member is blamed
             container.members.pop(name, None)
             container.members.pop(other, None)
