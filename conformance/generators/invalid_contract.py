@@ -9,6 +9,7 @@ replaced: ``python conformance/generators/invalid_contract.py [OUT]``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import struct
@@ -21,10 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from invalid_bundles import (
     DEFAULT_OUT,
+    DOCUMENT,
     WEIGHTS,
     Bundle,
     Entry,
     Tensor,
+    archive,
     base_bundle,
     base_tensors,
     file_entry,
@@ -124,6 +127,141 @@ def newer_minor_version() -> Bundle:
     assert bundle.document is not None
     bundle.document["kif_version"] = "0.99.0"
     return bundle
+
+
+# -- numbers, inputs, bool bytes, self-test dtypes, ZIP versions ----------------------
+
+_ST = {"float32": "F32", "float16": "F16", "bool": "BOOL"}
+
+
+def raw_safetensors(tensors: list[tuple[str, str, list[int], bytes]]) -> bytes:
+    """A safetensors file of (name, KIF dtype, shape, data) in order, any dtype (invalid_bundles' knows floats only)."""
+    header: dict[str, Any] = {}
+    position = 0
+    for name, dtype, shape, data in tensors:
+        header[name] = {"dtype": _ST[dtype], "shape": shape, "data_offsets": [position, position + len(data)]}
+        position += len(data)
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-(8 + len(encoded)) % 8)
+    return struct.pack("<Q", len(encoded)) + encoded + b"".join(t[3] for t in tensors)
+
+
+def with_self_test(bundle: Bundle, sample: bytes) -> Bundle:
+    assert bundle.document is not None
+    bundle.files["self_test.safetensors"] = sample
+    digest = hashlib.sha256(sample).hexdigest()
+    bundle.document["self_test"] = {"file": "self_test.safetensors", "sha256": digest, "size": len(sample), "rtol": 1e-5, "atol": 1e-6}
+    return bundle
+
+
+@case("document-invalid-json", None, "model.json holds an integer beyond the binary64 range (10^309)")
+def integer_out_of_range() -> Bundle:
+    bundle = base_bundle()
+    assert bundle.document is not None
+    text = (json.dumps(bundle.document, indent=1) + "\n").encode()
+    assert text.count(b'"units": 3,') == 1
+    bundle.raw_document = text.replace(b'"units": 3,', b'"units": 1' + b"0" * 309 + b",")
+    return bundle
+
+
+@case("layer-input-missing", "/layers/0/inputs/0", "A Dense layer's one required input is written null")
+def required_input_null() -> Bundle:
+    bundle = base_bundle()
+    assert bundle.document is not None
+    bundle.document["layers"][0]["inputs"] = [None]
+    return bundle
+
+
+@case("layer-input-missing", "/layers/2/inputs/1", "An input of Add, whose inputs are all required, is null")
+def variadic_input_null() -> Bundle:
+    bundle = base_bundle()
+    assert bundle.document is not None
+    add = {"name": "sum", "type": "Add", "attributes": {}, "inputs": ["dense_2", None], "outputs": ["sum"], "weights": {}}
+    bundle.document["layers"].append(add)
+    bundle.document["outputs"].append({"name": "sum", "dtype": "float32", "shape": [None, 2]})
+    return bundle
+
+
+def lstm_bundle(inputs: list[str | None]) -> Bundle:
+    """x [N, 3, 2] and the initial states h, c [N, 4] -> LSTM(4) reading ``inputs``."""
+    graph_inputs = [{"name": "x", "dtype": "float32", "shape": [None, 3, 2]}]
+    graph_inputs += [{"name": n, "dtype": "float32", "shape": [None, 4]} for n in ("h0", "c0") if n in inputs]
+    layer = {
+        "name": "lstm",
+        "type": "LSTM",
+        "attributes": defaults("LSTM", units=4),
+        "inputs": inputs,
+        "outputs": ["lstm"],
+        "weights": {"kernel": "lstm/kernel", "recurrent_kernel": "lstm/recurrent_kernel", "bias": "lstm/bias"},
+    }
+    tensors = [
+        Tensor("lstm/bias", "float32", [16], _floats(16, 0)),
+        Tensor("lstm/kernel", "float32", [2, 16], _floats(32, 1)),
+        Tensor("lstm/recurrent_kernel", "float32", [4, 16], _floats(64, 2)),
+    ]
+    doc = _document(graph_inputs, [{"name": "lstm", "dtype": "float32", "shape": [None, 4]}], [layer])
+    return bundle_of(doc, tensors)
+
+
+@case("layer-input-missing", "/layers/0/inputs/2", "LSTM given its initial h without its initial c")
+def lstm_initial_h_only() -> Bundle:
+    return lstm_bundle(["x", "h0"])
+
+
+@case("layer-input-missing", "/layers/0/inputs/1", "LSTM given its initial c with its initial h null")
+def lstm_initial_c_only() -> Bundle:
+    return lstm_bundle(["x", None, "c0"])
+
+
+@case("weights-bool-invalid", "/inputs~1mask", "A bool self-test input holds the byte 0x02")
+def self_test_bool_byte() -> Bundle:
+    doc = _document(
+        [{"name": "x", "dtype": "float32", "shape": [None, 4]}, {"name": "mask", "dtype": "bool", "shape": [None, 4]}],
+        [{"name": "softmax", "dtype": "float32", "shape": [None, 4]}],
+        [{"name": "softmax", "type": "Softmax", "attributes": {"axis": -1}, "inputs": ["x", "mask"], "outputs": ["softmax"], "weights": {}}],  # noqa: E501
+    )
+    bundle = bundle_of(doc, [])
+    sample = raw_safetensors(
+        [
+            ("inputs/x", "float32", [1, 4], struct.pack("<4f", 0.0, 0.0, 0.0, 0.0)),
+            ("inputs/mask", "bool", [1, 4], bytes([1, 0, 2, 1])),
+            ("outputs/softmax", "float32", [1, 4], struct.pack("<4f", 0.5, 0.0, 0.0, 0.5)),
+        ]
+    )
+    return with_self_test(bundle, sample)
+
+
+@case("weights-bool-invalid", "/flags", "A bool weight tensor holds the byte 0xFF")
+def weight_bool_byte() -> Bundle:
+    bundle = base_bundle()
+    assert bundle.document is not None
+    floats = [(t.name, t.dtype, t.shape, t.data) for t in base_tensors()]
+    blob = raw_safetensors([*floats, ("flags", "bool", [3], bytes([0, 255, 1]))])
+    bundle.set_weights(blob)
+    bundle.document["weights"]["tensors"]["flags"] = {"file": WEIGHTS, "dtype": "bool", "shape": [3]}
+    return bundle
+
+
+@case("self-test-invalid", "/outputs/0", "Self-test output is float16 where the graph output is float32")
+def self_test_output_wrong_dtype() -> Bundle:
+    half = struct.pack("<2e", 0.5, -0.25)
+    sample = raw_safetensors([("inputs/x", "float32", [1, 4], _floats(4, 0)), ("outputs/dense_2", "float16", [1, 2], half)])
+    return with_self_test(base_bundle(), sample)
+
+
+@archive_case("archive-corrupt", None, "Member needs ZIP version 4.6 to extract, above the 4.5 KIF reads")
+def archive_version_4_6() -> list[Entry]:
+    entries = archive()
+    entries[0].version = 46
+    return entries
+
+
+@archive_case("archive-corrupt", None, "model.json member needs ZIP version 6.3 (LZMA) to extract")
+def archive_version_6_3() -> list[Entry]:
+    entries = archive()
+    assert entries[-1].name == DOCUMENT
+    entries[-1].version = 63
+    return entries
 
 
 def generate(out: Path = DEFAULT_OUT) -> list[str]:

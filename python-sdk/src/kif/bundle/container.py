@@ -23,6 +23,7 @@ from kif.validate.report import Finding
 
 DOCUMENT = "model.json"
 MAX_MEMBERS = 4096
+MAX_EXTRACT_VERSION = 45  # 4.5: STORED and ZIP64; later versions add compression, encryption or patching
 # fullmatch, never `$`: Python's `$` also matches before a trailing newline, so "model.json\n" would pass.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
@@ -167,6 +168,9 @@ def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size
     if name in container.members or any(s[2] == name for s in spans):
         container.add("archive-duplicate-member", f"Member {name!r} appears more than once", name)
         container.members.pop(name, None)
+        return None
+    if info.extract_version > MAX_EXTRACT_VERSION:  # the low byte of "version needed to extract"; zipfile refuses > 63 itself
+        container.add("archive-corrupt", f"Member needs ZIP version {info.extract_version / 10:.1f} to extract; at most 4.5 is read", name)
         return None
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
