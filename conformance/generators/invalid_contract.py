@@ -129,6 +129,36 @@ def newer_minor_version() -> Bundle:
     return bundle
 
 
+# Unknown fields a later minor version could add: the top level, a graph input and its meta, a layer entry, the
+# producer, the weights object, a file entry and an index entry (never a layer attribute: spec/versioning.md).
+UNKNOWN_FIELDS = (
+    "/future_top",
+    "/producer/future_producer",
+    "/inputs/0/future_input",
+    "/inputs/0/meta/future_meta",
+    "/layers/1/future_layer",
+    "/weights/future_weights",
+    "/weights/files/0/future_file",
+    "/weights/tensors/dense_1~1kernel/future_tensor",
+)
+
+
+@case("version-newer-minor", "/kif_version", "A newer minor version adds unknown fields at eight levels", warning=True)
+def newer_minor_unknown_fields() -> Bundle:
+    bundle = base_bundle()
+    doc = bundle.document
+    assert doc is not None
+    doc["kif_version"] = "0.99.0"
+    doc["inputs"][0]["meta"] = {"value_range": [0.0, 1.0]}
+    for where in UNKNOWN_FIELDS:
+        *parents, key = [part.replace("~1", "/") for part in where.split("/")[1:]]
+        target: Any = doc
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        target[key] = {"added_in": "0.99.0", "values": [1, 2]}
+    return bundle
+
+
 # -- numbers, inputs, bool bytes, self-test dtypes, ZIP versions ----------------------
 
 _ST = {"float32": "F32", "float16": "F16", "bool": "BOOL"}
