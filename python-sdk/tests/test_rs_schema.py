@@ -65,7 +65,8 @@ def _layer_attributes(doc: Any) -> list[tuple[str, dict[str, Any]]]:
     return [
         (catalog.schema_path(item["type"]), item["attributes"])
         for item in (layers if isinstance(layers, list) else [])
-        if isinstance(item, dict) and item.get("type") in known and isinstance(item.get("attributes"), dict)
+        if isinstance(item, dict) and isinstance(item.get("type"), str)
+        and item["type"] in known and isinstance(item.get("attributes"), dict)
     ]
 
 
