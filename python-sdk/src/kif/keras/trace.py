@@ -127,7 +127,8 @@ def _trace(layer: Any, defs: Definitions, depth: int, config: dict[str, Any], in
     try:
         for key, symbol in symbols.items():
             object.__setattr__(layer, key, symbol)
-        outputs = layer.call(*inputs)
+        outputs = layer.call(*_swap(nodes[0].arguments.args, nodes[0].input_tensors, inputs),
+                             **_swap(nodes[0].arguments.kwargs, nodes[0].input_tensors, inputs))  # fmt: skip
         graph = keras.Model([*inputs, *symbols.values()], outputs)
     except Exception as exc:
         raise _fail(layer, f"its call cannot be traced with keras.ops ({type(exc).__name__}: {str(exc)[:200]})") from None
@@ -144,6 +145,14 @@ def _trace(layer: Any, defs: Definitions, depth: int, config: dict[str, Any], in
         raise _fail(layer, f"its traced call does not map to KIF ({exc.message})") from None
     defs.helpers.update(traced.composites)  # custom sub-layers of this one, traced in turn
     return _entry(layer, traced, swapped, symbols, weights, config, index)
+
+
+def _swap(structure: Any, old: list[Any], new: list[Any]) -> Any:
+    """The call's arguments with its recorded input tensors replaced by the tracing inputs (nesting kept)."""
+    from keras import tree
+
+    by_id = {id(t): n for t, n in zip(old, new, strict=True)}
+    return tree.map_structure(lambda v: by_id.get(id(v), v), structure)
 
 
 def _entry(layer: Any, traced: Any, swapped: dict[str, Any], symbols: dict[str, Any], weights: _Recording,
