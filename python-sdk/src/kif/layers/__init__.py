@@ -8,7 +8,6 @@ kernels it uses; iterating over ``kernels()``, or asking for a type the index do
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import threading
 from collections.abc import Iterator, Mapping
 
@@ -21,6 +20,8 @@ _all_loaded = False
 
 def kernel_modules() -> list[str]:
     """The kernel modules of this package, sorted (private helpers and the registry excluded)."""
+    import pkgutil
+
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_") and m.name != "registry")
 
 
