@@ -10,6 +10,7 @@ cell order (spec/layers/SimpleRNN.md#notes).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kif.keras.layer_mappers import _RNN_STATES, _rnn_parts
@@ -17,31 +18,55 @@ from kif.keras.mapping import Context, MappedLayer, mapper
 
 CELLS = {"SimpleRNNCell": "SimpleRNN", "LSTMCell": "LSTM", "GRUCell": "GRU"}
 _WRAPPER_KEYS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask", "time_major")
-_MAX_DEPTH = 16  # StackedRNNCells inside StackedRNNCells: flattened, to a bounded depth
+_MAX_DEPTH = 8  # StackedRNNCells inside StackedRNNCells: flattened, to a bounded depth
 
 
-def _cells(ctx: Context, cell: Any, depth: int = 0) -> list[dict[str, Any]]:
-    """The built-in cells of ``cell`` in step order (nested StackedRNNCells flattened)."""
+def _snake(class_name: str) -> str:
+    """Keras's ``naming.to_snake_case``: the group a .keras file stores a cell under (LSTMCell → lstm_cell)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _cells(ctx: Context, cell: Any, path: str = "cell", depth: int = 0) -> list[tuple[dict[str, Any], str]]:
+    """The built-in cells of ``cell`` in step order (nested StackedRNNCells flattened), each with the path of
+    its group in a .keras file: ``cell``, or ``cell/cells/<snake class name>[_<n>]`` numbered per class in list
+    order as Keras's saving_lib names them."""
     if not isinstance(cell, dict) or not isinstance(cell.get("config"), dict):
-        raise ctx.fail("expected option cell to be a serialized Keras cell")
+        raise ctx.fail("expected option cell to be a serialized Keras cell (an object with a config object)")
     name = cell.get("class_name")
-    if name == "StackedRNNCells" and depth < _MAX_DEPTH:
+    if name == "StackedRNNCells":
+        if depth >= _MAX_DEPTH:
+            raise ctx.fail(f"expected StackedRNNCells nested at most {_MAX_DEPTH} deep. Received: deeper nesting")
         cells = cell["config"].get("cells")
         if not isinstance(cells, list) or not cells:
-            raise ctx.fail("expected StackedRNNCells to list at least one cell")
-        return [c for inner in cells for c in _cells(ctx, inner, depth + 1)]
+            raise ctx.fail("expected StackedRNNCells option cells to be a non-empty list of cells")
+        found: list[tuple[dict[str, Any], str]] = []
+        used: dict[str, int] = {}
+        for inner in cells:
+            snake = _snake(str(inner.get("class_name"))) if isinstance(inner, dict) else ""
+            used[snake] = used.get(snake, -1) + 1
+            key = snake if used[snake] == 0 else f"{snake}_{used[snake]}"
+            found += _cells(ctx, inner, f"{path}/cells/{key}", depth + 1)
+        return found
     if name not in CELLS:
         raise ctx.fail(
             f"option cell={name!r} is not a built-in Keras cell (SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells); "
             "a custom cell is Python code, which KIF never stores or runs"
         )
-    return [cell]
+    return [(cell, path)]
 
 
-def _split(ctx: Context, items: list[tuple[str, Any]], cells: list[dict[str, Any]], counts: list[int]) -> list[list[tuple[str, Any]]]:
-    """Each cell's stored weights: by the cell's name in the stored keys where every key names exactly one cell
-    (a .keras file groups them under ``cells/<name>`` in name order), else by Keras's order, cell after cell."""
-    names = [str(c["config"].get("name", "")) for c in cells]
+def _split(
+    ctx: Context, items: list[tuple[str, Any]], cells: list[tuple[dict[str, Any], str]], counts: list[int]
+) -> list[list[tuple[str, Any]]]:
+    """Each cell's stored weights. A .keras file (``…/vars/<i>`` keys) holds them under the cell's group path; a
+    legacy .h5 names them by the cell's name where every key names exactly one cell, else Keras's order
+    (cell after cell) decides."""
+    if items and all("vars/" in key for key, _ in items):
+        groups = [[item for item in items if item[0].rsplit("vars/", 1)[0] == f"{path}/"] for _, path in cells]
+        if [len(g) for g in groups] == counts:
+            return groups
+    names = [str(c["config"].get("name", "")) for c, _ in cells]
     if len(cells) > 1 and len(set(names)) == len(names):
         owner = [[n for n in names if n in key.split("/")] for key, _ in items]
         if all(len(o) == 1 for o in owner):
@@ -79,11 +104,11 @@ def _rnn_wrapper(ctx: Context) -> list[MappedLayer]:
     if config.get("time_major"):
         raise ctx.fail("option time_major=True is not representable (KIF sequences are [N, T, features])")
     cells = _cells(ctx, config.get("cell"))
-    types = [CELLS[str(c["class_name"])] for c in cells]
+    types = [CELLS[str(c["class_name"])] for c, _ in cells]
     wrapper = {k: config[k] for k in _WRAPPER_KEYS if k in config}
     last = len(cells) - 1
     configs = []
-    for i, cell in enumerate(cells):
+    for i, (cell, _) in enumerate(cells):
         own = {k: v for k, v in cell["config"].items() if k not in _WRAPPER_KEYS}
         chained = {"return_sequences": True} if i < last else {}
         configs.append({**own, **wrapper, **chained, **({"go_backwards": False} if i > 0 else {})})
