@@ -236,6 +236,18 @@ def test_cli_convert_and_run(saved: Any, tmp_path: Path) -> None:
     _compare(target, x, want, "cli")
 
 
+TF_KERAS = Path(__file__).resolve().parents[1] / "fixtures" / "rnn_cells"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_tf_keras_rnn_cells_match_tensorflow(fmt: str, tmp_path: Path) -> None:
+    """tf.keras 2 files (legacy .h5 and .keras) of stacked cells, a list of cells, go_backwards and a mask;
+    TensorFlow's outputs are the oracle (fixtures/rnn_cells/README.md)."""
+    io = np.load(TF_KERAS / "io.npz")
+    want = [io[f"y{i}"] for i in range(3)]
+    _compare(convert(TF_KERAS / f"model.{fmt}", tmp_path / "model.kif"), io["x"], want, f"tf_keras/{fmt}")
+
+
 # ---------------------------------------------------------------- refusals
 
 
