@@ -190,7 +190,7 @@ def activation_name(value: Any, ctx: Context) -> str:
 def _activation_enum() -> list[str]:
     from kif import schemas
 
-    enum: list[str] = schemas.all_schemas()["common.schema.json"]["$defs"]["activation"]["enum"]
+    enum: list[str] = schemas.one("common.schema.json")["$defs"]["activation"]["enum"]
     return enum
 
 
