@@ -159,10 +159,19 @@ def _shrink_bias(config: dict[str, Any], f: Any) -> None:
     group.create_dataset("cu_dnnlstm_1/bias:0", data=np.zeros(20, "float32"))
 
 
+def _flat_kernel(config: dict[str, Any], f: Any) -> None:
+    group = f["model_weights"]["cu_dnnlstm_1"]
+    del group["cu_dnnlstm_1/kernel:0"]
+    group.create_dataset("cu_dnnlstm_1/kernel:0", data=np.zeros(20, "float32"))
+
+
 REFUSALS = {
     "stateful": (lambda c, f: _layer(c, "cu_dnngru_1").__setitem__("stateful", True), ["cu_dnngru_1", "stateful"]),
     "time_major": (lambda c, f: _layer(c, "cu_dnnlstm_1").__setitem__("time_major", True), ["cu_dnnlstm_1", "time_major"]),
     "bias of the LSTM size": (_shrink_bias, ["cu_dnnlstm_1", "bias", "[40]"]),
+    "kernel of rank 1": (_flat_kernel, ["cu_dnnlstm_1", "kernel", "[in, 20]"]),
+    "units a string": (lambda c, f: _layer(c, "cu_dnngru_1").__setitem__("units", "four"), ["cu_dnngru_1", "units"]),
+    "units not the stored size": (lambda c, f: _layer(c, "cu_dnngru_1").__setitem__("units", 7), ["cu_dnngru_1", "kernel"]),
 }
 
 

@@ -54,11 +54,12 @@ def canonical_weights(ctx: Context, class_name: str, units: int, items: list[tup
         raise ctx.fail(f"expected 3 weights for {class_name} (kernel, recurrent_kernel, bias). Received: {len(items)}")
     kernel, recurrent, bias = (ds for _, ds in items)
     width = gates * units
-    n_in = int(kernel.shape[0]) if len(kernel.shape) == 2 else -1
-    want = {"kernel": (n_in, width), "recurrent_kernel": (units, width), "bias": (2 * width,)}
-    for role, ds in zip(want, (kernel, recurrent, bias), strict=True):
-        if tuple(ds.shape) != want[role] or n_in < 1:
-            raise ctx.fail(f"expected {class_name} {role} of shape {list(want[role])}. Received: {list(ds.shape)}")
+    if len(kernel.shape) != 2 or kernel.shape[0] < 1 or kernel.shape[1] != width:
+        raise ctx.fail(f"expected {class_name} kernel of shape [in, {width}] (in >= 1). Received: {list(kernel.shape)}")
+    n_in = int(kernel.shape[0])
+    for role, ds, want in (("recurrent_kernel", recurrent, (units, width)), ("bias", bias, (2 * width,))):
+        if tuple(ds.shape) != want:
+            raise ctx.fail(f"expected {class_name} {role} of shape {list(want)}. Received: {list(ds.shape)}")
     weights: dict[str, Any] = {
         "kernel": _deferred(kernel, (n_in, width), _per_gate(gates, lambda k: k.reshape(units, n_in).T)),
         "recurrent_kernel": _deferred(recurrent, (units, width), _per_gate(gates, lambda k: k.T)),
