@@ -27,7 +27,7 @@ import keras
 import kif
 from kif import catalog
 from kif.errors import KifError
-from kif.keras import convert
+from kif.keras import convert, export
 from tests.keras import keras_models as km
 
 L = keras.layers
@@ -217,6 +217,15 @@ def test_rnn_wrapper_matches_keras(name: str, fmt: str, saved: Any, tmp_path: Pa
     types = {layer.type for layer in model.layers}
     assert types & {"SimpleRNN", "LSTM", "GRU"}, "the wrapper becomes the canonical recurrent types"
     assert "RNN" not in types and not any("Cell" in t for t in types)
+
+
+@pytest.mark.parametrize("name", ["stacked_same_class_cells", "stacked_three_masking_backwards", "embedding_mask_stacked_two"])
+def test_live_export_matches_keras(name: str, tmp_path: Path) -> None:
+    """kif.keras.export of the in-memory model (no file) reads the same cells."""
+    model, x = BUILDERS[name]()
+    km.randomise(model, seed=21)
+    want = [np.asarray(w) for w in keras.tree.flatten(model.predict(x, verbose=0))]
+    _compare(export(model, tmp_path / "live.kif"), x, want, f"{name}/live")
 
 
 def test_stack_becomes_a_chain_of_canonical_layers(saved: Any, tmp_path: Path) -> None:
