@@ -28,7 +28,13 @@ with the same names, dtypes and shapes; outputs keep the graph's order.
   averages and divides by the real cells: exact on every backend and for any input size, and
   exported back (``kif.keras.export``) as the same KIF layer.
 
-Namespaced custom types (``vendor:Type``) have no Keras class here and stop the build with an error.
+* Primitive ops (``op.*``) are ``keras.ops`` calls on the Keras tensors, which Keras 3 records as op nodes: one row
+  per op in ``kif.keras.to_keras_ops``, composing where keras.ops departs from the KIF definition.
+* Composites are inlined first (``Model.inlined``, as the runtime and the torch/ONNX importers do): the Keras model
+  holds their bodies.
+
+Namespaced custom types (``vendor:Type``) that are not composites of the document have no Keras class here and stop
+the build with an error.
 """
 
 from __future__ import annotations
@@ -310,6 +316,9 @@ class _Builder:
                 pointer=layer.name,
             )
         catalog.get(layer.type)  # unknown types fail with the list of known ones
+        if layer.type.startswith(catalog.OP_PREFIX):
+            self.op(layer)
+            return
         keras_layer, new = self.keras_layer(layer)
         result = self.call(keras_layer, layer)
         outs = list(result) if isinstance(result, (list, tuple)) else [result]
@@ -325,6 +334,16 @@ class _Builder:
         if new:
             values = {role: np.asarray(self.model.weights[tensor]) for role, tensor in layer.weights.items()}
             _set_weights(keras_layer, layer.type, layer.attributes, values, f"Layer {layer.name!r} ({layer.type})")
+
+    def op(self, layer: Layer) -> None:
+        """A primitive op: keras.ops calls (kif.keras.to_keras_ops), recorded by Keras as op nodes."""
+        from kif.keras.to_keras_ops import emit
+
+        inputs = [self.unmasked(self.tensors[t]) for t in layer.inputs if t is not None]
+        weights = {role: np.asarray(self.model.weights[tensor]) for role, tensor in layer.weights.items()}
+        anchor = self.tensors[self.model.inputs[0].name]
+        outs = emit(self.keras, layer, inputs, weights, anchor, self.name(layer.name))
+        self.tensors.update(zip(layer.outputs, outs, strict=True))
 
     def call(self, keras_layer: Any, layer: Layer) -> Any:
         kif_type, attrs = layer.type, layer.attributes
@@ -381,8 +400,10 @@ def register_keras_objects() -> None:
     from kif.keras.drop_mask import drop_mask_class
     from kif.keras.pooling_same import average_pooling_same, global_max_pooling_masked
     from kif.keras.resize_exact import resizing_exact
+    from kif.keras.to_keras_ops import constant_class
 
     _registered_activations()
+    constant_class()
     drop_mask_class()
     global_max_pooling_masked()
     resizing_exact()
@@ -402,7 +423,7 @@ def to_keras(bundle_or_model: Model | str | os.PathLike[str]) -> Any:
         from kif.bundle.reader import load
 
         model = load(model)
-    return _Builder(model).build()
+    return _Builder(model.inlined()).build()  # composite calls become their bodies (spec/composites.md)
 
 
 class KerasBackend:
