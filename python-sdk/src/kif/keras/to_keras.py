@@ -120,9 +120,11 @@ def _kwargs(kif_type: str, attrs: dict[str, Any], name: str | None) -> dict[str,
     return kwargs
 
 
-def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: str | None = None, masked: bool = False) -> Any:
+def _make_layer(
+    kif_type: str, attrs: dict[str, Any], name: str | None, dtype: str | None = None, masked: bool = False, integer: bool = False
+) -> Any:
     """A Keras layer (not built) for one KIF type and its attributes; ``dtype``: its dtype policy when not float32;
-    ``masked``: the KIF layer has a mask input."""
+    ``masked``: the KIF layer has a mask input; ``integer``: its input is an integer tensor."""
     extra = {"dtype": dtype} if dtype else {}
     if kif_type == "Bidirectional":
         forward = _make_layer(attrs["forward"]["type"], attrs["forward"]["attributes"], None, dtype)
@@ -144,6 +146,10 @@ def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: s
         from kif.keras.resize_exact import resizing_exact
 
         cls = resizing_exact()  # Keras on torch has no lanczos or area and another bicubic
+    if kif_type.startswith("MaxPooling") and integer:
+        from kif.keras.pooling_int import max_pooling_integer
+
+        cls = max_pooling_integer(kif_type)  # torch's max_pool has no integer kernel
     if kif_type == "GlobalMaxPooling1D" and masked:
         from kif.keras.pooling_same import global_max_pooling_masked
 
@@ -299,7 +305,9 @@ class _Builder:
         # KIF computes in the input's floating dtype (weights cast to it); Keras layers default to float32
         dtype = str(first.dtype) if first is not None and str(first.dtype) in ("float16", "bfloat16", "float64") else None
         try:
-            made = _make_layer(layer.type, layer.attributes, self.name(layer.name), dtype, masked=self.arg(layer, 1) is not None)
+            integer = first is not None and "int" in str(first.dtype)
+            masked = self.arg(layer, 1) is not None
+            made = _make_layer(layer.type, layer.attributes, self.name(layer.name), dtype, masked=masked, integer=integer)
         except (TypeError, ValueError) as exc:
             raise KifError(f"Layer {layer.name!r} ({layer.type}): Keras refused its attributes: {exc}", code="layer-unsupported") from None
         if layer.weights:
@@ -398,6 +406,7 @@ class _Builder:
 def register_keras_objects() -> None:
     """Register every ``kif>`` Keras object to_keras builds, so ``keras.models.load_model`` reads a saved rebuilt model."""
     from kif.keras.drop_mask import drop_mask_class
+    from kif.keras.pooling_int import max_pooling_integer
     from kif.keras.pooling_same import average_pooling_same, global_max_pooling_masked
     from kif.keras.resize_exact import resizing_exact
     from kif.keras.to_keras_ops import constant_class
@@ -409,6 +418,7 @@ def register_keras_objects() -> None:
     resizing_exact()
     for rank in (1, 2, 3):
         average_pooling_same(f"AveragePooling{rank}D")
+        max_pooling_integer(f"MaxPooling{rank}D")
 
 
 def to_keras(bundle_or_model: Model | str | os.PathLike[str]) -> Any:
