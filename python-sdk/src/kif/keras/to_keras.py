@@ -146,6 +146,10 @@ def _make_layer(
         from kif.keras.resize_exact import resizing_exact
 
         cls = resizing_exact()  # Keras on torch has no lanczos or area and another bicubic
+    if kif_type == "MelSpectrogram" and attrs["window"] is not None and attrs["sequence_length"] % 2:
+        from kif.keras.mel_exact import mel_spectrogram_exact
+
+        cls = mel_spectrogram_exact()  # Keras-torch's window for an odd length is not tf.signal's
     if kif_type.startswith("MaxPooling") and integer:
         from kif.keras.pooling_int import max_pooling_integer
 
@@ -406,6 +410,7 @@ class _Builder:
 def register_keras_objects() -> None:
     """Register every ``kif>`` Keras object to_keras builds, so ``keras.models.load_model`` reads a saved rebuilt model."""
     from kif.keras.drop_mask import drop_mask_class
+    from kif.keras.mel_exact import mel_spectrogram_exact
     from kif.keras.pooling_int import max_pooling_integer
     from kif.keras.pooling_same import average_pooling_same, global_max_pooling_masked
     from kif.keras.resize_exact import resizing_exact
@@ -414,6 +419,7 @@ def register_keras_objects() -> None:
     _registered_activations()
     constant_class()
     drop_mask_class()
+    mel_spectrogram_exact()
     global_max_pooling_masked()
     resizing_exact()
     for rank in (1, 2, 3):
