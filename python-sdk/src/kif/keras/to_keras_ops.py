@@ -9,7 +9,8 @@ result, or refuses the attribute combination in one error naming the layer:
 * integer ``floor_divide`` and ``mod`` by zero give 0 (NumPy; Keras-torch raises);
 * ``take`` with ``axis`` null flattens first (Keras-torch resolves negative indices against axis 0 there);
 * ``pad`` in reflect/symmetric mode gathers the positions NumPy reads (Keras-torch's "symmetric" is replicate);
-* ``strided_slice`` with a negative step flips the axis (torch has no negative steps);
+* ``strided_slice`` with a negative step gathers the positions it walks (torch has no negative steps; on an axis of
+  unknown size only ``[::-k]``, as a flip);
 * ``clip`` of an integer tensor clamps to the truncated bounds (trunc is monotone, so this is exactly KIF's
   ``trunc(min(max(x, min), max))``);
 * ``constant`` is a ``kif>Constant`` layer holding the value as a weight.
@@ -90,8 +91,7 @@ def _integer_division(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
     if "int" not in _dtype(x):
         return fn(x, y)  # floats: floor rounding (torch.floor_divide, torch.remainder: the sign of y)
     zero = c.ops.equal(y, 0)  # NumPy gives 0 for an integer division by zero; Keras-torch raises
-    safe = c.ops.where(zero, c.ops.ones_like(y), y)
-    return c.ops.where(zero, c.ops.zeros_like(fn(x, safe)), fn(x, safe))
+    return c.ops.where(zero, 0, fn(x, c.ops.where(zero, 1, y)))
 
 
 @emits("where")
@@ -246,16 +246,14 @@ def _strided_slice(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
             key.append(value % size if size is not None else value)
         elif value[2] is None or value[2] > 0:
             key.append(slice(*value) if size is None else slice(*slice(*value).indices(size)))
-        else:  # a negative step: flip the axis, then a positive step over the flipped positions
+        elif size is not None:  # a negative step (torch has none): gather the positions it walks
+            x = c.ops.take(x, list(range(*slice(*value).indices(size))), axis=axis)
+            key.append(slice(None))
+        elif value[0] is None and value[1] is None:  # [::-k] on an axis of unknown size: flip, then step forwards
             x = c.ops.flip(x, axis=axis)
-            if size is None:
-                if value[0] is not None or value[1] is not None:
-                    raise c.refuse(f"a negative-step slice {value} with bounds on an axis of unknown size")
-                key.append(slice(None, None, -value[2]))
-            else:
-                positions = range(*slice(*value).indices(size))
-                start = size - 1 - positions.start
-                key.append(slice(start, start + len(positions) * -positions.step, -positions.step) if positions else slice(0, 0))
+            key.append(slice(None, None, -value[2]))
+        else:
+            raise c.refuse(f"a negative-step slice {value} with bounds on an axis of unknown size")
         axis += 1
     if all(k == slice(None) for k in key):
         return x
