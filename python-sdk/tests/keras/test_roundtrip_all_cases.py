@@ -35,6 +35,7 @@ from safetensors.numpy import load_file
 import kif
 from kif.dtypes import by_name
 from kif.keras import export, to_keras
+from kif.keras.to_keras_ops import TABLE
 
 SUITE = Path(__file__).resolve().parents[3] / "conformance"
 CASES = sorted(p.parent for p in (SUITE / "cases").glob("*/*/case.json"))
@@ -97,6 +98,12 @@ def test_to_keras_then_export_gives_the_same_graph(folder: Path, tmp_path: Path)
 
     spec = json.loads((folder / "case.json").read_text(encoding="utf-8"))
     original = kif.load(folder / "model.kif")
+    pending = [t for t in spec["layer_types"] if t.startswith("op.") and t not in TABLE]
+    if pending:  # an op added without its to_keras row yet: one error naming the layer's op
+        with pytest.raises(kif.KifError) as refused:
+            to_keras(original)
+        assert any(t in refused.value.message for t in pending)
+        return
     rebuilt = to_keras(original)
     again = kif.load(export(rebuilt, tmp_path / "again.kif"))
     inputs, expected = load_file(str(folder / "inputs.safetensors")), load_file(str(folder / "expected.safetensors"))

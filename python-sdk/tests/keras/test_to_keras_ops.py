@@ -55,6 +55,8 @@ def _ops_model() -> Model:
         _op("wrapped", "sum", ["narrow"], "wrapped", axis=1, keepdims=False),
         _op("flat_index", "constant", [], "flat_index", {"value": "flat_index"}, dtype="int64"),
         _op("picked", "take", ["x", "flat_index"], "picked", axis=None),
+        _op("logs", "log", ["x"], "logs"),
+        _op("signs", "sign", ["logs"], "signs"),  # nan where x < 0: sign keeps it
     ]
     outputs = [
         TensorSpec("sliced", "float32", (2, 3, 1, 2)),
@@ -63,6 +65,7 @@ def _ops_model() -> Model:
         *[TensorSpec(name, "int32", (2, 5)) for name in ("quotient", "remainder", "clipped")],
         TensorSpec("wrapped", "int8", (2,)),
         TensorSpec("picked", "float32", (4,)),
+        TensorSpec("signs", "float32", (2, 3, 4)),
     ]
     return Model(
         "ops",
@@ -89,6 +92,7 @@ def _ops_oracle(x: np.ndarray, k: np.ndarray) -> list[np.ndarray]:
         np.trunc(np.clip(k.astype(np.float64), -2.5, 3.7)).astype(np.int32),
         _int8_sum(k),
         flat[[len(flat) - 1, 0, 5, len(flat) - 12]],
+        np.sign(np.log(np.where(x < 0, np.nan, x))),
     ]
 
 

@@ -474,12 +474,14 @@ class KerasBackend:
 
 
 def supported_types() -> list[str]:
-    """Catalog types ``to_keras`` builds (every catalog type with a Keras 3 layer class)."""
+    """Catalog types ``to_keras`` builds (every catalog type with a Keras 3 layer class, and the ops with a row in
+    ``kif.keras.to_keras_ops.TABLE``)."""
     import keras
 
     from kif import catalog
+    from kif.keras.to_keras_ops import TABLE
 
-    return [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation"]
+    return [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation" or t in TABLE]
 
 
 __all__ = ["KNOWN_DIFFERENCES", "KerasBackend", "register_keras_objects", "supported_types", "to_keras"]

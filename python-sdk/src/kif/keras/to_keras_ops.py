@@ -6,7 +6,7 @@ result, or refuses the attribute combination in one error naming the layer:
 
 * reductions, ``matmul`` and ``einsum`` on float16/bfloat16 compute in float32 and round back, as the reference does;
   ``sum``/``prod`` of small integers (int32 in Keras) and ``argmax``/``argmin`` (int32 in Keras) are cast to KIF's dtype;
-* integer ``floor_divide`` and ``mod`` by zero give 0 (NumPy; Keras-torch raises);
+* integer ``floor_divide`` and ``mod`` by zero give 0 (NumPy; Keras-torch raises); ``sign`` keeps nan (torch gives 0);
 * ``take`` with ``axis`` null flattens first (Keras-torch resolves negative indices against axis 0 there);
 * ``pad`` in reflect/symmetric mode gathers the positions NumPy reads (Keras-torch's "symmetric" is replicate);
 * ``strided_slice`` with a negative step gathers the positions it walks (torch has no negative steps; on an axis of
@@ -65,7 +65,7 @@ def _in_f32(c: OpContext, x: Any) -> Any:
 _UNARY = {
     "abs": "abs", "neg": "negative", "exp": "exp", "log": "log", "log1p": "log1p", "sqrt": "sqrt", "rsqrt": "rsqrt",
     "square": "square", "reciprocal": "reciprocal", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
-    "sigmoid": "sigmoid", "erf": "erf", "floor": "floor", "ceil": "ceil", "round": "round", "sign": "sign",
+    "sigmoid": "sigmoid", "erf": "erf", "floor": "floor", "ceil": "ceil", "round": "round",
     "logical_not": "logical_not",
 }  # fmt: skip
 _BINARY = {
@@ -82,6 +82,14 @@ def _direct(fn_name: str) -> Emit:
 
 for _kif, _keras in {**_UNARY, **_BINARY}.items():
     emits(_kif)(_direct(_keras))  # round: torch and NumPy both round halves to even
+
+
+@emits("sign")
+def _sign(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
+    x = xs[0]
+    if "float" not in _dtype(x):
+        return c.ops.sign(x)
+    return c.ops.where(c.ops.not_equal(x, x), x, c.ops.sign(x))  # nan stays nan (torch.sign gives 0)
 
 
 @emits("floor_divide", "mod")
@@ -314,7 +322,7 @@ def _einsum(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
 
 def emit(keras: Any, layer: Layer, inputs: list[Any], weights: dict[str, np.ndarray], anchor: Any, name: str) -> list[Any]:
     """The Keras tensors of one op layer, cast to the dtypes KIF's shape rule gives."""
-    from kif.layers.registry import KERNELS, TensorType
+    from kif.layers import TensorType, kernels
 
     row = TABLE.get(layer.type)
     if row is None:
@@ -323,7 +331,7 @@ def emit(keras: Any, layer: Layer, inputs: list[Any], weights: dict[str, np.ndar
     result = row(c, layer.attributes, list(inputs))
     outs = list(result) if isinstance(result, list) else [result]
     types = [TensorType(_dtype(x), tuple(x.shape)) for x in inputs]
-    wanted = KERNELS[layer.type].infer(layer.attributes, types, {r: tuple(np.shape(v)) for r, v in weights.items()})
+    wanted = kernels()[layer.type].infer(layer.attributes, types, {r: tuple(np.shape(v)) for r, v in weights.items()})
     return [o if _dtype(o) == t.dtype else keras.ops.cast(o, t.dtype) for o, t in zip(outs, wanted, strict=True)]
 
 
