@@ -244,3 +244,16 @@ def test_keras_backend_passes_op_and_composite_cases(pattern: str) -> None:
     assert cases, f"no case matches {pattern!r}"
     failed = [f"{r.case.id}: {r.status} {r.detail}" for r in conformance.run_cases(KerasBackend(), cases) if r.status != "pass"]
     assert not failed, failed
+
+
+@pytest.mark.parametrize("axis", [1, -1, -2])
+def test_keras_flip_exports_as_a_reversing_slice(axis: int, tmp_path: Path) -> None:
+    """``keras.ops.flip`` (which to_keras writes for ``[::-k]`` on an axis of unknown size) converts to op.strided_slice."""
+    import keras
+
+    x = keras.Input(shape=(3, 4))
+    model = keras.Model(x, keras.ops.flip(x, axis=axis))
+    again = kif.load(export(model, tmp_path / "flip.kif"))
+    assert [layer.type for layer in again.layers] == ["op.strided_slice"]
+    data = RNG.normal(size=(2, 3, 4)).astype(np.float32)
+    _same(list(kif.run(again, {again.inputs[0].name: data}).values()), [np.flip(data, axis)], "flip")
