@@ -232,6 +232,12 @@ def test_inexpressible_attribute_combinations_are_refused(kind: str, spec: Tenso
     assert refused.value.code == "layer-unsupported"
 
 
+def test_invalid_op_attributes_give_one_kif_error() -> None:
+    """A graph built in memory and never validated: the op's shape rule refuses it, as one kif error."""
+    with pytest.raises(KifError, match=r"'the_op' \(op\.transpose\).*perm"):
+        to_keras(_one_op("transpose", TensorSpec("x", "float32", (2, 3)), perm=[0, 0]))
+
+
 @pytest.mark.parametrize("pattern", ["op-*", "composite-*", "int32-maxpooling1d-same", "mel-odd-fft"])
 def test_keras_backend_passes_op_and_composite_cases(pattern: str) -> None:
     """to_keras as a conformance backend on every op and composite case (extended level) and the two cases Keras-torch

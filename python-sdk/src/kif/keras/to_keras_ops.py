@@ -328,10 +328,14 @@ def emit(keras: Any, layer: Layer, inputs: list[Any], weights: dict[str, np.ndar
     if row is None:
         raise KifError(f"Layer {layer.name!r}: to_keras has no rebuild for op {layer.type!r}", code="layer-unsupported", pointer=layer.name)
     c = OpContext(keras, layer, weights, anchor, name)
-    result = row(c, layer.attributes, list(inputs))
+    try:
+        types = [TensorType(_dtype(x), tuple(x.shape)) for x in inputs]
+        wanted = kernels()[layer.type].infer(layer.attributes, types, {r: tuple(np.shape(v)) for r, v in weights.items()})
+        result = row(c, layer.attributes, list(inputs))
+    except (KeyError, TypeError, ValueError) as exc:  # ShapeError is a ValueError: a graph that was not validated
+        raise KifError(f"Layer {layer.name!r} ({layer.type}): cannot rebuild it in Keras: {exc}", code="layer-unsupported",
+                       pointer=layer.name) from None  # fmt: skip
     outs = list(result) if isinstance(result, list) else [result]
-    types = [TensorType(_dtype(x), tuple(x.shape)) for x in inputs]
-    wanted = kernels()[layer.type].infer(layer.attributes, types, {r: tuple(np.shape(v)) for r, v in weights.items()})
     return [o if _dtype(o) == t.dtype else keras.ops.cast(o, t.dtype) for o, t in zip(outs, wanted, strict=True)]
 
 
