@@ -282,7 +282,10 @@ class GraphBuilder:
                 pointer=f"{where}/attributes" + pointer(missing[0]),
             )
         full = {key: full[key] for key in definition.attributes if key in full}
-        for error in definition.validator.iter_errors(full):
+        from kif.validate import rs_schema
+
+        vouched = rs_schema.vouches(catalog.schema_path(layer_type), full)  # valid: jsonschema is not imported
+        for error in [] if vouched else definition.validator.iter_errors(full):
             path = [str(p) for p in error.absolute_path]
             if not path or isinstance(full.get(path[0]), dict):
                 continue  # nested layer configs (wrappers) are left to kif.validate, which checks them in depth

@@ -214,6 +214,13 @@ def _fit(value: Any, spec: dict[str, Any]) -> Any:
     return value
 
 
+def _vouched(kif_type: str, attrs: dict[str, Any]) -> bool:
+    """Certainly valid (jsonschema-rs said so): then jsonschema, slow to import, is not needed to find the problem."""
+    from kif.validate import rs_schema
+
+    return rs_schema.vouches(catalog.schema_path(kif_type), attrs)
+
+
 def generic_attributes(
     ctx: Context, kif_type: str, renames: dict[str, str] | None = None, extra_ignored: set[str] | None = None
 ) -> dict[str, Any]:
@@ -240,7 +247,7 @@ def generic_attributes(
         if key in NEUTRAL and (NEUTRAL[key] is None or NEUTRAL[key] == value or value is None):
             continue
         raise ctx.fail(f"option {key}={value!r} cannot be represented in KIF {kif_type}")
-    problem = next(iter(definition.validator.iter_errors(attrs)), None)
+    problem = None if _vouched(kif_type, attrs) else next(iter(definition.validator.iter_errors(attrs)), None)
     if problem is not None:  # e.g. Resizing(interpolation="bicubic"): a value outside what the catalog defines
         where = "/".join(str(p) for p in problem.absolute_path) or "attributes"
         raise ctx.fail(f"option {where}={problem.instance!r} cannot be represented in KIF {kif_type}: {problem.message}")
