@@ -85,3 +85,12 @@ def test_vocabulary_with_reserved_tokens_in_front_is_stripped(tmp_path: Path) ->
     assert ids.attributes["vocabulary"] == ["the", "cat", "sat", "on", "mat", "héllo"]
     head, _, _ = kif.run(model, FEED).values()
     np.testing.assert_allclose(head, DATA["y"], rtol=1e-5, atol=1e-6)
+
+
+def test_to_keras_refuses_without_tensorflow_naming_the_reason(tmp_path: Path) -> None:
+    from kif.keras import to_keras
+
+    model = kif.load(convert(FIXTURES / "lookup_model.keras", tmp_path / "m.kif"))
+    with pytest.raises(KifError, match="runs TensorFlow ops under every backend") as info:
+        to_keras(model)
+    assert info.value.not_supported
