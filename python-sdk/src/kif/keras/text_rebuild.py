@@ -16,8 +16,12 @@ from kif.graph import Layer
 TEXT_TYPES = ("Hashing", "HashedCrossing", "StringLookup")
 
 
+def tensorflow_present() -> bool:
+    return importlib.util.find_spec("tensorflow") is not None
+
+
 def text_layer(layer: Layer, weights: Mapping[str, Any], name: str) -> Any:
-    if importlib.util.find_spec("tensorflow") is None:
+    if not tensorflow_present():
         raise UnsupportedLayerError(
             f"Layer {layer.name!r} ({layer.type}): Keras's {layer.type} runs TensorFlow ops under every backend, "
             "and TensorFlow is not installed",

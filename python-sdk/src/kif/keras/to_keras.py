@@ -445,8 +445,10 @@ def supported_types() -> list[str]:
     import keras
 
     from kif import catalog
+    from kif.keras.text_rebuild import TEXT_TYPES, tensorflow_present
 
-    return [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation"]
+    built = [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation"]
+    return built if tensorflow_present() else [t for t in built if t not in TEXT_TYPES]  # Keras runs those on TF ops
 
 
 __all__ = ["KNOWN_DIFFERENCES", "KerasBackend", "register_keras_objects", "supported_types", "to_keras"]
