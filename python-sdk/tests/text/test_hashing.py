@@ -103,3 +103,61 @@ def test_importers_refuse_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(KifError, match="PyTorch has no string tensors") as info:
         kif.torch.load(model)
     assert info.value.not_supported
+
+
+def _graph(layer: str, inputs: list[tuple[str, list[int | None]]], **attrs: object) -> object:
+    import kif
+
+    b = kif.GraphBuilder("g")
+    names = [b.input(f"in{i}", dtype, shape) for i, (dtype, shape) in enumerate(inputs)]
+    b.output(b.add(layer, names if len(names) > 1 else names[0], name="l", **attrs))
+    return b.build()
+
+
+HASH = {"num_bins": 4, "mask_value": None, "salt": None, "output_mode": "int"}
+
+
+@pytest.mark.parametrize(
+    ("layer", "inputs", "attrs", "needle"),
+    [
+        ("Hashing", [("bool", [None])], HASH, "string, integer or floating"),
+        ("Hashing", [("int64", [None])], {**HASH, "mask_value": "a"}, "mask_value"),
+        ("Hashing", [("string", [None])], {**HASH, "mask_value": 3}, "mask_value"),
+        ("Hashing", [("string", [None, 2, 2])], {**HASH, "output_mode": "count"}, "rank 1 or 2"),
+        ("Hashing", [("string", [None, None])], {**HASH, "output_mode": "one_hot"}, "known last dimension"),
+        ("HashedCrossing", [("int64", [None, 2]), ("int64", [None, 2])], {"num_bins": 3, "output_mode": "int"}, "batch, 1"),
+        ("HashedCrossing", [("int64", [None]), ("int64", [None, 1])], {"num_bins": 3, "output_mode": "int"}, "equal shape"),
+        ("HashedCrossing", [("float32", [None]), ("int64", [None])], {"num_bins": 3, "output_mode": "int"}, "string or integer"),
+    ],
+)
+def test_shape_rules_refuse_with_one_kif_error(layer: str, inputs: list, attrs: dict, needle: str) -> None:
+    import kif
+    from kif.errors import KifError
+
+    with pytest.raises(KifError, match=needle):
+        model = _graph(layer, inputs, **attrs)
+        kif.validate(model)
+        kif.run(
+            model,
+            {
+                f"in{i}": np.zeros([2 if d is None else d for d in shape], dtype=dt if dt != "string" else "U1")
+                for i, (dt, shape) in enumerate(inputs)
+            },
+        )
+
+
+def test_huge_salt_words_survive_a_bundle_round_trip(tmp_path: Path) -> None:
+    """Salt words beyond 2^53 are exact integers in model.json; 2^64 - 1 and -1 name the same key word."""
+    import kif
+
+    words = np.array(["a", "héllo", ""])
+    outs = []
+    for index, salt in enumerate(([2**64 - 1, 5], [-1, 5])):
+        path = tmp_path / f"h{index}.kif"
+        kif.save(_graph("Hashing", [("string", [None])], **{**HASH, "num_bins": 1000, "salt": salt}), path)
+        loaded = kif.load(path)
+        assert loaded.layers[0].attributes["salt"] == salt
+        outs.append(kif.run(loaded, {"in0": words})["l"])
+    np.testing.assert_array_equal(outs[0], outs[1])
+    digest = hashes.hasher([2**64 - 1, 5])
+    assert outs[0].tolist() == [digest(w) % 1000 for w in words]
