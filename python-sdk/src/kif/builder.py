@@ -78,7 +78,7 @@ class GraphBuilder:
         """
         where = pointer("inputs", len(self._inputs))
         _check_name(name, where + "/name")
-        if dtype not in dtypes.NAMES:
+        if dtype not in (*dtypes.NAMES, "string"):
             raise KifError(
                 f"Expected a KIF dtype, one of {', '.join(dtypes.NAMES)}. Received: dtype={dtype!r}",
                 code="schema-violation",

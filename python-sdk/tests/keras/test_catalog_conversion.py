@@ -46,6 +46,7 @@ TESTED_IN_OWN_FILE: dict[str, str] = {
     "Augmentation": "layers/test_augmentation.py",
     "MelSpectrogram": "layers/test_spectrogram.py",
     "STFTSpectrogram": "layers/test_spectrogram.py",
+    **{t: "text/test_keras_text.py" for t in ("Hashing", "HashedCrossing", "StringLookup")},  # TF-written files
 }
 
 Inputs = list[np.ndarray]

@@ -305,6 +305,10 @@ class _Builder:
         key = json.dumps([layer.type, layer.attributes, sorted(layer.weights.items())], sort_keys=True, default=str)
         if layer.weights and key in self.shared:
             return self.shared[key], False
+        if layer.type in ("Hashing", "HashedCrossing", "StringLookup"):
+            from kif.keras.text_rebuild import text_layer
+
+            return text_layer(layer, self.model.weights, self.name(layer.name)), False  # idf weights set at construction
         first = self.arg(layer, 0)
         # KIF computes in the input's floating dtype (weights cast to it); Keras layers default to float32
         dtype = str(first.dtype) if first is not None and str(first.dtype) in ("float16", "bfloat16", "float64") else None
@@ -359,7 +363,7 @@ class _Builder:
 
     def call(self, keras_layer: Any, layer: Layer) -> Any:
         kif_type, attrs = layer.type, layer.attributes
-        if kif_type in _MERGE:
+        if kif_type in _MERGE or kif_type == "HashedCrossing":
             return keras_layer([self.tensors[t] for t in layer.inputs if t is not None])
         if kif_type in _RNN or kif_type == "Bidirectional":
             states = _RNN[kif_type] if kif_type in _RNN else sum(_RNN[attrs[s]["type"]] for s in ("forward", "backward"))
@@ -479,9 +483,11 @@ def supported_types() -> list[str]:
     import keras
 
     from kif import catalog
+    from kif.keras.text_rebuild import TEXT_TYPES, tensorflow_present
     from kif.keras.to_keras_ops import TABLE
 
-    return [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation" or t in TABLE]
+    built = [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation" or t in TABLE]
+    return built if tensorflow_present() else [t for t in built if t not in TEXT_TYPES]  # Keras runs those on TF ops
 
 
 __all__ = ["KNOWN_DIFFERENCES", "KerasBackend", "register_keras_objects", "supported_types", "to_keras"]
