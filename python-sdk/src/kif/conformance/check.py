@@ -92,12 +92,14 @@ def _check_model_case(folder: Path, spec: dict[str, Any], rel: str, repo: Path, 
             problems.append(f"{rel}: model.kif is invalid: {[str(f) for f in report.errors][:3]}")
             return problems
     model = kif.load(bundle)
-    types = sorted({layer.type for layer in model.layers})
+    types = sorted({layer.type for layer in model.inlined().layers})  # a composite call counts as its body's types
     if types != sorted(spec.get("layer_types", [])):
         problems.append(f"{rel}: layer_types {spec.get('layer_types')} but the bundle has {types}")
     if [s.name for s in model.inputs] != spec.get("inputs") or [s.name for s in model.outputs] != spec.get("outputs"):
         problems.append(f"{rel}: inputs/outputs differ from the bundle's graph order")
-    needed = catalog.required_version(model.layers)  # writers stamp the lowest version a document needs
+    needed = catalog.required_version(model.inlined().layers)  # writers stamp the lowest version a document needs
+    if model.composites:
+        needed = max(needed, "0.2.0", key=catalog.version_key)  # composites are a 0.2.0 feature
     if tensor_digests.uses_per_tensor_digests(json.loads(open_container(bundle).read("model.json"))):
         needed = max(needed, tensor_digests.SINCE, key=catalog.version_key)
     if not model.kif_version == spec.get("spec_version") == needed:
