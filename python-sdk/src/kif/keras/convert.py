@@ -126,6 +126,7 @@ def _to_model(source: KerasSource, allow_custom: bool, custom: Any) -> Model:
             type_of,
             custom,
             composites,
+            source.asset,
         )
         try:
             mapped_layers = map_node(ctx)
@@ -274,7 +275,7 @@ def _input_dtype(name: str, declared: str, readers: list[Layer]) -> str:
     """Token ids are often declared float32; an input read only by Embedding layers is int32."""
     if readers and all(layer.type in _INTEGER_CONSUMERS and layer.inputs[0] == name for layer in readers):
         return declared if declared.startswith(("int", "uint")) else "int32"
-    return declared if declared in dtypes.NAMES else "float32"
+    return declared if declared in dtypes.NAMES or declared == "string" else "float32"
 
 
 def _model_name(config: dict[str, Any]) -> str:
