@@ -42,6 +42,7 @@ def converters() -> dict[str, Converter]:
         recurrent,
         shape,
         signal,
+        text_vectorization,
     )
 
     return CONVERTERS
