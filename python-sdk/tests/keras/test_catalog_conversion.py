@@ -46,6 +46,7 @@ TESTED_IN_OWN_FILE: dict[str, str] = {
     "Augmentation": "layers/test_augmentation.py",
     "MelSpectrogram": "layers/test_spectrogram.py",
     "STFTSpectrogram": "layers/test_spectrogram.py",
+    "TextVectorization": "text/test_text_vectorization.py",
 }
 
 Inputs = list[np.ndarray]

@@ -155,3 +155,36 @@ def test_hostile_strings_give_one_kif_error() -> None:
     assert err.value.code == "limit-exceeded"
     with pytest.raises(KifError):
         kif.run(model, {"text": np.array([1.0])})
+
+
+def test_non_utf8_vocabulary_asset_is_refused() -> None:
+    with pytest.raises(KifError, match="UTF-8") as err:
+        _mapped({"output_mode": "int", "vocabulary": None}, asset=b"\n[UNK]\n\xff\xfe")
+    assert err.value.code == "convert-unsupported"
+
+
+def test_reserved_tokens_come_off_the_asset_and_ngrams_widen() -> None:
+    mapped = _mapped({"output_mode": "count", "ngrams": 3, "vocabulary": None}, asset="[UNK]\nb\nà b\n".encode())
+    assert mapped.attributes["vocabulary"] == ["b", "à b"]
+    assert mapped.attributes["ngrams"] == [1, 2, 3]
+    got = kif.run(_model(mapped, [None]), {"text": np.array(["À B b", "à b"])})["tv"]
+    # hand-derived: "À B b" -> lower (ASCII only) "À b b" -> 1-grams À b b, 2-grams "À b" "b b", 3-gram "À b b":
+    # OOV 4 (À is not à), b 2; "à b" -> à (OOV), b, "à b"
+    np.testing.assert_array_equal(got, [[4, 2, 0], [1, 1, 1]])
+
+
+def test_to_keras_rebuilds_with_tensorflow_and_refuses_without(tmp_path: Path) -> None:
+    import importlib.util
+
+    pytest.importorskip("keras")
+    from kif.keras import to_keras
+
+    out = tmp_path / "m.kif"
+    convert(CLASSIFIERS / "keras3_tfidf_adapted.keras", out)
+    if importlib.util.find_spec("tensorflow") is None:  # the test environment: Keras's layer needs TensorFlow
+        with pytest.raises(KifError, match="needs TensorFlow installed") as err:
+            to_keras(out)
+        assert err.value.code == "layer-unsupported"
+    else:  # where TensorFlow is installed, the rebuilt Keras model reproduces TensorFlow's outputs
+        got = np.asarray(to_keras(out)(OUTPUTS["text"]))
+        np.testing.assert_allclose(got, OUTPUTS["keras3_tfidf_adapted"], rtol=1e-5, atol=1e-6)
