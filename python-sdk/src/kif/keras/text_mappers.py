@@ -2,7 +2,8 @@
 
 Where the vocabulary is: in the config when it was passed to the constructor (every file kind); after ``adapt()``
 only in a .keras archive's ``assets/<layer path>/vocabulary.txt`` (written by Keras 3 and tf_keras). A legacy .h5
-or an architecture JSON of an adapted layer does not hold it, and the conversion is refused. The idf weights of
+or an architecture JSON of an adapted layer does not hold it, nor does a SavedModel outside its traced graph
+(saved_model.pb, which KIF never reads), and the conversion is refused. The idf weights of
 tf_idf mode are stored as the layer's ``idf_weights`` variable (.keras), its one weight (tf_keras .h5), or only
 the config's ``idf_weights`` (Keras 3 .h5), which Keras pads with their mean for the OOV index.
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from kif.keras.mapping import Context, MappedLayer, mapper
+from kif.keras.mapping import IGNORED, Context, MappedLayer, mapper
 
 _MODES = {"int": "int", "multi_hot": "multi_hot", "binary": "multi_hot", "count": "count", "tf_idf": "tf_idf", "tf-idf": "tf_idf"}
 _STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", None)
@@ -62,12 +63,18 @@ def _vocabulary(ctx: Context, mode: str) -> list[str]:
         return _strip_reserved(list(given), mode)
     if given is not None:
         raise ctx.fail(f"expected the vocabulary to be a list of strings. Received: {type(given).__name__}")
+    if ctx.config.get("has_input_vocabulary"):
+        raise ctx.fail(
+            "this file records that a vocabulary was given to the constructor but does not hold it (a tf_keras SavedModel "
+            "keeps it only as a constant of its traced graph, which KIF never reads): save the model as .keras"
+        )
     path = ctx.node.save_fallback or ctx.node.save_path
     data = ctx.asset("/".join(f"layers/{key}" for key in path) + "/vocabulary.txt") if path else None
     if data is None:
         raise ctx.fail(
             "the vocabulary was learned by adapt() and this file does not hold it (Keras writes it only into a .keras "
-            "archive's assets/; a legacy .h5 or an architecture JSON loses it): save the model as .keras"
+            "archive's assets/; a legacy .h5 or an architecture JSON loses it, a SavedModel keeps it only as a constant of "
+            "its traced graph, which KIF never reads): save the model as .keras"
         )
     try:
         lines = data.decode("utf-8").splitlines()  # as Keras's load_assets reads it
@@ -94,9 +101,18 @@ def _idf(ctx: Context, attrs: dict[str, Any]) -> Any:
     return np.pad(full, (0, max(width(attrs) - full.size, 0)))
 
 
+_KNOWN = {
+    "max_tokens", "standardize", "split", "ngrams", "output_mode", "output_sequence_length", "pad_to_max_tokens",
+    "sparse", "ragged", "vocabulary", "idf_weights", "encoding", "vocabulary_size", "has_input_vocabulary",
+}  # fmt: skip
+
+
 @mapper("TextVectorization")
 def _text_vectorization(ctx: Context) -> list[MappedLayer]:
     config = ctx.config
+    unknown = sorted(set(config) - _KNOWN - IGNORED)
+    if unknown:
+        raise ctx.fail(f"option {unknown[0]}={config[unknown[0]]!r} cannot be represented in KIF TextVectorization")
     mode = _MODES.get(config.get("output_mode", "int"))
     if mode is None:
         raise ctx.fail(f"option output_mode={config.get('output_mode')!r} cannot be represented in KIF TextVectorization")
