@@ -93,6 +93,7 @@ ADAPTED_H5 = {(s, f) for s, f in CLASSIFIER_FILES if (f.endswith(".h5") and "ada
 def test_classifier_converts_and_reproduces_tensorflow(stem: str, file: str, tmp_path: Path) -> None:
     out = tmp_path / "m.kif"
     convert(CLASSIFIERS / file, out)
+    assert kif.validate(out).ok
     model = kif.load(out)
     assert model.inputs[0].dtype == "string"
     raw = OUTPUTS["text"]
@@ -190,3 +191,19 @@ def test_to_keras_rebuilds_with_tensorflow_and_refuses_without(tmp_path: Path) -
     else:  # where TensorFlow is installed, the rebuilt Keras model reproduces TensorFlow's outputs
         got = np.asarray(to_keras(out)(OUTPUTS["text"]))
         np.testing.assert_allclose(got, OUTPUTS["keras3_tfidf_adapted"], rtol=1e-5, atol=1e-6)
+
+
+def test_cli_converts_and_runs_raw_strings_from_json(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bundle, feed, result = tmp_path / "m.kif", tmp_path / "in.json", tmp_path / "out.npz"
+    feed.write_text(json.dumps({"text": OUTPUTS["text"].tolist()}, ensure_ascii=False), encoding="utf-8")
+    for argv in (
+        ["convert", str(CLASSIFIERS / "tfkeras_int_adapted.keras"), str(bundle)],
+        ["run", str(bundle), "--inputs", str(feed), "--output", str(result)],
+    ):
+        done = subprocess.run([sys.executable, "-m", "kif", *argv], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+    got = np.load(result)
+    np.testing.assert_allclose(got[next(iter(got.files))], OUTPUTS["tfkeras_int_adapted"], rtol=1e-5, atol=1e-6)
