@@ -329,7 +329,7 @@ def _plain(value: Any) -> Any:
 
 @functools.cache
 def _name_pattern() -> re.Pattern[str]:
-    return re.compile(schemas.all_schemas()["graph.schema.json"]["$defs"]["name"]["pattern"])
+    return re.compile(schemas.one("graph.schema.json")["$defs"]["name"]["pattern"])
 
 
 def _check_name(name: str, where: str) -> None:

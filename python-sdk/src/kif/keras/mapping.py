@@ -191,7 +191,7 @@ def activation_name(value: Any, ctx: Context) -> str:
 def _activation_enum() -> list[str]:
     from kif import schemas
 
-    enum: list[str] = schemas.all_schemas()["common.schema.json"]["$defs"]["activation"]["enum"]
+    enum: list[str] = schemas.one("common.schema.json")["$defs"]["activation"]["enum"]
     return enum
 
 
@@ -287,7 +287,7 @@ def map_generic(ctx: Context) -> list[MappedLayer]:
 
 
 def map_node(ctx: Context) -> list[MappedLayer]:
-    from kif.keras import augment_map, layer_mappers, op_nodes, recurrent_mappers, signal_mappers, text_mappers  # noqa: F401  (registration)
+    from kif.keras import augment_map, cudnn_rnn, layer_mappers, op_nodes, recurrent_mappers, rnn_cells, signal_mappers, text_mappers  # noqa: F401
 
     class_name = ctx.node.class_name
     if is_op(ctx.node):  # keras.ops calls share class names with layers (Add, Concatenate, Reshape…) but not their meaning
