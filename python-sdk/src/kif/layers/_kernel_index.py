@@ -85,6 +85,7 @@ MODULES: dict[str, str] = {
     'SpatialDropout2D': 'noop',
     'SpatialDropout3D': 'noop',
     'Subtract': 'merge_more',
+    'TextVectorization': 'text_vectorization',
     'TimeDistributed': 'wrappers',
     'UnitNormalization': 'normalization',
     'UpSampling1D': 'shape_ops',
