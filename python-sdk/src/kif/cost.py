@@ -149,6 +149,14 @@ ESTIMATES: dict[str, Callable[[dict[str, Any], Sequence[TensorType | None], Sequ
 }
 
 
+def _text_vectorization(attrs: dict[str, Any], ins: Sequence[TensorType | None], outs: Sequence[TensorType], w: Weights) -> Estimate:
+    # Python-level text steps and a dictionary probe per element, plus the vocabulary table (run bounds the n-grams)
+    return ((sum(_n(t) for t in ins) + len(attrs.get("vocabulary") or ())) * LOOP_OPS // 10, 0)
+
+
+ESTIMATES["TextVectorization"] = _text_vectorization
+
+
 @functools.cache
 def _itemsize(dtype: str) -> int:
     from kif.dtypes import by_name

@@ -602,6 +602,7 @@ REBUILT_ELSEWHERE = {
     "Augmentation": "tests/layers/test_augmentation.py::test_round_trip_to_keras_rebuilds_the_class",
     "MelSpectrogram": "conformance/scoreboards/keras.json (preprocessing_signal cases)",
     "STFTSpectrogram": "conformance/scoreboards/keras.json (preprocessing_signal cases)",
+    "TextVectorization": "tests/text/test_text_vectorization.py::test_to_keras_rebuilds_with_tensorflow_and_refuses_without",
 }
 
 

@@ -127,6 +127,7 @@ def _to_model(source: KerasSource, allow_custom: bool, custom: Any) -> Model:
             type_of,
             custom,
             composites,
+            source.asset,
         )
         try:
             mapped_layers = map_node(ctx)

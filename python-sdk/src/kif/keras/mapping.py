@@ -143,6 +143,7 @@ class Context:
     type_of: Callable[[str], Any] = lambda tensor: None  # its TensorType (dtype and shape), or None
     custom: Any = None  # kif.keras.custom_defs.Definitions: composites for custom classes (--custom, the built-in library)
     composites: dict[str, Any] = field(default_factory=dict)  # the model's composite definitions, filled as layers map
+    asset: Callable[[str], bytes | None] = lambda member: None  # a .keras archive's assets/<member> (bounded), None if absent
 
     def mask_of(self, tensor: str | None) -> str | None:
         return self.masks.get(tensor) if tensor is not None else None
@@ -293,7 +294,17 @@ def map_generic(ctx: Context) -> list[MappedLayer]:
 
 
 def map_node(ctx: Context) -> list[MappedLayer]:
-    from kif.keras import augment_map, cudnn_rnn, layer_mappers, op_nodes, recurrent_mappers, rnn_cells, signal_mappers, text_mappers  # noqa: F401
+    from kif.keras import (  # noqa: F401
+        augment_map,
+        cudnn_rnn,
+        layer_mappers,
+        op_nodes,
+        recurrent_mappers,
+        rnn_cells,
+        signal_mappers,
+        text_mappers,
+        text_vectorization_mappers,
+    )
 
     class_name = ctx.node.class_name
     if is_op(ctx.node):  # keras.ops calls share class names with layers (Add, Concatenate, Reshape…) but not their meaning

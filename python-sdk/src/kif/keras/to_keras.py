@@ -137,6 +137,10 @@ def _make_layer(
         from kif.keras.augment_rebuild import augmentation_layer
 
         return augmentation_layer(attrs, name, extra)
+    if kif_type == "TextVectorization":
+        from kif.keras.text_rebuild import text_vectorization_layer
+
+        return text_vectorization_layer(attrs, name)
     cls = _keras_class(kif_type)
     if kif_type.startswith("AveragePooling") and attrs.get("padding") == "same":
         from kif.keras.pooling_same import average_pooling_same
@@ -223,6 +227,11 @@ def _set_weights(layer: Any, kif_type: str, attrs: dict[str, Any], values: dict[
         return
     if kif_type == "TimeDistributed":
         _set_weights(layer.layer, attrs["layer"]["type"], attrs["layer"]["attributes"], values, where)
+        return
+    if kif_type == "TextVectorization":
+        from kif.keras.text_rebuild import set_idf
+
+        set_idf(layer, values)
         return
     if layer.weights or values:
         layer.set_weights(_weights_for(layer, kif_type, attrs, values, where))

@@ -88,6 +88,7 @@ MODULES: dict[str, str] = {
     'SpatialDropout3D': 'noop',
     'StringLookup': 'string_lookup',
     'Subtract': 'merge_more',
+    'TextVectorization': 'text_vectorization',
     'TimeDistributed': 'wrappers',
     'UnitNormalization': 'normalization',
     'UpSampling1D': 'shape_ops',

@@ -43,6 +43,7 @@ def converters() -> dict[str, Converter]:
         shape,
         signal,
         text,
+        text_vectorization,
     )
 
     return CONVERTERS
