@@ -225,3 +225,14 @@ def test_unmappable_axis_ops_are_refused_naming_the_node(build: Any, tmp_path: P
     with pytest.raises(KifError, match="the op node"):
         kif.keras.convert(tmp_path / "m.keras", tmp_path / "m.kif")
     assert not (tmp_path / "m.kif").exists()
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_softmax_any_axis(axis: int, tmp_path: Path) -> None:
+    """keras.ops.softmax maps onto the Softmax layer; op.softmax (composites, tf functions) against torch.softmax."""
+    want = torch.softmax(torch.from_numpy(X), dim=axis).numpy()
+    b = kif.GraphBuilder("m")
+    b.output(b.add("op.softmax", b.input("x", "float32", X.shape), name="op", axis=axis))
+    kif.save(b.build(), tmp_path / "m.kif")
+    for run in (lambda f: kif.run(tmp_path / "m.kif", f), kif.torch.conformance_backend.load(tmp_path / "m.kif"), kif.onnx.conformance_backend.load(tmp_path / "m.kif")):
+        np.testing.assert_allclose(np.asarray(run({"x": X})["op"]), want, rtol=1e-6, atol=1e-7)
