@@ -59,7 +59,9 @@ def cases() -> Iterator[Case]:
         [x, i],
     )
     labels = np.array([[0, 4, 2], [1, 3, 3]], "int32")
-    yield Case("op-one-hot", "op.one_hot of in-range labels", s.layer_model(lambda: lambda t: ops.one_hot(t, 5), ((3,),), "int32"), [labels])
+    yield Case(
+        "op-one-hot", "op.one_hot of in-range labels", s.layer_model(lambda: lambda t: ops.one_hot(t, 5), ((3,),), "int32"), [labels]
+    )
     wide = np.array([[0, 2, -1], [3, -3, 1]], "int32")
     hot = np.array([[[5, -1, -1], [-1, -1, 5], [-1, -1, -1]], [[-1, -1, -1], [-1, -1, -1], [-1, 5, -1]]], "float32")
     yield _hand("op-one-hot-out-of-range", "op.one_hot: indices outside [0, depth) are off everywhere", "op.one_hot",

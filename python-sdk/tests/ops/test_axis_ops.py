@@ -142,8 +142,8 @@ def test_sort_both_directions(descending: bool, want: list[float], tmp_path: Pat
 NANS = np.array([[2.0, np.nan, -np.inf, 1.0, np.inf, np.nan]], "float32")
 
 
-def test_sort_and_top_k_rank_nan_above_inf() -> None:
-    """The reference runtime and torch (ONNX Runtime's TopK orders NaN its own way: not asserted)."""
+def test_sort_and_top_k_rank_nan_above_inf(tmp_path: Path) -> None:
+    """The reference runtime, torch and ONNX (TopK) agree on NaN's place."""
     b = kif.GraphBuilder("m")
     x = b.input("x", "float32", NANS.shape)
     b.output(b.add("op.sort", x, name="up", axis=-1, descending=False))
@@ -152,7 +152,9 @@ def test_sort_and_top_k_rank_nan_above_inf() -> None:
     b.output(values)
     b.output(indices)
     model = b.build()
-    for got in (kif.run(model, {"x": NANS}), kif.torch.load(model)(torch.from_numpy(NANS))):
+    kif.save(model, tmp_path / "m.kif")
+    onnx = kif.onnx.conformance_backend.load(tmp_path / "m.kif")({"x": NANS})
+    for got in (kif.run(model, {"x": NANS}), kif.torch.load(model)(torch.from_numpy(NANS)), onnx):
         up, down, top, at = (np.asarray(v) for v in (got.values() if isinstance(got, dict) else got))
         np.testing.assert_array_equal(up, [[-np.inf, 1, 2, np.inf, np.nan, np.nan]])
         np.testing.assert_array_equal(down, [[np.nan, np.nan, np.inf, 2, 1, -np.inf]])
@@ -207,7 +209,9 @@ def test_functional_model_of_axis_ops_converts_and_matches_predict(tmp_path: Pat
     bundle = kif.keras.convert(tmp_path / "m.keras", tmp_path / "m.kif")
     assert kif.validate(bundle).ok
     loaded = kif.load(bundle)
-    assert {"op.split", "op.log_softmax", "op.cumsum", "op.top_k", "op.take_along_axis", "op.sort", "op.repeat", "op.one_hot"} <= types(loaded)
+    assert {"op.split", "op.log_softmax", "op.cumsum", "op.top_k", "op.take_along_axis", "op.sort", "op.repeat", "op.one_hot"} <= types(
+        loaded
+    )
     for run in (lambda f: kif.run(loaded, f), kif.torch.conformance_backend.load(bundle), kif.onnx.conformance_backend.load(bundle)):
         np.testing.assert_allclose(np.asarray(next(iter(run({"x": data}).values()))), want, rtol=1e-5, atol=1e-5)
 
@@ -234,5 +238,9 @@ def test_softmax_any_axis(axis: int, tmp_path: Path) -> None:
     b = kif.GraphBuilder("m")
     b.output(b.add("op.softmax", b.input("x", "float32", X.shape), name="op", axis=axis))
     kif.save(b.build(), tmp_path / "m.kif")
-    for run in (lambda f: kif.run(tmp_path / "m.kif", f), kif.torch.conformance_backend.load(tmp_path / "m.kif"), kif.onnx.conformance_backend.load(tmp_path / "m.kif")):
+    for run in (
+        lambda f: kif.run(tmp_path / "m.kif", f),
+        kif.torch.conformance_backend.load(tmp_path / "m.kif"),
+        kif.onnx.conformance_backend.load(tmp_path / "m.kif"),
+    ):
         np.testing.assert_allclose(np.asarray(run({"x": X})["op"]), want, rtol=1e-6, atol=1e-7)

@@ -49,7 +49,10 @@ def _model(tmp_path: Path, ops: list[dict[str, Any]], outputs: list[list[Any]]) 
         "inbound_nodes": [],
     }
     layers = [source, *ops]
-    config = {"class_name": "Functional", "config": {"name": "m", "layers": layers, "input_layers": [["x", 0, 0]], "output_layers": outputs}}
+    config = {
+        "class_name": "Functional",
+        "config": {"name": "m", "layers": layers, "input_layers": [["x", 0, 0]], "output_layers": outputs},
+    }
     src = tmp_path / "tfops.h5"
     _write_legacy_h5(src, config, {layer["name"]: [] for layer in layers}, version="2.15.0")
     return kif.load(convert(src, tmp_path / "tfops.kif"))

@@ -4,6 +4,7 @@ per Keras output (``ctx.output(i)``)."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from kif.keras.mapping import Context, MappedLayer
@@ -32,9 +33,9 @@ def _split_points(ctx: Context, x: str, axis: int, points: list[int]) -> list[in
 
     size = _axis_size(ctx, x, axis)
     cuts = [0, *points, size]
-    if size is None or any(a is None or b is None or not 0 <= a <= b for a, b in zip(cuts, cuts[1:], strict=False)):
+    if size is None or any(a is None or b is None or not 0 <= a <= b for a, b in itertools.pairwise(cuts)):
         raise fail(ctx, f"splits at {points!r}; KIF splits at increasing positions within an axis of known size")
-    return [int(b) - int(a) for a, b in zip(cuts, cuts[1:], strict=False)]  # type: ignore[arg-type]
+    return [int(b) - int(a) for a, b in itertools.pairwise(cuts)]  # type: ignore[arg-type]
 
 
 def map_axis(ctx: Context, emit: Any) -> list[MappedLayer] | None:
@@ -112,7 +113,7 @@ def map_tf_axis(ctx: Context, emit: Any, function: str) -> list[MappedLayer] | N
     get = kwargs.get
     if function == "split":
         parts, axis = get("num_or_size_splits"), get("axis", 0)
-        if not _int(axis) or get("num") is not None and not _int(get("num")):
+        if not _int(axis) or (get("num") is not None and not _int(get("num"))):
             raise fail(ctx, f"splits along axis={axis!r}")
         if _int(parts) and parts >= 1:
             return emit.op("split", [x], count=parts, splits=parts, axis=axis)

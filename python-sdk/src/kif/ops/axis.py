@@ -10,7 +10,7 @@ import numpy as np
 
 from kif.graph import Shape
 from kif.layers.registry import ShapeError, TensorType
-from kif.ops import EXACT, SUMMED, Op
+from kif.ops import SUMMED, Op
 from kif.ops._types import DTYPES, INTS, accept, broadcast, compute, present
 
 Types = Sequence[TensorType | None]
@@ -311,7 +311,11 @@ OPS: list[Op] = [
         dtypes="numeric",
         attributes={
             "depth": {"description": "The number of classes (>= 1).", "type": "integer", "minimum": 1},
-            "axis": {"description": "Position of the new axis in the output (negative counts from the end).", "default": -1, "type": "integer"},
+            "axis": {
+                "description": "Position of the new axis in the output (negative counts from the end).",
+                "default": -1,
+                "type": "integer",
+            },
             "dtype": {"description": "The output dtype.", "default": "float32", "enum": DTYPES},
             "on_value": {"description": "The value at the index's class.", "default": 1, "type": "number"},
             "off_value": {"description": "The value elsewhere.", "default": 0, "type": "number"},
@@ -330,8 +334,7 @@ OPS: list[Op] = [
     _op(
         "log_softmax",
         "Log of the softmax along any one axis.",
-        "y = x - m - log(sum(exp(x - m))) along axis, m the maximum along axis; a slice holding +inf or NaN, or only "
-        "-inf, gives NaN",
+        "y = x - m - log(sum(exp(x - m))) along axis, m the maximum along axis; a slice holding +inf or NaN, or only -inf, gives NaN",
         Softmax,
         tolerance=SUMMED,
         dtypes="float",

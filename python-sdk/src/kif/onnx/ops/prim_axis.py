@@ -60,7 +60,10 @@ def _take_along_axis(ctx: Ctx, attrs: dict[str, Any], inputs: Names) -> list[str
     one = ctx.ints([1])
     # broadcast off the axis: each side is expanded by the other's shape with 1 on the axis
     xb = ctx.node("Expand", [x, ctx.node("Concat", [_dims(ctx, i, 0, at), one, _dims(ctx, i, at + 1)], axis=0)])
-    ib = ctx.node("Expand", [ctx.node("Cast", [i], to=ONNX_DTYPES["int64"]), ctx.node("Concat", [_dims(ctx, x, 0, at), one, _dims(ctx, x, at + 1)], axis=0)])
+    ib = ctx.node(
+        "Expand",
+        [ctx.node("Cast", [i], to=ONNX_DTYPES["int64"]), ctx.node("Concat", [_dims(ctx, x, 0, at), one, _dims(ctx, x, at + 1)], axis=0)],
+    )
     size = ctx.node("Reshape", [_dims(ctx, x, at, at + 1), ctx.ints([])])
     wrapped = ctx.node("Where", [ctx.node("Less", [ib, ctx.scalar(0, np.dtype("int64"))]), ctx.node("Add", [ib, size]), ib])
     return [ctx.node("GatherElements", [xb, wrapped], axis=at)]
