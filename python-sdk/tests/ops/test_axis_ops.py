@@ -244,3 +244,26 @@ def test_softmax_any_axis(axis: int, tmp_path: Path) -> None:
         kif.onnx.conformance_backend.load(tmp_path / "m.kif"),
     ):
         np.testing.assert_allclose(np.asarray(run({"x": X})["op"]), want, rtol=1e-6, atol=1e-7)
+
+
+@keras.saving.register_keras_serializable("axis_tests")
+class RankGate(keras.layers.Layer):
+    """A custom layer whose call uses two-output ops: kif.keras.export traces it into a composite."""
+
+    def call(self, x: Any) -> Any:
+        a, b = ops.split(x, 2, axis=-1)
+        values, indices = ops.top_k(b, 1)
+        return ops.sort(a, axis=-1) * values + ops.cast(indices, x.dtype)
+
+
+def test_custom_layer_with_multi_output_ops_exports_as_a_composite(tmp_path: Path) -> None:
+    x = keras.Input((3, 4), name="x")
+    model = keras.Model(x, RankGate(name="gate")(keras.layers.Dense(4, name="dense")(x)))
+    data = RNG.standard_normal((2, 3, 4)).astype("float32")
+    want = model.predict(data, verbose=0)
+    bundle = kif.keras.export(model, tmp_path / "m.kif")
+    assert kif.validate(bundle).ok
+    loaded = kif.load(bundle)
+    assert {"op.split", "op.top_k", "op.sort"} <= {layer.type for layer in loaded.inlined().layers}
+    for run in (lambda f: kif.run(loaded, f), kif.torch.conformance_backend.load(bundle), kif.onnx.conformance_backend.load(bundle)):
+        np.testing.assert_allclose(np.asarray(next(iter(run({"x": data}).values()))), want, rtol=1e-5, atol=1e-5)
