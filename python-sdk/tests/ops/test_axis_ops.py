@@ -16,7 +16,9 @@ import kif
 import kif.onnx
 import kif.torch
 from kif.errors import KifError
+from tests.keras.test_traps import _tf_op
 from tests.ops._harness import check, types
+from tests.ops.test_tf_op_lambda_axis import _model as _tf_model
 
 RNG = np.random.default_rng(13)
 X = RNG.standard_normal((2, 3, 4)).astype("float32")
@@ -267,3 +269,13 @@ def test_custom_layer_with_multi_output_ops_exports_as_a_composite(tmp_path: Pat
     assert {"op.split", "op.top_k", "op.sort"} <= {layer.type for layer in loaded.inlined().layers}
     for run in (lambda f: kif.run(loaded, f), kif.torch.conformance_backend.load(bundle), kif.onnx.conformance_backend.load(bundle)):
         np.testing.assert_allclose(np.asarray(next(iter(run({"x": data}).values()))), want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_hostile_split_count_is_one_error_without_allocating(tmp_path: Path) -> None:
+    b = kif.GraphBuilder("m")
+    with pytest.raises(KifError, match="at most 4096 parts"):
+        b.output(b.add("op.split", b.input("x", "float32", (None, None)), name="op", splits=10**12, axis=1))
+        b.build()
+    ops_ = [_tf_op("tf.split", "split", [["x", 0, 0, {"num_or_size_splits": 10**12, "axis": 1}]])]
+    with pytest.raises(KifError, match=r"'tf\.split' \(TFOpLambda\).*more than the limit"):
+        _tf_model(tmp_path, ops_, [["tf.split", 0, 0]])

@@ -10,6 +10,7 @@ from typing import Any
 from kif.keras.mapping import Context, MappedLayer
 from kif.keras.op_args import TensorArg
 from kif.ops._types import DTYPES
+from kif.ops.axis import max_parts
 
 
 def _int(value: Any) -> bool:
@@ -38,6 +39,14 @@ def _split_points(ctx: Context, x: str, axis: int, points: list[int]) -> list[in
     return [int(b) - int(a) for a, b in itertools.pairwise(cuts)]  # type: ignore[arg-type]
 
 
+def _parts(ctx: Context, count: int) -> int:
+    from kif.keras.op_prims import fail
+
+    if count > max_parts():
+        raise fail(ctx, f"splits into {count} parts, more than the limit max_layer_inputs={max_parts()}")
+    return count
+
+
 def map_axis(ctx: Context, emit: Any) -> list[MappedLayer] | None:
     """A keras.ops node of this family → ops; None: not one; refusals raise naming the node."""
     from kif.keras.op_prims import fail
@@ -50,8 +59,9 @@ def map_axis(ctx: Context, emit: Any) -> list[MappedLayer] | None:
     if name == "Split" and len(args) == 1 and _int(config.get("axis", 0)):
         axis, parts = config.get("axis", 0), config.get("indices_or_sections")
         if _int(parts) and parts >= 1:
-            return emit.op("split", [x], count=parts, splits=parts, axis=axis)
+            return emit.op("split", [x], count=_parts(ctx, parts), splits=parts, axis=axis)
         if _ints(parts):
+            _parts(ctx, len(parts) + 1)
             sizes = _split_points(ctx, x, axis, parts)
             return emit.op("split", [x], count=len(sizes), splits=sizes, axis=axis)
         raise fail(ctx, f"splits with indices_or_sections={parts!r}")
@@ -116,8 +126,8 @@ def map_tf_axis(ctx: Context, emit: Any, function: str) -> list[MappedLayer] | N
         if not _int(axis) or (get("num") is not None and not _int(get("num"))):
             raise fail(ctx, f"splits along axis={axis!r}")
         if _int(parts) and parts >= 1:
-            return emit.op("split", [x], count=parts, splits=parts, axis=axis)
-        if _ints(parts) and parts and sum(1 for p in parts if p == -1) <= 1 and all(p >= -1 for p in parts):
+            return emit.op("split", [x], count=_parts(ctx, parts), splits=parts, axis=axis)
+        if _ints(parts) and _parts(ctx, len(parts)) and parts and sum(1 for p in parts if p == -1) <= 1 and all(p >= -1 for p in parts):
             if -1 in parts:
                 size = _axis_size(ctx, x, axis)
                 if size is None:

@@ -53,8 +53,18 @@ class _Axis:
         raise NotImplementedError
 
 
+def max_parts() -> int:
+    """The most outputs an op.split may have: the fan-out bound of kif.limits (a hostile count must not allocate)."""
+    from kif import limits
+
+    return limits.current().max_layer_inputs
+
+
 def split_sizes(splits: int | list[int], size: int | None) -> list[int | None]:
     """The part sizes: ``splits`` equal parts (which MUST divide a known size) or the listed sizes (summing to it)."""
+    count = splits if isinstance(splits, int) else len(splits)
+    if count > max_parts():
+        raise ShapeError(f"expected at most {max_parts()} parts (the limit max_layer_inputs). Received: {count} parts")
     if isinstance(splits, int):
         if splits < 1 or (size is not None and size % splits):
             raise ShapeError(f"expected {splits} equal parts of an axis of size {size}")
