@@ -279,3 +279,14 @@ def test_a_hostile_split_count_is_one_error_without_allocating(tmp_path: Path) -
     ops_ = [_tf_op("tf.split", "split", [["x", 0, 0, {"num_or_size_splits": 10**12, "axis": 1}]])]
     with pytest.raises(KifError, match=r"'tf\.split' \(TFOpLambda\).*more than the limit"):
         _tf_model(tmp_path, ops_, [["tf.split", 0, 0]])
+
+
+def test_repeat_list_on_an_unknown_size(tmp_path: Path) -> None:
+    """A count per element along the (unknown-size) batch axis, flattened or not: np.repeat is the oracle."""
+    x = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], "float32")
+    b = kif.GraphBuilder("m")
+    t = b.input("x", "float32", (None, 2))
+    b.output(b.add("op.repeat", t, name="rows", repeats=[2, 0, 1], axis=0))
+    b.output(b.add("op.repeat", t, name="flat", repeats=[1, 2, 0, 1, 1, 3], axis=None))
+    kif.save(b.build(), tmp_path / "m.kif")
+    _all_backends(tmp_path / "m.kif", {"x": x}, [np.repeat(x, [2, 0, 1], axis=0), np.repeat(x, [1, 2, 0, 1, 1, 3])])

@@ -77,7 +77,7 @@ def _repeat(ctx: Ctx, attrs: dict[str, Any], inputs: Names) -> list[str]:
     if axis is None:
         x, axis, shape = ctx.node("Reshape", [x, ctx.ints([-1])]), 0, (None if None in shape else int(np.prod(shape)),)
     reps = attrs["repeats"]
-    if shape[axis] is None:  # a count for every element (a list needs a known size): Unsqueeze, Expand, Reshape
+    if shape[axis] is None and isinstance(reps, int):  # one count for every element: Unsqueeze, Expand, Reshape
         rank = len(shape)
         ones = [1] * (rank + 1)
         ones[axis + 1] = reps
@@ -85,7 +85,8 @@ def _repeat(ctx: Ctx, attrs: dict[str, Any], inputs: Names) -> list[str]:
         size = ctx.node("Mul", [_dims(ctx, x, axis, axis + 1), ctx.ints([reps])])
         target = ctx.node("Concat", [_dims(ctx, x, 0, axis), size, _dims(ctx, x, axis + 1)], axis=0)
         return [ctx.node("Reshape", [tiled, target])]
-    positions = np.repeat(np.arange(shape[axis], dtype=np.int64), reps)
+    size = len(reps) if isinstance(reps, list) else shape[axis]  # a list has one count per element (checked at run time)
+    positions = np.repeat(np.arange(size, dtype=np.int64), reps)
     return [ctx.node("Gather", [x, ctx.const(positions, hint="positions")], axis=axis)]
 
 
