@@ -40,6 +40,7 @@ KERAS: dict[str, tuple[Any, list[np.ndarray], set[str]]] = {
     "one-hot": (lambda i: ops.one_hot(i, 5), [LABELS], {"op.one_hot"}),
     "one-hot-axis1": (lambda i: ops.one_hot(i, 5, axis=1), [LABELS], {"op.one_hot"}),
     "log-softmax-axis1": (lambda x: ops.log_softmax(x, axis=1), [X], {"op.log_softmax"}),
+    "softmax-batch-axis": (lambda x: ops.softmax(x, axis=0), [X], {"Softmax"}),  # the Softmax layer computes it
     "log-softmax-batch-axis": (lambda x: ops.log_softmax(x, axis=0), [X], {"op.log_softmax"}),
     "top-k": (lambda x: list(ops.top_k(x, 3)), [X], {"op.top_k"}),
     "sort-last": (lambda x: ops.sort(x), [X], {"op.sort"}),
