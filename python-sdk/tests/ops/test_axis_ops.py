@@ -291,3 +291,10 @@ def test_repeat_list_on_an_unknown_size(tmp_path: Path) -> None:
     b.output(b.add("op.repeat", t, name="flat", repeats=[1, 2, 0, 1, 1, 3], axis=None))
     kif.save(b.build(), tmp_path / "m.kif")
     _all_backends(tmp_path / "m.kif", {"x": x}, [np.repeat(x, [2, 0, 1], axis=0), np.repeat(x, [1, 2, 0, 1, 1, 3])])
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "float16"])
+def test_one_hot_output_dtypes(dtype: str, tmp_path: Path) -> None:
+    x = np.array([2, -1, 0], "int32")
+    want = np.array([[0, 0, 1], [0, 0, 0], [1, 0, 0]]).astype(dtype)
+    _numpy("op.one_hot", {"depth": 3, "axis": -1, "dtype": dtype, "on_value": 1, "off_value": 0}, x, [want], tmp_path)

@@ -108,6 +108,11 @@ def _one_hot(ctx: Ctx, attrs: dict[str, Any], inputs: Names) -> list[str]:
     at = attrs["axis"] % rank
     classes = ctx.const(np.arange(attrs["depth"], dtype=np.int64).reshape((-1,) + (1,) * (rank - at - 1)), hint="classes")
     hot = ctx.node("Equal", [ctx.node("Unsqueeze", [ctx.node("Cast", [x], to=ONNX_DTYPES["int64"]), ctx.ints([at])]), classes])
+    target = ctx.out_types[0].dtype
+    if target in _WIDER and target != "float16":  # ONNX Runtime's Where lacks these: pick in int32, cast back exactly
+        on, off = (int(bool(v)) if target == "bool" else int(v) for v in (attrs["on_value"], attrs["off_value"]))
+        picked = ctx.node("Where", [hot, ctx.scalar(on, np.dtype("int32")), ctx.scalar(off, np.dtype("int32"))])
+        return [ctx.node("Cast", [picked], to=ONNX_DTYPES[target])]
     dtype = np.dtype(ctx.out_dtype(0))
     return [ctx.node("Where", [hot, ctx.scalar(attrs["on_value"], dtype), ctx.scalar(attrs["off_value"], dtype)])]
 
