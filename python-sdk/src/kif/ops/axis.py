@@ -287,7 +287,8 @@ OPS: list[Op] = [
         "repeat",
         "Repeats each element along an axis: numpy.repeat with static repeat counts.",
         "repeats = r: every element r times; repeats = [r0, r1, …]: element i r_i times (one count per element of the "
-        "axis, so the axis size MUST be known and equal the list's length); null axis repeats the flattened tensor",
+        "axis: the list's length MUST equal the axis size, checked at run time when the size is unknown); null axis "
+        "repeats the flattened tensor",
         Repeat,
         attributes={
             "repeats": {
