@@ -207,6 +207,8 @@ class _Checker:
                 self.tensors(node, where)
                 continue
             self.expect(isinstance(node, list), "a call node (an object or an array of inbound tensors)", node, where)
+            if node and isinstance(node[0], str):  # TFOpLambda on one tensor: tf.keras writes the bare reference
+                node = [node]
             for position, entry in enumerate(node):  # Keras 2: [[layer, node, tensor, {kwargs}], ...]
                 self.history(entry, f"{where}/{position}", extra=True)
                 if len(entry) > 3:

@@ -280,6 +280,8 @@ def _parse_node(raw: Any) -> tuple[list[Any], dict[str, Any]]:
         return [_decode(a) for a in raw.get("args", [])], {k: _decode(v) for k, v in raw.get("kwargs", {}).items()}
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
+    if raw and isinstance(raw[0], str):  # a TFOpLambda on one tensor: tf.keras writes [layer, node, tensor, {kwargs}]
+        raw = [raw]
     for entry in raw:  # Keras 2: [[layer, node, tensor, {kwargs}], ...]
         args.append(_Tensor(entry[:3]))
         if len(entry) > 3 and isinstance(entry[3], dict):
