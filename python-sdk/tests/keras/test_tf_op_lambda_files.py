@@ -21,7 +21,7 @@ from kif.keras import convert
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tf_op_lambda"
 # fixture → (rtol, atol) against TensorFlow's float32 outputs (MobileNetV3: 50 layers deep, logits of scale 10)
-TOLERANCES = {"mobilenet_v3_small": (1e-4, 1e-4)}
+TOLERANCES = {"mobilenet_v3_small": (1e-4, 1e-4), "tf_structure": (1e-6, 1e-6), "tf_reductions": (1e-5, 1e-6)}
 
 
 def _functions(src: Path) -> set[str]:
@@ -63,7 +63,7 @@ def test_tf_keras_file_converts_and_matches_tensorflow(name: str, backend: str, 
     assert f"y{len(got)}" not in recorded.files, "every recorded output is produced"
     rtol, atol = TOLERANCES[name]
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
-        assert g.shape == w.shape, f"output {i}"
+        assert g.shape == w.shape and g.dtype == w.dtype, f"{backend} output {i}: {g.dtype}{g.shape} != {w.dtype}{w.shape}"
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"{backend} output {i}")
 
 
@@ -103,3 +103,12 @@ def test_unmappable_tf_function_in_a_real_file_is_one_error_naming_the_node(tmp_
     )
     assert done.returncode != 0 and "Traceback" not in done.stderr and "image.rgb_to_hsv" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_structural_functions_become_ops(bundles: dict[str, Path]) -> None:
+    model = kif.load(bundles["tf_structure"])
+    kinds = {layer.type for layer in model.layers}
+    assert kinds >= {"op.concatenate", "op.stack", "op.take", "op.pad", "op.tile", "op.strided_slice", "op.squeeze", "op.transpose"}
+    assert all(kind.startswith("op.") or kind == "Rescaling" for kind in kinds), kinds
+    pads = sorted(layer.attributes["mode"] for layer in model.layers if layer.type == "op.pad")
+    assert pads == ["constant", "reflect", "symmetric"]
