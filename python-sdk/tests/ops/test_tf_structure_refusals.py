@@ -40,6 +40,7 @@ def _convert(tmp_path: Path, function: str, entry: list[Any]) -> Path:
         ("slice", ["x", 0, 0, {"begin": [0, 1, 0], "size": [-1, -2, 1]}]),
         ("tile", ["x", 0, 0, {"multiples": [1, "2", 1]}]),
         ("concat", [["x", 0, 0, {"axis": "last"}], ["x", 0, 0, {"axis": "last"}]]),
+        ("concat", [["_CONSTANT_VALUE", -1, [[[1.0]]], {"axis": 0}], ["x", 0, 0, {"axis": 0}]]),  # a constant among the values
         ("compat.v1.transpose", ["x", 0, 0, {"perm": [0, 2, 1], "conjugate": True}]),
     ],
 )

@@ -56,7 +56,7 @@ def map_tf_structure(ctx: Context, emit: Any, function: str) -> list[MappedLayer
     listed = len(node.args) == 1 and isinstance(node.args[0], list) and all(isinstance(a, TensorArg) for a in node.args[0])
     if function in ("concat", "stack") and not node.kw_inputs and node.inputs:
         axis = kwargs.get("axis", 0)
-        if not (listed or len(node.inputs) == 1) or set(kwargs) - {"axis"} or not _int(axis):
+        if not (listed or len(node.inputs) == 1) or node.constants or set(kwargs) - {"axis"} or not _int(axis):
             raise fail(ctx, f"takes {kwargs!r}; KIF {function}s a list of tensors along one integer axis")
         return emit.op("concatenate" if function == "concat" else "stack", list(node.inputs), axis=axis)
     if len(node.inputs) != 1 or len(node.args) != 1:
