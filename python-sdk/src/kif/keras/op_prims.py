@@ -13,6 +13,7 @@ import numpy as np
 from kif.keras.mapping import Context, MappedLayer
 from kif.keras.op_axis import map_axis, map_tf_axis
 from kif.keras.op_shapes import map_shape, map_tf_shape
+from kif.keras.op_tf_structure import einsum_refusal, map_tf_structure
 from kif.ops._types import DTYPES
 
 # keras.ops class name → op name: element-wise ops whose arguments are all tensors or numbers.
@@ -137,6 +138,11 @@ def map_tf(ctx: Context, function: str) -> list[MappedLayer] | None:
     node = ctx.node
     emit = Emitter(ctx)
     shaped = map_tf_shape(ctx, emit, function) or map_tf_axis(ctx, emit, function)
+    if shaped is None:
+        shaped = map_tf_structure(ctx, emit, function)  # concat, stack, gather, pad, tile, slice, strided_slice
+    refusal = einsum_refusal(ctx, function)
+    if refusal is not None:
+        raise refusal
     if shaped is not None:
         return shaped
     kwargs = {k: v for k, v in node.kwargs.items() if k != "name"}
