@@ -44,6 +44,7 @@ NO_KERAS_EQUIVALENT: dict[str, str] = {}
 # types whose Keras-oracle conversion tests live in their own file (TF-written fixtures, many Keras classes per type)
 TESTED_IN_OWN_FILE: dict[str, str] = {
     "Augmentation": "layers/test_augmentation.py",
+    "AutoContrast": "layers/test_auto_contrast.py",
     "MelSpectrogram": "layers/test_spectrogram.py",
     "STFTSpectrogram": "layers/test_spectrogram.py",
     **{t: "text/test_keras_text.py" for t in ("Hashing", "HashedCrossing", "StringLookup")},  # TF-written files

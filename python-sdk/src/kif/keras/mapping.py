@@ -296,6 +296,7 @@ def map_generic(ctx: Context) -> list[MappedLayer]:
 def map_node(ctx: Context) -> list[MappedLayer]:
     from kif.keras import (  # noqa: F401
         augment_map,
+        auto_contrast_map,
         cudnn_rnn,
         layer_mappers,
         op_nodes,

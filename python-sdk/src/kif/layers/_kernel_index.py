@@ -14,6 +14,7 @@ MODULES: dict[str, str] = {
     'AlphaDropout': 'noop',
     'Attention': 'attention',
     'Augmentation': 'augmentation',
+    'AutoContrast': 'auto_contrast',
     'Average': 'merge_more',
     'AveragePooling1D': 'pooling',
     'AveragePooling2D': 'pooling',

@@ -34,6 +34,7 @@ def converters() -> dict[str, Converter]:
     from kif.torch.layers import (  # noqa: F401  (registration)
         adaptive_pooling,
         attention,
+        auto_contrast,
         basic,
         conv,
         conv_lstm,
