@@ -315,9 +315,108 @@ def _einsum(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
     return c.ops.einsum(a["equation"], *(_in_f32(c, x) for x in xs))
 
 
-# --- slot: ops added alongside (split, cumsum, one_hot, softmax, log_softmax, top_k, sort, repeat, take_along_axis)
-# register their rows here with @emits("<name>"); a row returns one tensor or a list of tensors (several outputs), and
-# a row building a layer that holds weights sets them itself (see _constant).
+# --- ops along an axis (spec/ops/axis.md) ------------------------------------------------------------------------------
+
+
+def _static(c: OpContext, x: Any, axis: int) -> int:
+    size = x.shape[axis]
+    if size is None:
+        raise c.refuse(f"{c.layer.type} along axis {axis}, whose size is unknown")
+    return int(size)
+
+
+@emits("split")
+def _split(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
+    splits, axis = a["splits"], a["axis"]
+    if isinstance(splits, int):
+        return list(c.ops.split(xs[0], splits, axis=axis))
+    points = [int(p) for p in np.cumsum(splits)[:-1]]  # keras.ops.split takes split points, KIF part sizes
+    return list(c.ops.split(xs[0], points, axis=axis))
+
+
+@emits("cumsum")
+def _cumsum(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
+    x, axis = _in_f32(c, xs[0]), a["axis"]
+    if axis is None:
+        x, axis = c.ops.reshape(x, (-1,)), 0
+    if a["reverse"]:
+        x = c.ops.flip(x, axis=axis)
+    y = c.ops.cumsum(x, axis=axis)
+    if a["exclusive"]:  # the sum of the elements before: shift the inclusive sums by one along the axis
+        size = _static(c, x, axis)
+        zero = c.ops.zeros_like(c.ops.take(y, [0], axis=axis))
+        y = c.ops.concatenate([zero, c.ops.take(y, list(range(size - 1)), axis=axis)], axis=axis) if size else y
+    return c.ops.flip(y, axis=axis) if a["reverse"] else y
+
+
+@emits("one_hot")
+def _one_hot(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
+    # A comparison with every class: an index outside [0, depth) matches none (Keras-torch raises on those).
+    x, depth = xs[0], a["depth"]
+    rank = len(x.shape)
+    axis = a["axis"] % (rank + 1)
+    classes = c.ops.reshape(c.ops.arange(depth, dtype="int64"), (depth,) + (1,) * (rank - axis))
+    hit = c.ops.equal(c.ops.expand_dims(c.ops.cast(x, "int64"), axis), classes)
+    dtype = a["dtype"]
+    on, off = (bool(a["on_value"]), bool(a["off_value"])) if dtype == "bool" else (a["on_value"], a["off_value"])
+    return c.ops.cast(c.ops.where(hit, on, off), dtype)
+
+
+@emits("softmax")
+def _softmax(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
+    return c.ops.softmax(_in_f32(c, xs[0]), axis=a["axis"])
+
+
+@emits("log_softmax")
+def _log_softmax(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
+    return c.ops.log_softmax(_in_f32(c, xs[0]), axis=a["axis"])
+
+
+@emits("sort")
+def _sort(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
+    # Values only, so stability cannot show; NaN sorts last ascending (as KIF) and first once flipped (as KIF).
+    y = c.ops.sort(xs[0], axis=a["axis"])
+    return c.ops.flip(y, axis=a["axis"]) if a["descending"] else y
+
+
+@emits("top_k")
+def _top_k(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
+    """Ranks by comparison, so ties go to the lower index and NaN ranks above +inf exactly as KIF says (torch.topk
+    and so Keras-torch break ties either way): rank_i = #{j: x_j > x_i, or x_j == x_i and j < i}."""
+    x, k = xs[0], a["k"]
+    n = _static(c, x, -1)
+    xi, xj = c.ops.expand_dims(x, -1), c.ops.expand_dims(x, -2)
+    greater, equal = c.ops.greater(xj, xi), c.ops.equal(xj, xi)
+    if "float" in _dtype(x):
+        nan_i, nan_j = c.ops.isnan(xi), c.ops.isnan(xj)
+        greater = c.ops.logical_or(greater, c.ops.logical_and(nan_j, c.ops.logical_not(nan_i)))
+        equal = c.ops.logical_or(equal, c.ops.logical_and(nan_j, nan_i))
+    earlier = np.arange(n)[None, :] < np.arange(n)[:, None]  # [i, j]: j comes before i
+    before = c.ops.logical_or(greater, c.ops.logical_and(equal, earlier))
+    rank = c.ops.sum(c.ops.cast(before, "int32"), axis=-1)
+    wanted = np.arange(k, dtype="int32").reshape(k, 1)
+    indices = c.ops.argmax(c.ops.cast(c.ops.equal(c.ops.expand_dims(rank, -2), wanted), "int32"), axis=-1)
+    return [c.ops.take_along_axis(x, indices, axis=-1), c.ops.cast(indices, a["dtype"])]
+
+
+@emits("repeat")
+def _repeat(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
+    x, axis, repeats = xs[0], a["axis"], a["repeats"]
+    if axis is None:
+        x, axis = c.ops.reshape(x, (-1,)), 0
+    if isinstance(repeats, list):  # Keras-torch cannot take a count list: gather the positions numpy.repeat reads
+        if len(repeats) != _static(c, x, axis):
+            raise c.refuse(f"{len(repeats)} repeat counts for an axis of size {x.shape[axis]}")
+        return c.ops.take(x, [int(i) for i in np.repeat(np.arange(len(repeats)), repeats)], axis=axis)
+    return c.ops.repeat(x, repeats, axis=axis)
+
+
+@emits("take_along_axis")
+def _take_along_axis(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
+    x, indices, axis = xs[0], xs[1], a["axis"]
+    size = _static(c, x, axis)
+    indices = c.ops.where(c.ops.less(indices, 0), c.ops.add(indices, size), indices)  # negative counts from the end
+    return c.ops.take_along_axis(x, indices, axis=axis)
 
 
 def emit(keras: Any, layer: Layer, inputs: list[Any], weights: dict[str, np.ndarray], anchor: Any, name: str) -> list[Any]:
@@ -335,7 +434,7 @@ def emit(keras: Any, layer: Layer, inputs: list[Any], weights: dict[str, np.ndar
     except (KeyError, TypeError, ValueError) as exc:  # ShapeError is a ValueError: a graph that was not validated
         raise KifError(f"Layer {layer.name!r} ({layer.type}): cannot rebuild it in Keras: {exc}", code="layer-unsupported",
                        pointer=layer.name) from None  # fmt: skip
-    outs = list(result) if isinstance(result, list) else [result]
+    outs = (list(result) if isinstance(result, list) else [result])[: len(layer.outputs)]  # undeclared trailing outputs
     return [o if _dtype(o) == t.dtype else keras.ops.cast(o, t.dtype) for o, t in zip(outs, wanted, strict=True)]
 
 
