@@ -127,7 +127,13 @@ def worst(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> float:
 
 
 def _layer_types(document: dict[str, Any]) -> list[str]:
-    return sorted({layer["type"] for layer in document["layers"]})
+    """The catalog types a reader runs: a composite call counts as its body's types (spec/composites.md)."""
+    defs = document.get("composites", {})
+
+    def expand(layer_type: str) -> list[str]:
+        return [t for inner in defs[layer_type]["layers"] for t in expand(inner["type"])] if layer_type in defs else [layer_type]
+
+    return sorted({t for layer in document["layers"] for t in expand(layer["type"])})
 
 
 def write_case(group: str, case: Case, out: Path) -> None:

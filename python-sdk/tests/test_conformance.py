@@ -97,6 +97,43 @@ def test_check_reports_problems(tmp_path: Path) -> None:
     assert "catalog layer types without a case" in problems
 
 
+def _copy_invalid(suite: Path, case_id: str, **expect: Any) -> None:
+    import shutil
+
+    shutil.copytree(SUITE / "invalid" / case_id, suite / "invalid" / case_id, symlinks=True)
+    path = suite / "invalid" / case_id / "case.json"
+    spec = json.loads(path.read_text())
+    spec["expect"].update(expect)
+    path.write_text(json.dumps(spec))
+
+
+def test_check_lints_negative_cases_against_the_code_list_and_the_validator(tmp_path: Path) -> None:
+    """A wrong code, a severity the code does not have, a pointer the validator does not report, a warning case whose
+    bundle has errors, and codes no case asserts (read from the spec's exemption table) are all reported."""
+    suite = tmp_path / "conformance"
+    (suite / "invalid").mkdir(parents=True)
+    (suite / "cases").mkdir()
+    (suite / "VERSION").write_text("0.2.0\n")
+    (suite / "case.schema.json").write_text((SUITE / "case.schema.json").read_text())
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "spec" / "errors.md").write_text((SUITE.parent / "spec" / "errors.md").read_text())
+    _copy_invalid(suite, "unused-layer")  # sound: a warning at /layers/2
+    _copy_invalid(suite, "archive-absolute-path", code="archive-unsafe-paths")
+    _copy_invalid(suite, "newer-minor-version", severity="error")
+    _copy_invalid(suite, "unreferenced-tensor", pointer="/weights/tensors/other")
+    _copy_invalid(suite, "archive-deflated-member", code="bundle-unlisted-file", pointer=None, severity="warning")
+    problems = check_suite(suite)
+    text = "\n".join(problems)
+    assert "invalid/archive-absolute-path: expect.code 'archive-unsafe-paths' is not a finding code" in text
+    assert "invalid/newer-minor-version: version-newer-minor is a warning; expect.severity is 'error'" in text
+    assert "invalid/unreferenced-tensor: kif.validate does not report weights-unreferenced at '/weights/tensors/other'" in text
+    assert "invalid/archive-deflated-member: a warning case must hold an otherwise valid bundle" in text
+    assert not any(p.startswith("invalid/unused-layer") for p in problems)
+    (uncovered,) = [p for p in problems if p.startswith("finding codes without a negative case")]
+    assert "graph-cycle" in uncovered and "graph-unused-layer" not in uncovered
+    assert "document-too-large" not in uncovered  # exempted in spec/errors.md
+
+
 class _Perturbing:
     """The reference runtime with one layer type's output scaled and shifted by 5e-2."""
 
@@ -246,3 +283,25 @@ def test_generators_are_deterministic(tmp_path: Path) -> None:
             assert names == sorted(p.name for p in committed.iterdir())
             _, mismatch, errors = filecmp.cmpfiles(folder, committed, names, shallow=False)
             assert not mismatch and not errors, (folder.name, mismatch, errors)
+
+
+def test_a_warning_case_needs_the_warning_and_no_error() -> None:
+    module = runner()
+    (case,) = module.discover(SUITE, "extended", ["invalid/unused-layer"])
+    warning = {"code": "graph-unused-layer", "pointer": "/layers/2", "severity": "warning"}
+
+    class Validator:
+        def __init__(self, findings: list[dict[str, Any]]) -> None:
+            self.findings = findings
+
+        def load(self, path: str) -> Any:
+            raise AssertionError("not a model case")
+
+        def validate(self, path: str) -> list[dict[str, Any]]:
+            return self.findings
+
+    (alone,) = module.run_cases(Validator([warning]), [case], jobs=1)
+    (with_error,) = module.run_cases(Validator([warning, {"code": "graph-cycle", "pointer": ""}]), [case], jobs=1)
+    (as_error,) = module.run_cases(Validator([{**warning, "severity": "error"}]), [case], jobs=1)
+    assert (alone.status, with_error.status, as_error.status) == ("pass", "fail", "fail")
+    assert "no error, received errors [('graph-cycle', '')]" in with_error.detail

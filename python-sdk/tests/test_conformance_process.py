@@ -182,7 +182,7 @@ def test_fake_process_importer_is_classified(fake: Path, tmp_path: Path, mode: s
     for r in results:
         assert detail in r.detail, r.detail
     if mode == "warning":
-        assert "expected finding ('graph-cycle', '/layers/0/inputs/0'), received []" in results[1].detail
+        assert "expected error ('graph-cycle', '/layers/0/inputs/0'), received []" in results[1].detail
     if mode == "garbage":
         assert "not a readable safetensors file" in results[0].detail and "stdout is not JSON" in results[1].detail
 

@@ -39,13 +39,38 @@ def test_matrix_lists_failures_with_their_reason() -> None:
     case = next(iter(broken["cases"]))
     broken["cases"][case] = {"status": "fail", "worst": 3.5, "level": "extended", "detail": "max error 3.5x the tolerance"}
     page = render({**boards, "torch": broken})
-    assert f"| `torch` | `{case}` | extended | max error 3.5x the tolerance |" in page
+    assert f"| `torch` | `{case}` | extended | fail | max error 3.5x the tolerance |" in page
     assert "None: every backend passes" in render(boards) or "## Cases not passed" in render(boards)
 
 
-def _row(page: str, prefix: str) -> str:
-    (line,) = [line for line in page.splitlines() if line.startswith(prefix)]
+def _row(page: str, prefix: str, level: str) -> str:
+    (line,) = [line for line in page.splitlines() if line.startswith(prefix) and f"| {level} |" in line]
     return line
+
+
+def test_every_row_of_a_level_counts_the_same_cases_split_into_the_four_outcomes() -> None:
+    boards = load_scoreboards(BOARDS)
+    page = render(boards)
+    for level in ("core", "extended"):
+        want = sum(info["level"] == level for info in boards["reference"]["cases"].values()) - sum(
+            c.startswith("invalid/") and info["level"] == level for c, info in boards["reference"]["cases"].items()
+        )
+        for name, board in boards.items():
+            cells = [c.strip() for c in _row(page, f"| `{name}` | {BACKENDS.get(name, name)} |", level).split("|")[6:11]]
+            total, outcomes = int(cells[0]), [int(c.lstrip("✓ ")) for c in cells[1:]]
+            assert total == want and sum(outcomes) == total, (name, level, cells)
+            statuses_here = [i["status"] for c, i in board["cases"].items() if i["level"] == level and not c.startswith("invalid/")]
+            assert outcomes == [statuses_here.count(s) for s in ("pass", "not-supported", "fail", "error")]
+
+
+def test_a_refused_case_is_counted_as_not_supported_not_as_a_failure() -> None:
+    boards = load_scoreboards(BOARDS)
+    changed = json.loads(json.dumps(boards["torch"]))
+    case, info = next((c, i) for c, i in changed["cases"].items() if i["level"] == "core")
+    changed["cases"][case] = {**info, "status": "not-supported", "detail": "not supported: no such layer here"}
+    row = _row(render({**boards, "torch": changed}), "| `torch` | PyTorch", "core")
+    core = sum(i["level"] == "core" and not c.startswith("invalid/") for c, i in changed["cases"].items())
+    assert row.endswith(f"| core | {core} | {core - 1} | 1 | 0 | 0 |")
 
 
 def test_invalid_bundle_cases_have_their_own_section_and_are_not_counted_as_model_cases() -> None:
@@ -54,10 +79,9 @@ def test_invalid_bundle_cases_have_their_own_section_and_are_not_counted_as_mode
     invalid = [c for c in boards["reference"]["cases"] if c.startswith("invalid/")]
     models = {c: info for c, info in boards["reference"]["cases"].items() if not c.startswith("invalid/")}
     assert len(invalid) == len(list((REPO / "conformance" / "invalid").glob("*/case.json")))
-    # Model columns count the same cases for every backend: the reference row no longer includes the broken bundles.
+    # Model columns count the same cases for every backend: the reference row does not include the broken bundles.
     core = sum(info["level"] == "core" for info in models.values())
-    assert f"| ✓ {core}/{core} |" in _row(page, "| `reference` | NumPy")
-    assert _row(page, "| `reference` | NumPy").split("|")[5:7] == _row(page, "| `torch` | PyTorch").split("|")[5:7]
+    assert f"| core | {core} | ✓ {core} | 0 | 0 | 0 |" in _row(page, "| `reference` | NumPy", "core")
     section = page.split("## Invalid-bundle cases", 1)[1].split("\n## ", 1)[0]
     assert "test validators, not importers" in section
     assert f"| `reference` | ✓ {len(invalid)}/{len(invalid)} |" in section
@@ -73,4 +97,4 @@ def test_a_failed_invalid_bundle_case_shows_in_the_validator_row() -> None:
     total = sum(c.startswith("invalid/") for c in broken["cases"])
     page = render({**boards, "reference": broken})
     assert f"| `reference` | ✗ {total - 1}/{total} |" in page
-    assert "✗" not in _row(page, "| `reference` | NumPy")  # the model cases still all pass
+    assert "✗" not in _row(page, "| `reference` | NumPy", "core")  # the model cases still all pass

@@ -93,10 +93,13 @@ def _lookup(attributes: dict[str, Any], path: str) -> Any:
 
 def _holds(attributes: dict[str, Any], condition: str) -> bool:
     """A ``when`` condition: ``name`` (or a /-path) that is true, ``name=value`` naming an enum value,
-    or ``name!=null`` for an attribute that is set (not null, not empty)."""
+    ``name!=null`` for an attribute that is set (not null, not empty), or ``name!=value`` for any other value."""
     if condition.endswith("!=null"):
         value = _lookup(attributes, condition[: -len("!=null")])
         return value is not None and value != "" and value != []
+    if "!=" in condition:
+        path, _, expected = condition.partition("!=")
+        return bool(_lookup(attributes, path) != expected)
     path, equals, expected = condition.partition("=")
     value = _lookup(attributes, path)
     return value == expected if equals else value is True

@@ -66,7 +66,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         return EXIT_OK
     from kif.keras import convert
 
-    target = convert(args.src, args.dst, weights=args.weights, allow_custom=args.allow_custom, overwrite=args.force)
+    target = convert(args.src, args.dst, weights=args.weights, allow_custom=args.allow_custom, custom=args.custom, overwrite=args.force)
     print(f"wrote {target}")
     return EXIT_OK
 
@@ -176,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-custom",
         action="store_true",
         help="keep unknown layer classes as namespaced custom types (keras.custom:Class) with their config and weights",
+    )
+    p.add_argument(
+        "--custom",
+        metavar="DEFS",
+        help="JSON file of composite definitions for custom layer classes, by Keras class name (spec/composites.md)",
     )
     p.set_defaults(func=_cmd_convert)
 

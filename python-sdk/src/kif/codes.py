@@ -28,7 +28,7 @@ CODES: dict[str, tuple[str, str]] = {
     "archive-too-many-members": (ERROR, "The archive has more members than the reader accepts."),
     # graph document
     "document-too-large": (ERROR, "model.json is larger than the reader accepts."),
-    "document-invalid-json": (ERROR, "model.json is not UTF-8 JSON, or repeats an object key."),
+    "document-invalid-json": (ERROR, "model.json is not UTF-8 JSON, repeats an object key, or holds a number beyond the binary64 range."),
     "schema-violation": (ERROR, "The document breaks the graph schema."),
     "version-unsupported-major": (ERROR, "kif_version has a major version this reader does not read."),
     "version-newer-minor": (WARNING, "kif_version is a newer minor version; unknown optional fields are ignored."),
@@ -39,6 +39,7 @@ CODES: dict[str, tuple[str, str]] = {
     "layer-attribute-missing": (ERROR, "An attribute is absent (writers emit every attribute)."),
     "layer-attribute-unknown": (ERROR, "An attribute is not defined for the layer type."),
     "layer-arity": (ERROR, "A layer has the wrong number of inputs or outputs."),
+    "layer-input-missing": (ERROR, "A required input is null, or an input its page requires together with others is given without them."),
     "layer-weight-missing": (ERROR, "A layer lacks a weight its type and attributes require."),
     "layer-weight-unknown": (ERROR, "A layer names a weight role its type does not define."),
     "layer-weight-rank": (ERROR, "A weight has the wrong rank for its role."),
@@ -65,6 +66,7 @@ CODES: dict[str, tuple[str, str]] = {
     "weights-tensor-extra": (ERROR, "A weight file holds a tensor the index does not list."),
     "weights-dtype-mismatch": (ERROR, "A tensor's dtype differs between the index and the file header."),
     "weights-shape-mismatch": (ERROR, "A tensor's shape differs between the index and the file header."),
+    "weights-bool-invalid": (ERROR, "A bool tensor of a weight or self-test file holds a byte other than 0 or 1."),
     "weights-checksum-mismatch": (ERROR, "A file's SHA-256 differs from the document."),
     "weights-unreferenced": (WARNING, "A tensor of the index is used by no layer."),
     # self-test

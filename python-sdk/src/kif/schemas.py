@@ -40,6 +40,12 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 @functools.cache
+def one(relative_path: str) -> dict[str, Any]:
+    """One schema file by its path relative to ``schemas/`` (read once; the fast path reads only the files it uses)."""
+    return _read(schema_dir() / relative_path)
+
+
+@functools.cache
 def all_schemas() -> dict[str, dict[str, Any]]:
     """Every schema file, keyed by its path relative to ``schemas/`` (e.g. ``layers/Dense.schema.json``)."""
     root = schema_dir()

@@ -38,10 +38,15 @@ def test_lambda_layer_is_refused(tmp_path: Path) -> None:
     _assert_refused(result, target, "lambda_1", "Lambda", "Python code")
 
 
-def test_unknown_custom_class_is_refused_and_names_the_opt_in(tmp_path: Path) -> None:
+def test_unknown_custom_class_is_refused_and_names_the_opt_ins(tmp_path: Path) -> None:
+    # The real file's tfa InstanceNormalization is in the built-in library; a class no library knows is refused.
+    source = tmp_path / "acme.h5"
+    shutil.copyfile(_realworld("cyclegan-cifar10-generator/cyclegan_cifar10-g_source.h5"), source)
+    with h5py.File(source, "r+") as f:
+        f.attrs["model_config"] = f.attrs["model_config"].replace('"InstanceNormalization"', '"AcmeNorm"')
     target = tmp_path / "out.kif"
-    result = _convert(_realworld("cyclegan-cifar10-generator/cyclegan_cifar10-g_source.h5"), target)
-    _assert_refused(result, target, "instance_normalization_7", "InstanceNormalization", "--allow-custom")
+    result = _convert(source, target)
+    _assert_refused(result, target, "instance_normalization_7", "AcmeNorm", "--custom", "--allow-custom")
 
 
 def test_corrupt_hdf5_is_refused(tmp_path: Path) -> None:

@@ -46,7 +46,12 @@ FORMER_FAILURES = [
 
 
 # Cases whose rebuilt Keras model the torch backend cannot run (the test oracle's backend, not the round trip).
-KERAS_TORCH_CANNOT_RUN = {"int32-maxpooling1d-same": "torch's max_pool1d has no integer kernel"}
+KERAS_TORCH_CANNOT_RUN = {
+    "int32-maxpooling1d-same": "torch's max_pool1d has no integer kernel",
+    # Keras-torch's STFT window for an odd fft_length differs from TensorFlow's, and TF defines the layer (the
+    # expected outputs are TF-written): the rebuilt graph is checked through the runtime instead
+    "mel-odd-fft": "Keras-torch windows an odd-length FFT differently from TensorFlow",
+}
 
 
 def _wiring(model: kif.Model) -> list[tuple[Any, ...]]:
@@ -88,6 +93,12 @@ def test_to_keras_then_export_gives_the_same_graph(folder: Path, tmp_path: Path)
 
     spec = json.loads((folder / "case.json").read_text(encoding="utf-8"))
     original = kif.load(folder / "model.kif")
+    if original.composites:
+        # to_keras does not rebuild composite types yet (issue #13): one error naming the layer and its type
+        with pytest.raises(kif.KifError) as refused:
+            to_keras(original)
+        assert any(c in refused.value.message for c in original.composites)
+        return
     if any(t.startswith("op.") for t in spec["layer_types"]):
         # to_keras cannot rebuild primitive ops yet (issue #13): it must refuse, in one error naming the layer.
         with pytest.raises(kif.KifError) as refused:

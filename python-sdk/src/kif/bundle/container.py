@@ -23,6 +23,7 @@ from kif.validate.report import Finding
 
 DOCUMENT = "model.json"
 MAX_MEMBERS = 4096
+MAX_EXTRACT_VERSION = 45  # 4.5: STORED and ZIP64; later versions add compression, encryption or patching
 # fullmatch, never `$`: Python's `$` also matches before a trailing newline, so "model.json\n" would pass.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
@@ -168,6 +169,9 @@ def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size
         container.add("archive-duplicate-member", f"Member {name!r} appears more than once", name)
         container.members.pop(name, None)
         return None
+    if info.extract_version > MAX_EXTRACT_VERSION:  # the low byte of "version needed to extract"; zipfile refuses > 63 itself
+        container.add("archive-corrupt", f"Member needs ZIP version {info.extract_version / 10:.1f} to extract; at most 4.5 is read", name)
+        return None
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
         container.add("bundle-symlink", "Expected regular files. Received: a symbolic link", name)
@@ -246,6 +250,6 @@ def _check_overlaps(container: Container, spans: list[tuple[int, int, str]]) -> 
     spans.sort()
     for (_, end, name), (start, _, other) in itertools.pairwise(spans):
         if start < end:
-            container.add("archive-bomb", f"Member data overlaps member {other!r}", name)
+            container.add("archive-bomb", f"Member data overlaps member {name!r}", other)  # the later member is blamed
             container.members.pop(name, None)
             container.members.pop(other, None)

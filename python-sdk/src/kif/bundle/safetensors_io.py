@@ -14,8 +14,9 @@ import json
 import math
 import os
 import struct
+import zlib
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -216,12 +217,14 @@ class Digests:
     """SHA-256 digests of one written safetensors file (spec/integrity.md).
 
     ``sha256``: the whole file (None unless asked for); ``header_sha256``: the length prefix and header JSON;
-    ``tensors``: tensor name → the digest of its data bytes.
+    ``tensors``: tensor name → the digest of its data bytes; ``crc32``: the whole file's CRC-32 (None unless asked
+    for: a ZIP member needs it).
     """
 
     sha256: str | None
     header_sha256: str
     tensors: dict[str, str]
+    crc32: int | None = None
 
 
 def write(
@@ -231,9 +234,11 @@ def write(
     progress: Callable[[int], None] | None = None,
     *,
     whole_file: bool = True,
+    crc: bool = False,
 ) -> Digests:
     """Stream a safetensors file to ``stream`` and hash it in the same pass: the header and each tensor always,
-    the whole file too when ``whole_file`` (two digests per byte: 0.1 readers need it, 0.2 readers do not).
+    the whole file too when ``whole_file`` (two digests per byte: 0.1 readers need it, 0.2 readers do not), and
+    its CRC-32 when ``crc`` (for a ZIP member: computed on another core, in file order, while this thread writes).
 
     ``progress`` is called with the number of bytes of each piece written (the header, then each chunk).
     """
@@ -245,25 +250,59 @@ def write(
     if progress is not None:
         progress(len(head))  # callers count whole files (file_size), header included
     per_tensor: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        # Per-tensor digests are computed on other cores while this thread writes (hashlib and file writes both
-        # release the GIL on large buffers), so a save costs the write, not write + hash. Arrays already in file
-        # layout are all queued at once; one that needs its bytes made (a deferred tensor read from a Keras file,
-        # a strided or big-endian array) is hashed while it is being written, so such copies never pile up.
-        ahead = {n: pool.submit(_sha256, v) for n in order if (v := _in_place(tensors[n])) is not None}
-        for name in order:
-            data = _file_bytes(tensors[name])
-            pending = ahead.get(name) or pool.submit(_sha256, data)
-            for start in range(0, len(data), _CHUNK):
-                chunk = data[start : start + _CHUNK]
-                stream.write(chunk)
-                if file_digest is not None:
-                    file_digest.update(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-            per_tensor[name] = pending.result()
+    checksum = _RunningCrc(head) if crc else None
+    try:
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            # Per-tensor digests are computed on other cores while this thread writes (hashlib and file writes both
+            # release the GIL on large buffers), so a save costs the write, not write + hash. Arrays already in file
+            # layout are all queued at once; one that needs its bytes made (a deferred tensor read from a Keras file,
+            # a strided or big-endian array) is hashed while it is being written, so such copies never pile up.
+            ahead = {n: pool.submit(_sha256, v) for n in order if (v := _in_place(tensors[n])) is not None}
+            for name in order:
+                data = _file_bytes(tensors[name])
+                pending = ahead.get(name) or pool.submit(_sha256, data)
+                if checksum is not None:
+                    checksum.add(data)
+                for start in range(0, len(data), _CHUNK):
+                    chunk = data[start : start + _CHUNK]
+                    stream.write(chunk)
+                    if file_digest is not None:
+                        file_digest.update(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+                per_tensor[name] = pending.result()
+                if checksum is not None and name not in ahead:
+                    checksum.wait()  # bytes made for this write: released before the next tensor's are made
+        if checksum is not None:
+            checksum.wait()
+    finally:
+        if checksum is not None:
+            checksum.close()  # also when a write fails: no worker thread left behind
     whole = file_digest.hexdigest() if file_digest is not None else None
-    return Digests(whole, hashlib.sha256(head).hexdigest(), per_tensor)
+    return Digests(whole, hashlib.sha256(head).hexdigest(), per_tensor, checksum.crc if checksum is not None else None)
+
+
+class _RunningCrc:
+    """CRC-32 of a sequence of buffers, computed in order on one worker thread (zlib releases the GIL on large
+    buffers), so the writing thread does not pay for it."""
+
+    def __init__(self, head: bytes) -> None:
+        self.crc = zlib.crc32(head)
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.last: Future[None] | None = None
+
+    def _step(self, data: memoryview) -> None:
+        self.crc = zlib.crc32(data, self.crc)
+
+    def add(self, data: memoryview) -> None:
+        self.last = self.pool.submit(self._step, data)
+
+    def wait(self) -> None:
+        if self.last is not None:
+            self.last.result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _in_place(array: np.ndarray) -> memoryview | None:

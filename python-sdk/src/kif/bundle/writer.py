@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,6 +22,8 @@ from kif.bundle.atomic import atomic_bundle
 from kif.bundle.container import DOCUMENT
 from kif.bundle.destination import plan
 from kif.bundle.precheck import check_document
+from kif.bundle.stored_zip import ZIP64_LIMIT as _ZIP64_LIMIT
+from kif.bundle.stored_zip import StoredZipWriter
 from kif.errors import KifError, UsageError
 from kif.graph import Model
 from kif.progress import Progress
@@ -32,7 +34,7 @@ DIGEST_FORMS = ("tensor", "file", "both")
 TENSOR_DIGESTS_SINCE = "0.2.0"  # header_sha256 and per-tensor sha256 (spec/integrity.md)
 _ALIGNMENT = 64  # archive members start 64-byte aligned so memory maps hit aligned addresses
 _ALIGN_EXTRA_ID = 0xD935  # the extra-field id zipalign uses for padding
-_ZIP64_LIMIT = (1 << 31) - 1
+_EXTERNAL_ATTR = 0o100644 << 16  # a regular file, rw-r--r--
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # reproducible archives
 
 
@@ -204,16 +206,22 @@ def _write_directory(
 def _write_archive(
     path: Path, model: Model, members: dict[str, dict[str, np.ndarray]], advance: Callable[[int], None], digests: str
 ) -> None:
+    """The bytes zipfile would write (kif.bundle.stored_zip), with each member's CRC-32 computed off this thread."""
     written = {}
-    with open(path, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+    with open(path, "wb") as raw:
+        archive = StoredZipWriter(raw, _FIXED_DATE, _EXTERNAL_ATTR)
         for name, tensors in members.items():
             size = safetensors_io.file_size(tensors)
-            info = _aligned_info(name, raw.tell(), size)
-            with archive.open(info, "w", force_zip64=size > _ZIP64_LIMIT) as stream:
-                found = safetensors_io.write(stream, tensors, progress=advance, whole_file=_whole_file(name, digests))  # type: ignore[arg-type]
-                written[name] = (found, size)
+            archive.start(name, _alignment_extra(name, raw.tell(), size), zip64=size > _ZIP64_LIMIT)
+            data_start = raw.tell()
+            found = safetensors_io.write(raw, tensors, progress=advance, whole_file=_whole_file(name, digests), crc=True)
+            if found.crc32 is None or raw.tell() - data_start != size:  # the planned size went into the header
+                raise KifError(f"Internal error: {name} was not written as planned ({size} bytes)", code="write-failed")
+            archive.finish(size, found.crc32)
+            written[name] = (found, size)
         document = _document(model, members, written, digests)
-        archive.writestr(_aligned_info(DOCUMENT, raw.tell(), len(document)), document)
+        archive.write_member(DOCUMENT, document, zlib.crc32(document), _alignment_extra(DOCUMENT, raw.tell(), len(document)))
+        archive.close()
 
 
 def _whole_file(name: str, digests: str) -> bool:
@@ -231,16 +239,12 @@ def _at_least(version: Any, floor: str) -> Any:
         return version
 
 
-def _aligned_info(name: str, header_offset: int, size: int) -> zipfile.ZipInfo:
-    """A STORED ZipInfo whose data starts on a multiple of _ALIGNMENT bytes."""
-    info = zipfile.ZipInfo(name, date_time=_FIXED_DATE)
-    info.compress_type = zipfile.ZIP_STORED
-    info.external_attr = 0o100644 << 16  # a regular file
+def _alignment_extra(name: str, header_offset: int, size: int) -> bytes:
+    """The extra field that makes a STORED member's data start on a multiple of _ALIGNMENT bytes."""
     zip64_extra = 20 if size > _ZIP64_LIMIT else 0
     data_start = header_offset + 30 + len(name.encode()) + zip64_extra + 4
     pad = -data_start % _ALIGNMENT
-    info.extra = struct.pack("<HH", _ALIGN_EXTRA_ID, pad) + b"\0" * pad
-    return info
+    return struct.pack("<HH", _ALIGN_EXTRA_ID, pad) + b"\0" * pad
 
 
 def _fsync(stream: BinaryIO) -> None:

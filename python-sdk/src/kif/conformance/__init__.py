@@ -86,7 +86,8 @@ class ReferenceBackend:
     def validate(self, path: str) -> list[dict[str, Any]]:
         import kif
 
-        return [{"code": f.code, "pointer": f.pointer} for f in kif.validate(path).errors]
+        report = kif.validate(path)
+        return [{"code": f.code, "pointer": f.pointer, "severity": f.severity} for f in [*report.errors, *report.warnings]]
 
 
 __all__ = ["ENV", "PACKAGED", "SOURCE_TREE", "ReferenceBackend", "runner", "suite_dir"]

@@ -4,7 +4,10 @@ Every case.json is valid against conformance/case.schema.json; ids are unique an
 match their folder; descriptions are unique, short and free of "should"; every
 positive bundle (an archive, STORED or ZIP64, or a bundle directory) passes ``kif.validate`` and holds exactly the layer types its
 case.json lists; input and expected files hold exactly the declared names; spec
-sections exist; every catalog layer type has a case; VERSION holds a version.
+sections exist; every catalog layer type has a case; VERSION holds a version. Every negative
+case names a known code with its severity, and the reference validator reports it at the
+expected pointer (a warning case: and no error); every error and warning code of the closed
+list has a negative case or an exemption in spec/errors.md.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from safetensors import safe_open
 
-from kif import catalog
+from kif import catalog, codes
 from kif.bundle.container import open_container
 from kif.validate import tensor_digests
 
@@ -44,6 +47,7 @@ def check_suite(suite: Path, *, validate_bundles: bool = True) -> list[str]:
     seen_ids: dict[str, Path] = {}
     seen_descriptions: dict[str, Path] = {}
     covered: set[str] = set()
+    asserted: set[str | None] = set()
     for path in files:
         rel = path.parent.relative_to(suite).as_posix()
         spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -60,6 +64,8 @@ def check_suite(suite: Path, *, validate_bundles: bool = True) -> list[str]:
             problems.append(f"{rel}: description {description!r} also used by {seen_descriptions[description]}")
         seen_descriptions.setdefault(description, path.parent)
         if "expect" in spec:
+            problems += _check_invalid_case(path.parent, spec, rel, validate_bundles, kif)
+            asserted.add(spec.get("expect", {}).get("code"))
             continue
         if spec.get("group") != path.parent.parent.name:
             problems.append(f"{rel}: group {spec.get('group')!r} differs from the folder {path.parent.parent.name!r}")
@@ -68,6 +74,41 @@ def check_suite(suite: Path, *, validate_bundles: bool = True) -> list[str]:
     missing = sorted(set(catalog.catalog()) - covered)
     if missing:
         problems.append(f"catalog layer types without a case: {', '.join(missing)}")
+    needed = {code for code, (severity, _) in codes.CODES.items() if severity in (codes.ERROR, codes.WARNING)}
+    unasserted = sorted(needed - asserted - _exempt_codes(repo / "spec" / "errors.md"))
+    if unasserted:
+        problems.append(f"finding codes without a negative case or an exemption in spec/errors.md: {', '.join(unasserted)}")
+    return problems
+
+
+def _exempt_codes(errors_md: Path) -> set[str]:
+    """Codes spec/errors.md ("Negative cases") says an SDK test asserts instead; all codes when the spec is absent
+    (an installed copy of the suite carries no spec: only a source checkout can be checked for coverage)."""
+    if not errors_md.is_file():
+        return set(codes.CODES)
+    body = errors_md.read_text(encoding="utf-8").split("\n## Negative cases\n", 1)[-1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([a-z0-9-]+)` \|", body, flags=re.MULTILINE))
+
+
+def _check_invalid_case(folder: Path, spec: dict[str, Any], rel: str, validate_bundles: bool, kif: Any) -> list[str]:
+    expect = spec.get("expect", {})
+    code, pointer, severity = expect.get("code"), expect.get("pointer"), expect.get("severity", codes.ERROR)
+    if code not in codes.CODES:
+        return [f"{rel}: expect.code {code!r} is not a finding code of spec/errors.md"]
+    actual = codes.CODES[code][0]
+    if actual != severity:
+        return [f"{rel}: {code} is a{'n' if actual == codes.ERROR else ''} {actual}; expect.severity is {severity!r}"]
+    target = folder / "bundle" if (folder / "bundle").is_dir() else folder / "bundle.kif"
+    if not (target.is_dir() or target.is_file() or target.is_symlink()):
+        return [f"{rel}: missing bundle/ or bundle.kif"]
+    if not validate_bundles:
+        return []
+    findings = kif.validate(target).findings
+    got = [(f.code, f.pointer) for f in findings if f.severity == severity]
+    problems = [] if (code, pointer) in got else [f"{rel}: kif.validate does not report {code} at {pointer!r}; it reports {got[:4]}"]
+    errors = [str(f) for f in findings if f.severity == codes.ERROR]
+    if severity == codes.WARNING and errors:
+        problems.append(f"{rel}: a warning case must hold an otherwise valid bundle; kif.validate reports errors {errors[:2]}")
     return problems
 
 
@@ -92,12 +133,14 @@ def _check_model_case(folder: Path, spec: dict[str, Any], rel: str, repo: Path, 
             problems.append(f"{rel}: model.kif is invalid: {[str(f) for f in report.errors][:3]}")
             return problems
     model = kif.load(bundle)
-    types = sorted({layer.type for layer in model.layers})
+    types = sorted({layer.type for layer in model.inlined().layers})  # a composite call counts as its body's types
     if types != sorted(spec.get("layer_types", [])):
         problems.append(f"{rel}: layer_types {spec.get('layer_types')} but the bundle has {types}")
     if [s.name for s in model.inputs] != spec.get("inputs") or [s.name for s in model.outputs] != spec.get("outputs"):
         problems.append(f"{rel}: inputs/outputs differ from the bundle's graph order")
-    needed = catalog.required_version(model.layers)  # writers stamp the lowest version a document needs
+    needed = catalog.required_version(model.inlined().layers)  # writers stamp the lowest version a document needs
+    if model.composites:
+        needed = max(needed, "0.2.0", key=catalog.version_key)  # composites are a 0.2.0 feature
     if tensor_digests.uses_per_tensor_digests(json.loads(open_container(bundle).read("model.json"))):
         needed = max(needed, tensor_digests.SINCE, key=catalog.version_key)
     if not model.kif_version == spec.get("spec_version") == needed:

@@ -29,11 +29,24 @@ def _is_invalid(case_id: str) -> bool:
     return case_id.startswith("invalid/")
 
 
-def _counts(board: Mapping[str, Any], level: str) -> str:
+OUTCOMES = (("pass", "Pass"), ("not-supported", "Not supported"), ("fail", "Fail"), ("error", "Error"))
+
+
+def _level_counts(board: Mapping[str, Any], level: str) -> dict[str, int]:
+    """Outcome counts of the positive cases of ``level``; they add up to the same case count for every backend."""
     cases = [c for case_id, c in board["cases"].items() if c["level"] == level and not _is_invalid(case_id)]
-    passed = sum(c["status"] == "pass" for c in cases)
-    mark = "✓" if passed == len(cases) else "✗"
-    return f"{mark} {passed}/{len(cases)}"
+    return {status: sum(c["status"] == status for c in cases) for status, _ in OUTCOMES}
+
+
+def _type_cell(counts: Mapping[str, int] | None) -> str:
+    """``✓ P/T`` when every case passes, else ``P/T`` with the other outcomes named (T: every case with the type)."""
+    if counts is None:
+        return "—"
+    total = counts["passed"] + counts["not_supported"] + counts["failed"] + counts["errors"]
+    rest = [f"{counts[key]} {label}" for key, label in (("not_supported", "n/s"), ("failed", "fail"), ("errors", "error")) if counts[key]]
+    if not rest:
+        return f"✓ {counts['passed']}/{total}"
+    return f"{'✗ ' if counts['failed'] or counts['errors'] else ''}{counts['passed']}/{total} ({', '.join(rest)})"
 
 
 def _validator_cell(board: Mapping[str, Any]) -> str:
@@ -59,15 +72,23 @@ def render(boards: Mapping[str, Mapping[str, Any]]) -> str:
         "Each case runs a bundle on the backend and compares its outputs with the expected ones",
         "(`conformance/cases/`).",
         "",
-        "| Backend | What it is | Spec | Suite | Core cases | Extended cases |",
-        "|---|---|---|---|---|---|",
+        "Every row counts the same cases (all positive cases of its level), so Pass + Not supported + Fail + Error",
+        "is the same number in each row of a level. *Not supported*: the backend refused the case (for example a",
+        "layer type it does not implement), which [Conformance](spec/conformance.md) scores apart from a wrong",
+        "result (*Fail*) or a crash (*Error*).",
+        "",
+        "| Backend | What it is | Spec | Suite | Level | Cases | " + " | ".join(label for _, label in OUTCOMES) + " |",
+        "|---|---|---|---|---|---:|" + "---:|" * len(OUTCOMES),
     ]
     for name in names:
         board = boards[name]
-        lines.append(
-            f"| `{name}` | {BACKENDS.get(name, name)} | {board['spec_version']} | {board['suite_version']} | "
-            f"{_counts(board, 'core')} | {_counts(board, 'extended')} |"
-        )
+        for level in ("core", "extended"):
+            counts = _level_counts(board, level)
+            mark = "✓ " if counts["pass"] == sum(counts.values()) else ""
+            lines.append(
+                f"| `{name}` | {BACKENDS.get(name, name)} | {board['spec_version']} | {board['suite_version']} | {level} | "
+                f"{sum(counts.values())} | {mark}{counts['pass']} | " + " | ".join(str(counts[s]) for s, _ in OUTCOMES[1:]) + " |"
+            )
     lines += [
         "",
         "## Invalid-bundle cases",
@@ -86,22 +107,15 @@ def render(boards: Mapping[str, Mapping[str, Any]]) -> str:
     if not failures:
         lines.append("None: every backend passes every case it runs, core and extended.")
     else:
-        lines += ["| Backend | Case | Level | Reason |", "|---|---|---|---|"]
+        lines += ["| Backend | Case | Level | Outcome | Reason |", "|---|---|---|---|---|"]
         for name, case, info in failures:
             reason = str(info.get("detail", info["status"])).replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| `{name}` | `{case}` | {info['level']} | {reason} |")
+            lines.append(f"| `{name}` | `{case}` | {info['level']} | {info['status']} | {reason} |")
     lines += ["", "## Per layer type", "", "| Layer type | " + " | ".join(f"`{n}`" for n in names) + " |"]
     lines.append("|---|" + "---|" * len(names))
     types = sorted({t for board in boards.values() for t in board["layer_types"]})
     for layer_type in types:
-        cells = []
-        for name in names:
-            counts = boards[name]["layer_types"].get(layer_type)
-            if counts is None:
-                cells.append("—")
-            else:
-                total = counts["passed"] + counts["failed"]
-                cells.append(f"{'✓' if counts['failed'] == 0 else '✗'} {counts['passed']}/{total}")
+        cells = [_type_cell(boards[name]["layer_types"].get(layer_type)) for name in names]
         lines.append(f"| {layer_type} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -38,6 +38,7 @@ _EXTRA = {"onnxruntime": ("onnx", "onnxruntime"), "torch": ("torch",)}
 Runner = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 _SESSIONS: dict[int, dict[tuple[str, int], Runner]] = {}
 _LOCK = threading.Lock()
+_AVAILABLE: set[str] = {"reference"}
 
 __all__ = ["DEFAULT", "ENGINES", "check", "forget", "run", "session"]
 
@@ -48,10 +49,12 @@ def check(engine: str, threads: int = 1) -> str:
         raise UsageError(f"Expected an engine, one of {', '.join(ENGINES)}. Received: engine={engine!r}", code="usage")
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
         raise UsageError(f"Expected threads to be an integer >= 0 (0: the engine's default). Received: threads={threads!r}", code="usage")
-    from kif._optional import require
+    if engine not in _AVAILABLE:  # the dependency check imports modules: once per engine, not on every run
+        from kif._optional import require
 
-    for module in _EXTRA.get(engine, ()):
-        require(module, f"the {engine} engine")
+        for module in _EXTRA.get(engine, ()):
+            require(module, f"the {engine} engine")
+        _AVAILABLE.add(engine)
     return engine
 
 
@@ -84,7 +87,7 @@ def run(
     threads: int = 1,
 ) -> dict[str, np.ndarray]:
     """Outputs keyed by graph output name, in graph order, from ``engine``."""
-    check(engine, threads)
+    check(engine, threads)  # a wrong engine or a missing extra fails before the model is read
     if not isinstance(model, Model):
         from kif.bundle.reader import load
 

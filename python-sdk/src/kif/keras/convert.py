@@ -76,17 +76,22 @@ def _malformed(exc: BaseException, file: str, pointer: str | None, where: str) -
     return ConversionError(f"{where}: the config is malformed ({detail[:200]})", code="convert-config", file=file, pointer=pointer)
 
 
-def keras_to_model(source: KerasSource, *, allow_custom: bool = False) -> Model:
-    """The KIF model of a Keras source; every refusal is a ConversionError naming the file and the layer."""
+def keras_to_model(source: KerasSource, *, allow_custom: bool = False, custom: Any = None) -> Model:
+    """The KIF model of a Keras source; every refusal is a ConversionError naming the file and the layer.
+
+    ``custom``: composite definitions for custom classes (a DEFS.json path or its parsed mapping, kif.keras.custom_defs).
+    """
+    from kif.keras import custom_defs
+
     try:
-        return _to_model(source, allow_custom)
+        return _to_model(source, allow_custom, custom if isinstance(custom, custom_defs.Definitions) else custom_defs.load(custom))
     except ConversionError:
         raise
     except KifError as exc:  # e.g. a shape rule's GraphError: same code and place, the converter's type
         raise ConversionError(exc.message, code=exc.code, file=exc.file or str(source.path), pointer=exc.pointer) from None
 
 
-def _to_model(source: KerasSource, allow_custom: bool) -> Model:
+def _to_model(source: KerasSource, allow_custom: bool, custom: Any) -> Model:
     file = str(source.path)
     check_model(source.config, file)  # every key and type the topology builder indexes, before it does
     try:
@@ -98,7 +103,8 @@ def _to_model(source: KerasSource, allow_custom: bool) -> Model:
     tensor_of: dict[tuple[tuple[str, ...], str], str] = {}  # (the layer object's first save path, role) → tensor, shared by calls
     masks: dict[str, str] = {}  # tensor → the mask Keras would attach to it
     aliases, dropped = _mask_op_aliases(topology.nodes)
-    type_of = _type_lookup(topology.inputs, layers, weights)
+    composites: dict[str, Any] = {}  # composite definitions the custom classes' calls need
+    type_of = _type_lookup(topology.inputs, layers, weights, composites)
 
     def shape_of(tensor: str) -> tuple[int | None, ...] | None:
         found = type_of(tensor)
@@ -118,6 +124,8 @@ def _to_model(source: KerasSource, allow_custom: bool) -> Model:
             masks,
             shape_of,
             type_of,
+            custom,
+            composites,
         )
         try:
             mapped_layers = map_node(ctx)
@@ -147,6 +155,7 @@ def _to_model(source: KerasSource, allow_custom: bool) -> Model:
         weights=weights,
         producer={"name": "kif-python (keras converter)", "version": __version__},
         metadata={"source_format": source.format, "source_keras_version": source.keras_version},
+        composites=composites,
     )
     _infer_outputs(model)
     return model
@@ -210,12 +219,13 @@ def _mask_op_aliases(nodes: list[Any]) -> tuple[dict[str, str], set[str]]:
     return aliases, dropped
 
 
-def _type_lookup(graph_inputs: list[Any], layers: list[Layer], weights: dict[str, Any]) -> Any:
+def _type_lookup(graph_inputs: list[Any], layers: list[Layer], weights: dict[str, Any], composites: dict[str, Any]) -> Any:
     """The dtype and static shape of a tensor produced so far (for the few mappings that depend on them).
 
     Inference is incremental: each call infers only the layers mapped since the previous call, from the
     types already known, so a model with 20,000 ExpandDims ops is inferred once overall, not once per op.
     """
+    from kif.composites import inline
     from kif.layers import TensorType
     from kif.shapes import infer
 
@@ -226,7 +236,7 @@ def _type_lookup(graph_inputs: list[Any], layers: list[Layer], weights: dict[str
 
     def type_of(tensor: str) -> TensorType | None:
         nonlocal done
-        fresh = layers[done:]
+        fresh = inline(layers[done:], composites)[0] if composites else layers[done:]
         done = len(layers)
         needed = {t for layer in fresh for t in layer.inputs if t is not None and t in known}
         specs = [TensorSpec(t, known[t].dtype, tuple(known[t].shape)) for t in needed]
@@ -278,6 +288,7 @@ def _infer_outputs(model: Model) -> None:
     from kif.shapes import infer
 
     weight_shapes = {n: tuple(t.shape) for n, t in model.weights.items()}
+    model = model.inlined()  # composite calls infer through their bodies; the outputs' specs are shared objects
     known = infer(model.inputs, model.layers, weight_shapes)
     custom = [layer for layer in model.layers if catalog.is_custom(layer.type)]
     for _ in custom:
@@ -310,10 +321,14 @@ def convert(
     *,
     weights: str | os.PathLike[str] | None = None,
     allow_custom: bool = False,
+    custom: Any = None,
     progress: bool | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Convert a Keras file to a KIF bundle at ``dst`` (``.kif`` archive or directory).
+
+    ``custom``: composite definitions for the file's custom classes (a DEFS.json path or mapping, spec/composites.md),
+    tried before the built-in library of well-known third-party classes (kif.keras.builtin_composites).
 
     ``dst`` must not be the source; an existing bundle there is replaced only with
     ``overwrite=True``, and nothing else is ever replaced (``kif.bundle.destination``).
@@ -324,13 +339,16 @@ def convert(
 
     # Before the source is opened: a refused destination costs nothing and touches nothing.
     plan(dst, overwrite=overwrite, sources=[src] if weights is None else [src, weights])
+    from kif.keras import custom_defs
+
+    definitions = custom_defs.load(custom)  # a broken definitions file is refused before the Keras file is read
     try:
         source = open_source(src, weights)
     except MALFORMED as exc:  # last resort, as below
         raise _malformed(exc, str(src), None, "The Keras file") from None
     try:
         try:
-            model = keras_to_model(source, allow_custom=allow_custom)
+            model = keras_to_model(source, allow_custom=allow_custom, custom=definitions)
         except KifError as exc:
             exc.file = exc.file or str(src)
             raise type(exc)(exc.message, code=exc.code, file=exc.file, pointer=exc.pointer) from None

@@ -149,21 +149,28 @@ def _fold_drop_masks(kif_model: Any, config: dict[str, Any]) -> None:
     kif_model.layers = kept
 
 
-def export(model: Any, path: str | os.PathLike[str], *, allow_custom: bool = False, **save_kwargs: Any) -> Path:
+def export(
+    model: Any, path: str | os.PathLike[str], *, allow_custom: bool = False, custom: Any = None, **save_kwargs: Any
+) -> Path:
     """Write the in-memory Keras 3 ``model`` as a KIF bundle at ``path`` (``.kif`` archive or directory).
 
     The model must be Sequential or Functional (a subclassed model without a functional config
     cannot be described as a graph); its current weights are written. ``save_kwargs`` go to ``kif.save``.
+    A custom layer becomes a composite: from ``custom`` (definitions as for ``kif convert --custom``), the
+    built-in library, or else traced from its ``call`` (kif.keras.trace), which must use only keras.ops and layers.
     """
     import kif
     from kif.bundle.destination import plan
+    from kif.keras import custom_defs, trace
     from kif.keras.convert import keras_to_model
 
     # The bundle writer's destination rules, before any work: a refused path costs nothing.
     plan(path, archive=save_kwargs.get("archive"), overwrite=bool(save_kwargs.get("overwrite", False)))
     source = model_source(model)
     try:
-        kif_model = keras_to_model(source, allow_custom=allow_custom)
+        definitions = custom_defs.load(custom)
+        definitions = trace.derive(model, definitions, strict=not allow_custom)  # allow_custom: untraceable stay opaque
+        kif_model = keras_to_model(source, allow_custom=allow_custom, custom=definitions)
     finally:
         source.close()
     _fold_drop_masks(kif_model, source.config)

@@ -141,6 +141,8 @@ class Context:
     masks: dict[str, str] = field(default_factory=dict)  # tensor → the bool mask Keras attaches to it
     shape_of: Callable[[str], tuple[int | None, ...] | None] = lambda tensor: None  # static shape of a tensor mapped so far
     type_of: Callable[[str], Any] = lambda tensor: None  # its TensorType (dtype and shape), or None
+    custom: Any = None  # kif.keras.custom_defs.Definitions: composites for custom classes (--custom, the built-in library)
+    composites: dict[str, Any] = field(default_factory=dict)  # the model's composite definitions, filled as layers map
 
     def mask_of(self, tensor: str | None) -> str | None:
         return self.masks.get(tensor) if tensor is not None else None
@@ -284,13 +286,20 @@ def map_generic(ctx: Context) -> list[MappedLayer]:
 
 
 def map_node(ctx: Context) -> list[MappedLayer]:
-    from kif.keras import augment_map, layer_mappers, op_nodes, recurrent_mappers  # noqa: F401  (register the special cases)
+    from kif.keras import augment_map, layer_mappers, op_nodes, recurrent_mappers, signal_mappers  # noqa: F401  (registration)
 
     class_name = ctx.node.class_name
     if is_op(ctx.node):  # keras.ops calls share class names with layers (Add, Concatenate, Reshape…) but not their meaning
         from kif.keras.op_nodes import map_op
 
         return map_op(ctx)
+    registered = ctx.node.registered_name or ""
+    if ">" in registered and not registered.startswith(("keras>", "kif>")):  # a custom class, whatever it is called
+        found = _custom_entries(ctx)
+        if found:
+            from kif.keras.composite_mapper import map_composite
+
+            return map_composite(ctx, found)
     if class_name in MAPPERS:
         return MAPPERS[class_name](ctx)
     kif_type = CLASS_ALIASES.get(class_name, class_name)
@@ -302,8 +311,22 @@ def map_node(ctx: Context) -> list[MappedLayer]:
             if class_name == "Lambda"
             else f"a TensorFlow op node ({ctx.config.get('function', '?')}) with no KIF mapping; rebuild the model with Keras layers"
         )
+    entries = _custom_entries(ctx)
+    if entries:
+        from kif.keras.composite_mapper import map_composite
+
+        return map_composite(ctx, entries)
     if ctx.allow_custom:
         from kif.keras.layer_mappers import map_custom
 
         return map_custom(ctx)
-    raise ctx.fail("unknown layer class; if it is a custom layer, --allow-custom keeps it as a namespaced custom type")
+    raise ctx.fail(
+        "unknown layer class; if it is a custom layer, give its composite definition with --custom DEFS.json "
+        "(spec/composites.md), or --allow-custom keeps it as an opaque namespaced custom type"
+    )
+
+
+def _custom_entries(ctx: Context) -> Any:
+    from kif.keras.custom_defs import Definitions, lookup
+
+    return lookup(ctx.custom or Definitions(), ctx.node.class_name, ctx.node.registered_name)

@@ -61,6 +61,15 @@ def map_op(ctx: Context) -> list[MappedLayer]:
         return prims
 
 
+def _same_shape(ctx: Context, inputs: list[str | None]) -> bool:
+    """A merge layer needs one shape; a broadcasting op (a weight times a batch) maps to the op instead."""
+    shapes = [ctx.shape_of(t) if t is not None else None for t in inputs]
+    first, second = shapes
+    if first is None or second is None:
+        return True
+    return len(first) == len(second) and (first[:1] == (None,)) == (second[:1] == (None,))
+
+
 def _map_layer(ctx: Context) -> list[MappedLayer]:
     node, config, name = ctx.node, ctx.config, ctx.node.class_name
     inputs: list[str | None] = list(node.inputs)
@@ -87,7 +96,7 @@ def _map_layer(ctx: Context) -> list[MappedLayer]:
         kif_type, attrs = "Softmax", {"axis": config.get("axis", -1)}
     elif name == "LogSoftmax" and len(inputs) == 1 and config.get("axis", -1) == -1:
         kif_type, attrs = "Activation", {"activation": "log_softmax"}
-    elif name in _OP_MERGES and len(inputs) == 2 and not numbers:
+    elif name in _OP_MERGES and len(inputs) == 2 and not numbers and _same_shape(ctx, inputs):
         kif_type, attrs = name, {}
     elif name in ("Add", "Subtract", "Multiply", "TrueDivide", "Divide") and len(inputs) == 1 and _rescalable(name, numbers, node):
         kif_type, attrs = "Rescaling", _scalar_rescaling(ctx, name, float(numbers[0]), tensor_first=node.tensor_slots == [0])

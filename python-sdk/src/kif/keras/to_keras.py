@@ -134,6 +134,10 @@ def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: s
         from kif.keras.pooling_same import average_pooling_same
 
         cls = average_pooling_same(kif_type)
+    if kif_type == "Resizing" and attrs["interpolation"] not in ("nearest", "bilinear"):
+        from kif.keras.resize_exact import resizing_exact
+
+        cls = resizing_exact()  # Keras on torch has no lanczos or area and another bicubic
     if kif_type == "GlobalMaxPooling1D" and masked:
         from kif.keras.pooling_same import global_max_pooling_masked
 
@@ -376,10 +380,12 @@ def register_keras_objects() -> None:
     """Register every ``kif>`` Keras object to_keras builds, so ``keras.models.load_model`` reads a saved rebuilt model."""
     from kif.keras.drop_mask import drop_mask_class
     from kif.keras.pooling_same import average_pooling_same, global_max_pooling_masked
+    from kif.keras.resize_exact import resizing_exact
 
     _registered_activations()
     drop_mask_class()
     global_max_pooling_masked()
+    resizing_exact()
     for rank in (1, 2, 3):
         average_pooling_same(f"AveragePooling{rank}D")
 

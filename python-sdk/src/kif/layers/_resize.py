@@ -1,13 +1,16 @@
 """Private image resizing shared by UpSampling2D, Resizing and CenterCrop (spec/layers/Resizing.md).
 
-Half-pixel centers, as keras.ops.image.resize / tf.image.resize. Bilinear resizing is separable:
-each spatial axis is a [out, in] weight matrix; antialiasing widens the triangle filter by the
-downscale factor. Nearest is an exact gather with integer index arithmetic.
+Half-pixel centers, as tf.image.resize. Every method but nearest is separable and linear: each
+spatial axis is a [out, in] weight matrix (bilinear here, the others in _resize_filters);
+antialiasing widens the filter by the downscale factor. Nearest is an exact gather with integer
+index arithmetic.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from kif.layers import _resize_filters
 
 
 def nearest_index(n_in: int, n_out: int) -> np.ndarray:
@@ -36,13 +39,24 @@ def bilinear_weights(n_in: int, n_out: int, antialias: bool = False) -> np.ndarr
     return w
 
 
+def axis_weights(n_in: int, n_out: int, interpolation: str, antialias: bool = False) -> np.ndarray:
+    """The [n_out, n_in] float64 matrix of one axis for every interpolation but nearest."""
+    if interpolation == "bilinear":
+        return bilinear_weights(n_in, n_out, antialias)
+    if interpolation == "area":  # tf.image.resize ignores antialias for area
+        return _resize_filters.area_weights(n_in, n_out)
+    if interpolation == "bicubic" and not antialias:
+        return _resize_filters.bicubic_table(n_in, n_out)
+    return _resize_filters.scale_and_translate(n_in, n_out, interpolation, antialias)
+
+
 def resize(x: np.ndarray, height: int, width: int, interpolation: str, antialias: bool = False) -> np.ndarray:
     """Resize a channels_last batch [N, H, W, C]; float inputs keep their dtype, others come back as float64."""
     h, w = x.shape[1], x.shape[2]
     if interpolation == "nearest":
         return x[:, nearest_index(h, height)][:, :, nearest_index(w, width)]
-    wh = bilinear_weights(h, height, antialias)
-    ww = bilinear_weights(w, width, antialias)
+    wh = axis_weights(h, height, interpolation, antialias)
+    ww = axis_weights(w, width, interpolation, antialias)
     y = np.einsum("oh,nhwc->nowc", wh, x.astype(np.float64), optimize=True)
     y = np.einsum("pw,nowc->nopc", ww, y, optimize=True)
     return y.astype(x.dtype) if x.dtype.name in ("float16", "float32", "float64", "bfloat16") else y

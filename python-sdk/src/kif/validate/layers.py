@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 from kif import catalog
+from kif.validate import rs_schema
 from kif.validate.document import parse_version
 from kif.validate.report import Report
 
@@ -117,11 +118,12 @@ def _attribute_errors(definition: catalog.LayerDef, attributes: dict[str, Any]) 
     key = (definition.type, repr(attributes))
     if key in _SEEN:
         return _SEEN[key]
-    found = []
-    for error in definition.validator.iter_errors(attributes):
-        if error.validator in ("required", "additionalProperties") and not error.absolute_path:
-            continue  # reported above with their own codes (nested ones are reported here)
-        found.append(("/".join(str(p) for p in error.absolute_path), error.message))
+    found: list[tuple[str, str]] = []
+    if not rs_schema.vouches(catalog.schema_path(definition.type), attributes):  # valid: no jsonschema
+        for error in definition.validator.iter_errors(attributes):
+            if error.validator in ("required", "additionalProperties") and not error.absolute_path:
+                continue  # reported above with their own codes (nested ones are reported here)
+            found.append(("/".join(str(p) for p in error.absolute_path), error.message))
     if len(_SEEN) > 4096:
         _SEEN.clear()  # bounded: a long-running process validating many models
     _SEEN[key] = found

@@ -17,6 +17,7 @@ from kif.errors import BundleError, UsageError
 from kif.validate.bounds import check_bounds
 from kif.validate.document import check_schema, check_version, read_document
 from kif.validate.graph_rules import check_graph
+from kif.validate.inputs import check_inputs
 from kif.validate.layers import check_layers
 from kif.validate.report import Report
 from kif.validate.weights import check_weights
@@ -56,6 +57,7 @@ def check(
         return report, None
     check_bounds(doc, report, file)
     check_layers(doc, report, file)
+    check_inputs(doc, report, file)
     check_graph(doc, report, file)
     parsed = Parsed(container, doc)
     if level != "structure":

@@ -10,7 +10,7 @@ from kif import catalog
 from kif.bundle import safetensors_io
 from kif.bundle.container import DOCUMENT, Container
 from kif.errors import WeightsError
-from kif.validate import tensor_digests
+from kif.validate import bool_values, tensor_digests
 from kif.validate.pointer import pointer
 from kif.validate.report import Report
 
@@ -116,15 +116,14 @@ def _check_files(container: Container, doc: dict[str, Any], report: Report, veri
         entries.append(("/self_test", {"path": doc["self_test"]["file"], **doc["self_test"]}))
     for where, entry in entries:
         name = entry["path"]
+        named_at = where + ("/file" if where == "/self_test" else "/path")  # the member of model.json naming the file
         if name in seen or name == DOCUMENT:
-            report.add(
-                "weights-file-duplicate", f"File {name!r} is listed more than once", container.member_label(DOCUMENT), where + "/path"
-            )
+            report.add("weights-file-duplicate", f"File {name!r} is listed more than once", container.member_label(DOCUMENT), named_at)
             continue
         seen.add(name)
         member = container.members.get(name)
         if member is None:
-            report.add("bundle-missing-member", f"Expected file {name!r} listed in model.json", container.label, where + "/path")
+            report.add("bundle-missing-member", f"Expected file {name!r} listed in model.json", container.label, named_at)
             continue
         if member.size != entry["size"]:
             report.add(
@@ -152,6 +151,7 @@ def _check_files(container: Container, doc: dict[str, Any], report: Report, veri
                 container.member_label(name),
                 where + "/sha256",
             )
+        bool_values.check_bools(container, name, header, report)
         if where == "/self_test":
             _check_self_test(doc, header, report, container.member_label(DOCUMENT))
         else:

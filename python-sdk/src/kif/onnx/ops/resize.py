@@ -1,8 +1,9 @@
 """Resizing, CenterCrop and bilinear UpSampling2D: the KIF resize (spec/layers/Resizing.md) written as constant ops.
 
 Input sizes must be static: nearest becomes a Gather per axis with the reference's integer indices,
-bilinear (with or without antialiasing) an Einsum per axis with the reference's [out, in] weight
-matrices (kif.layers._resize), so ONNX Resize's coordinate modes never come into play.
+every other interpolation (bilinear, bicubic, lanczos3/5, area, with or without antialiasing) an Einsum
+per axis with the reference's [out, in] weight matrices (kif.layers._resize.axis_weights), so ONNX
+Resize's coordinate modes and cubic coefficient never come into play.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from kif.layers._resize import aspect_crop_box, bilinear_weights, nearest_index
+from kif.layers._resize import aspect_crop_box, axis_weights, nearest_index
 from kif.onnx._context import ONNX_DTYPES, Ctx
 from kif.onnx.ops import emits
 from kif.onnx.ops._act import to_first, to_last
@@ -33,13 +34,12 @@ def resize(ctx: Ctx, img: str, dtype: str, size: tuple[int, int], target: tuple[
     if interpolation == "nearest":
         y = ctx.node("Gather", [img, ctx.const(nearest_index(h, height), hint="rows")], axis=1)
         return ctx.node("Gather", [y, ctx.const(nearest_index(w, width), hint="cols")], axis=2)
-    if interpolation != "bilinear":
-        raise ctx.refuse(f"interpolation={interpolation!r} is not exported (nearest and bilinear are)")
     is_float = dtype in _FLOATS
     ct = np.dtype(np.float32) if dtype in ("float16", "bfloat16", "float32") else np.dtype(np.float64)
     xf = img if dtype in ("float32", "float64") else ctx.node("Cast", [img], to=ONNX_DTYPES[ct.name])
-    y = ctx.node("Einsum", [ctx.const(bilinear_weights(h, height, antialias).astype(ct), hint="rows"), xf], equation="oh,nhwc->nowc")
-    y = ctx.node("Einsum", [ctx.const(bilinear_weights(w, width, antialias).astype(ct), hint="cols"), y], equation="pw,nowc->nopc")
+    rows, cols = (axis_weights(n, m, interpolation, antialias).astype(ct) for n, m in ((h, height), (w, width)))
+    y = ctx.node("Einsum", [ctx.const(rows, hint="rows"), xf], equation="oh,nhwc->nowc")
+    y = ctx.node("Einsum", [ctx.const(cols, hint="cols"), y], equation="pw,nowc->nopc")
     if is_float:
         return y if ct.name == dtype else ctx.node("Cast", [y], to=ONNX_DTYPES[dtype])
     if dtype == "bool":

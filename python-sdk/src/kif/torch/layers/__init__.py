@@ -41,6 +41,7 @@ def converters() -> dict[str, Converter]:
         ops,
         recurrent,
         shape,
+        signal,
     )
 
     return CONVERTERS

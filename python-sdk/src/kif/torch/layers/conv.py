@@ -63,20 +63,28 @@ class _Conv(nn.Module):
             cu.conv_pads(a["padding"], int(n), k, s, d)
             for n, k, s, d in zip(xf.shape[2:], a["kernel_size"], a["strides"], a["dilation_rate"], strict=True)
         ]
-        if any(p for pair in pads for p in pair):
-            xf = F.pad(xf, pad_spec(pads))
-        y = _call(self.conv, xf)
+        symmetric = all(before == after for before, after in pads)
+        if symmetric and any(before for before, _ in pads):  # the convolution pads with zeros itself: no padded copy
+            y = _call(self.conv, xf, tuple(before for before, _ in pads))
+        else:
+            if any(p for pair in pads for p in pair):
+                xf = F.pad(xf, pad_spec(pads))
+            y = _call(self.conv, xf)
         if self.pointwise is not None:
             y = _call(self.pointwise, y)
         return [self.act(from_first(y, fmt))]
 
 
-def _call(conv: nn.Module, x: Tensor) -> Tensor:
-    """Run a torch conv module; for another input dtype its weights are cast to the input's (the spec's compute-dtype rule)."""
-    if x.dtype == conv.weight.dtype:
+def _call(conv: nn.Module, x: Tensor, padding: tuple[int, ...] | None = None) -> Tensor:
+    """Run a torch conv module (with zero ``padding`` per spatial axis, else its own, none); for another input dtype
+    its weights are cast to the input's (the spec's compute-dtype rule)."""
+    weight, bias = conv.weight, conv.bias
+    if x.dtype != weight.dtype:
+        weight, bias = weight.to(x.dtype), None if bias is None else bias.to(x.dtype)
+    elif padding is None:
         return conv(x)
-    bias = None if conv.bias is None else conv.bias.to(x.dtype)
-    return conv._conv_forward(x, conv.weight.to(x.dtype), bias)
+    forward = {3: F.conv1d, 4: F.conv2d, 5: F.conv3d}[x.ndim]
+    return forward(x, weight, bias, conv.stride, padding if padding is not None else conv.padding, conv.dilation, conv.groups)
 
 
 def _conv(layer: Layer, w: W) -> nn.Module:

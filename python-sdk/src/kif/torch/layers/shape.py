@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kif.graph import Layer
-from kif.layers._resize import aspect_crop_box, bilinear_weights, nearest_index
+from kif.layers._resize import aspect_crop_box, axis_weights, nearest_index
 from kif.torch.layers import converter
 from kif.torch.layers._util import Fn, from_last, pad_spec, to_last
 
@@ -107,8 +107,8 @@ def _resize(x: Tensor, height: int, width: int, interpolation: str, antialias: b
     if interpolation == "nearest":
         return x[:, torch.from_numpy(nearest_index(h, height))][:, :, torch.from_numpy(nearest_index(w, width))]
     dtype = x.dtype if x.is_floating_point() else torch.float64
-    wh = torch.from_numpy(bilinear_weights(h, height, antialias)).to(dtype)
-    ww = torch.from_numpy(bilinear_weights(w, width, antialias)).to(dtype)
+    wh = torch.from_numpy(axis_weights(h, height, interpolation, antialias)).to(dtype)
+    ww = torch.from_numpy(axis_weights(w, width, interpolation, antialias)).to(dtype)
     y = torch.einsum("oh,nhwc->nowc", wh, x.to(dtype))
     return torch.einsum("pw,nowc->nopc", ww, y)
 
