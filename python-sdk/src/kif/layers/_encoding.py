@@ -1,7 +1,7 @@
 """The category encoding shared by CategoryEncoding, Discretization and IntegerLookup (spec/layers/CategoryEncoding.md).
 
 ``encode(ids, mode, depth)``: one_hot gives a vector per id (on a new last axis, or on the last axis when it has
-size 1); multi_hot and count reduce the last axis to ``depth`` slots. ids MUST lie in [0, depth).
+size 1); multi_hot and count reduce the last axis of a rank-2 input to ``depth`` slots. ids MUST lie in [0, depth).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ def encoded_shape(shape: tuple[int | None, ...], mode: str, depth: int, layer: s
         raise ShapeError(f"expected an input of rank >= 1. Received: rank {len(shape)}")
     if mode == "one_hot":
         return (*shape[:-1], depth) if len(shape) >= 2 and shape[-1] == 1 else (*shape, depth)
-    if len(shape) < 2:  # Keras would count over the batch axis, mixing samples
-        raise ShapeError(f"expected an input of rank >= 2 for {layer} output_mode={mode!r} (the last axis is the sample). Received: rank 1")
+    if len(shape) != 2:  # rank 1: Keras counts over the batch axis; rank 3+: Keras 3 over axis 1, against its own shape rule
+        raise ShapeError(f"expected an input of rank 2 for {layer} output_mode={mode!r} ([batch, ids]). Received: rank {len(shape)}")
     return (*shape[:-1], depth)
 
 

@@ -1,0 +1,41 @@
+"""Cases for the encoding preprocessing layers: CategoryEncoding, Discretization, IntegerLookup.
+
+``python conformance/generators/preprocessing_encoding.py [OUT_ROOT]`` rewrites ``cases/preprocessing_encoding/``.
+
+Keras 3 on torch agrees with TensorFlow on every input these cases hold (ids in range); the out-of-range rule,
+where backends differ, is tested in ``python-sdk/tests/layers/`` against the TF-written fixtures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import _suite as s
+from _suite import Case, layer_case
+from _suite import keras as K
+
+L = K.layers
+
+
+def _ids(case_id: str, high: int, *shape: int, dtype: str = "int64") -> list:
+    return [s.rng_for(case_id, "ids").integers(0, high, size=(2, *shape)).astype(dtype)]
+
+
+def _category_encoding() -> Iterator[Case]:
+    yield layer_case("category-encoding-multi-hot", "CategoryEncoding multi_hot of int64 ids", lambda: L.CategoryEncoding(6),
+                     (5,), dtype="int64", inputs=_ids("ce-mh", 6, 5))  # fmt: skip
+    yield layer_case("category-encoding-count", "CategoryEncoding count (repeated ids add up)",
+                     lambda: L.CategoryEncoding(4, output_mode="count"), (7,), dtype="int64", inputs=_ids("ce-c", 4, 7))  # fmt: skip
+    yield layer_case("category-encoding-one-hot", "CategoryEncoding one_hot of [batch, 1] ids (the last axis replaced)",
+                     lambda: L.CategoryEncoding(5, output_mode="one_hot"), (1,), dtype="int64", inputs=_ids("ce-oh", 5, 1))  # fmt: skip
+    yield layer_case("category-encoding-one-hot-seq", "CategoryEncoding one_hot of [batch, L] int32 ids (a new axis)",
+                     lambda: L.CategoryEncoding(5, output_mode="one_hot"), (3,), dtype="int32",
+                     inputs=_ids("ce-ohs", 5, 3, dtype="int32"), level="extended")  # fmt: skip
+
+
+def cases() -> Iterator[Case]:
+    yield from _category_encoding()
+
+
+if __name__ == "__main__":
+    s.main("preprocessing_encoding", cases)
