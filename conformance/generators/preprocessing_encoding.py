@@ -33,8 +33,29 @@ def _category_encoding() -> Iterator[Case]:
                      inputs=_ids("ce-ohs", 5, 3, dtype="int32"), level="extended")  # fmt: skip
 
 
+def _values(case_id: str, *shape: int) -> list:
+    x = s.rng_for(case_id, "x").normal(size=(2, *shape)).astype("float32")
+    x.reshape(-1)[:4] = [-1.0, 0.0, 0.5, 2.0][: x.size]  # values on the boundaries: buckets are left-closed
+    return [x]
+
+
+def _discretization() -> Iterator[Case]:
+    b = [-1.0, 0.0, 0.5, 2.0]
+    yield layer_case("discretization-int", "Discretization int ids (Keras 3: int32), values on the boundaries",
+                     lambda: L.Discretization(bin_boundaries=b), (6,), inputs=_values("disc-int", 6))  # fmt: skip
+    yield layer_case("discretization-one-hot", "Discretization one_hot of [batch, 1] values",
+                     lambda: L.Discretization(bin_boundaries=b, output_mode="one_hot"), (1,), inputs=_values("disc-oh", 1))  # fmt: skip
+    yield layer_case("discretization-multi-hot", "Discretization multi_hot",
+                     lambda: L.Discretization(bin_boundaries=b, output_mode="multi_hot"), (5,), inputs=_values("disc-mh", 5),
+                     level="extended")  # fmt: skip
+    yield layer_case("discretization-count", "Discretization count",
+                     lambda: L.Discretization(bin_boundaries=b, output_mode="count"), (5,), inputs=_values("disc-c", 5),
+                     level="extended")  # fmt: skip
+
+
 def cases() -> Iterator[Case]:
     yield from _category_encoding()
+    yield from _discretization()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from kif.keras.mapping import Context, MappedLayer, generic_attributes, mapper
 
 
@@ -40,3 +42,44 @@ def _category_encoding(ctx: Context) -> list[MappedLayer]:
         raise ctx.fail(f"option dtype={policy!r}: KIF CategoryEncoding outputs float32 only")
     attrs = generic_attributes(with_config(ctx, config), "CategoryEncoding")
     return [MappedLayer("CategoryEncoding", attrs, list(ctx.node.inputs), list(ctx.node.outputs))]
+
+
+def _summary_boundaries(ctx: Context, num_bins: Any) -> list[float]:
+    """tf.keras 2 keeps an adapted layer's boundaries only as its quantile summary ([2, n]: values, weights); its
+    ``get_bin_boundaries(summary, num_bins)`` (``_compress_summary_numpy`` with epsilon 1 / num_bins) gives them."""
+    if not isinstance(num_bins, int) or isinstance(num_bins, bool) or not 1 <= num_bins <= 1 << 20:
+        raise ctx.fail(f"expected bin_boundaries, or num_bins in [1, 2**20] with an adapted summary. Received: num_bins={num_bins!r}")
+    stored = ctx.load_weights()
+    if len(stored) != 1:
+        raise ctx.fail("has no bin_boundaries and no adapted quantile summary: it was never adapted")
+    summary = np.asarray(stored.items[0][1][()], np.float32)
+    if summary.ndim != 2 or summary.shape[0] != 2 or summary.shape[1] < 1 or not np.isfinite(summary).all():
+        raise ctx.fail(f"expected an adapted quantile summary of shape [2, n] with finite values. Received: shape {list(summary.shape)}")
+    epsilon = 1.0 / num_bins
+    if summary.shape[1] * epsilon >= 1:
+        percents = epsilon + np.arange(0.0, 1.0, epsilon)
+        cum = summary[1].cumsum()
+        if not cum[-1] > 0:
+            raise ctx.fail("expected an adapted quantile summary with positive total weight")
+        summary = np.interp(percents, cum / cum[-1], summary[0])[None].astype(np.float32)
+    return [float(v) for v in summary[0, :-1]]
+
+
+@mapper("Discretization")
+def _discretization(ctx: Context) -> list[MappedLayer]:
+    config = check_common(ctx)
+    mode = config.get("output_mode", "int")
+    policy = _policy(config.get("dtype"))
+    if mode == "int":
+        want = "int32" if ctx.generation >= 3 else "int64"
+        if ctx.generation < 3 and policy in ("int32", "int64"):
+            want = policy  # tf.keras 2 casts the bucket ids to the layer's dtype
+        elif ctx.generation < 3 and policy != "float32":
+            raise ctx.fail(f"option dtype={policy!r}: KIF Discretization outputs int32 or int64 in int mode")
+        config["output_dtype"] = want
+    elif policy != "float32":
+        raise ctx.fail(f"option dtype={policy!r}: KIF Discretization outputs float32 in output_mode={mode!r}")
+    if config.get("bin_boundaries") is None:
+        config["bin_boundaries"] = _summary_boundaries(ctx, config.get("num_bins"))
+    attrs = generic_attributes(with_config(ctx, config), "Discretization", extra_ignored={"num_bins", "epsilon"})
+    return [MappedLayer("Discretization", attrs, list(ctx.node.inputs), list(ctx.node.outputs))]

@@ -129,6 +129,10 @@ def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: s
         from kif.keras.augment_rebuild import augmentation_layer
 
         return augmentation_layer(attrs, name, extra)
+    if kif_type in ("Discretization", "IntegerLookup"):
+        from kif.keras.encoding_rebuild import rebuild
+
+        return rebuild(kif_type, attrs, name, extra)
     cls = _keras_class(kif_type)
     if kif_type.startswith("AveragePooling") and attrs.get("padding") == "same":
         from kif.keras.pooling_same import average_pooling_same

@@ -35,3 +35,19 @@ def category_encoding(ctx: Ctx, attrs: dict[str, Any], inputs: list[str | None])
     shape = ctx.shape(x)
     ids = int64(ctx, x)  # Cast truncates floats toward zero, as TensorFlow's cast
     return [encode(ctx, ids, attrs["output_mode"], attrs["num_tokens"], len(shape), shape[-1] if shape else None)]
+
+
+@emits("Discretization")
+def discretization(ctx: Ctx, attrs: dict[str, Any], inputs: list[str | None]) -> list[str]:
+    from kif.layers.discretization import boundaries
+
+    x = inputs[0]
+    assert x is not None
+    b, shape = boundaries(attrs), ctx.shape(x)
+    xf = x if ctx.type_of(x).dtype == "float32" else ctx.node("Cast", [x], to=ONNX_DTYPES["float32"])
+    # id = #{k : not (x < b[k])}: NaN is less than no boundary, so it lands in the last bucket as in Bucketize
+    below = ctx.node("Less", [ctx.node("Unsqueeze", [xf, ctx.ints([-1])]), ctx.const(b, hint="bin_boundaries")])
+    ids = ctx.node("ReduceSum", [ctx.node("Cast", [ctx.node("Not", [below])], to=ONNX_DTYPES["int64"]), ctx.ints([-1])], keepdims=0)
+    if attrs["output_mode"] == "int":
+        return [ids if attrs["output_dtype"] == "int64" else ctx.node("Cast", [ids], to=ONNX_DTYPES["int32"])]
+    return [encode(ctx, ids, attrs["output_mode"], b.size + 1, len(shape), shape[-1] if shape else None)]

@@ -51,3 +51,20 @@ def _category_encoding(layer: Layer, w: W) -> nn.Module:
         return encode(ids, mode, depth)
 
     return Fn(category_encoding)
+
+
+@converter("Discretization")
+def _discretization(layer: Layer, w: W) -> nn.Module:
+    from kif.layers.discretization import boundaries
+
+    a: dict[str, Any] = layer.attributes
+    b = boundaries(a)
+    mode, out = a["output_mode"], getattr(torch, a["output_dtype"])
+
+    def discretization(m: Fn, x: Tensor) -> Tensor:
+        xf = x.to(torch.float32)
+        ids = torch.bucketize(xf, m.b, right=True)  # count of boundaries <= x
+        ids = torch.where(torch.isnan(xf), torch.full_like(ids, len(b)), ids)
+        return ids.to(out) if mode == "int" else encode(ids, mode, len(b) + 1)
+
+    return Fn(discretization, b=b)
