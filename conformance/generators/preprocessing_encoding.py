@@ -2,19 +2,25 @@
 
 ``python conformance/generators/preprocessing_encoding.py [OUT_ROOT]`` rewrites ``cases/preprocessing_encoding/``.
 
-Keras 3 on torch agrees with TensorFlow on every input these cases hold (ids in range); the out-of-range rule,
-where backends differ, is tested in ``python-sdk/tests/layers/`` against the TF-written fixtures.
+Keras 3 on torch agrees with TensorFlow on every input the CategoryEncoding and Discretization cases hold (ids in
+range); the out-of-range rule, where backends differ, is tested in ``python-sdk/tests/layers/``. Keras 3 builds
+IntegerLookup on tf.lookup whatever the backend, so those cases take TensorFlow's outputs and the layer's attributes
+(as the converter reads them) from the TF-written fixtures of ``python-sdk/tests/fixtures/preprocessing/``.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import _suite as s
 from _suite import Case, layer_case
 from _suite import keras as K
 
 L = K.layers
+FIXTURES = Path(__file__).resolve().parents[2] / "python-sdk" / "tests" / "fixtures" / "preprocessing"
 
 
 def _ids(case_id: str, high: int, *shape: int, dtype: str = "int64") -> list:
@@ -53,9 +59,49 @@ def _discretization() -> Iterator[Case]:
                      level="extended")  # fmt: skip
 
 
+# fixture -> (case id, description, level)
+LOOKUPS = {
+    "default": ("integer-lookup-int", "IntegerLookup int indices, one OOV slot (TensorFlow golden)", "core"),
+    "mask": ("integer-lookup-mask", "IntegerLookup with mask_token 0 in int mode (TensorFlow golden)", "core"),
+    "floormod": ("integer-lookup-floormod", "IntegerLookup with 3 OOV slots: floormod of the token, negatives too", "core"),
+    "one_hot": ("integer-lookup-one-hot", "IntegerLookup one_hot (Keras 3: int64) (TensorFlow golden)", "extended"),
+    "multi_hot_mask": ("integer-lookup-multi-hot-mask", "IntegerLookup multi_hot drops the mask token", "extended"),
+    "count": ("integer-lookup-count", "IntegerLookup count (TensorFlow golden)", "extended"),
+    "tf_idf": ("integer-lookup-tf-idf", "IntegerLookup tf_idf, the OOV slot weighted by the mean idf", "core"),
+    "invert_mask": ("integer-lookup-invert-mask", "IntegerLookup invert with a mask: out-of-range indices give oov_token", "core"),
+}
+
+
+def _lookup_bundle(attrs: dict[str, Any]) -> Any:
+    def make(model: Any) -> Any:
+        b = s.kif.GraphBuilder(model.name)
+        x = b.input(model.inputs[0].name, "int64", tuple(model.inputs[0].shape))
+        b.output(b.add("IntegerLookup", x, name="integer_lookup", **attrs))
+        return b.build()
+
+    return make
+
+
+def _integer_lookup() -> Iterator[Case]:
+    import numpy as np
+    from kif.keras import convert
+
+    for name, (case_id, description, level) in LOOKUPS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            model = s.kif.load(convert(FIXTURES / f"integer_lookup_{name}.keras", Path(tmp) / "m.kif"))
+        attrs = next(la.attributes for la in model.layers if la.type == "IntegerLookup")
+        data = np.load(FIXTURES / f"integer_lookup_{name}.npz")
+        x, y = data["x0"], data["y0"]
+        yield layer_case(
+            case_id, description, lambda: L.Identity(), tuple(x.shape[1:]), dtype="int64", inputs=[x], level=level,
+            formula=lambda model, xs, y=y: [y], bundle=_lookup_bundle(dict(attrs)),
+        )  # fmt: skip
+
+
 def cases() -> Iterator[Case]:
     yield from _category_encoding()
     yield from _discretization()
+    yield from _integer_lookup()
 
 
 if __name__ == "__main__":

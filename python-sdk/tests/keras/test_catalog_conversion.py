@@ -44,6 +44,9 @@ NO_KERAS_EQUIVALENT: dict[str, str] = {}
 # types whose Keras-oracle conversion tests live in their own file (TF-written fixtures, many Keras classes per type)
 TESTED_IN_OWN_FILE: dict[str, str] = {
     "Augmentation": "layers/test_augmentation.py",
+    "CategoryEncoding": "layers/test_category_encoding.py",
+    "Discretization": "layers/test_discretization.py",
+    "IntegerLookup": "layers/test_integer_lookup.py",
     "MelSpectrogram": "layers/test_spectrogram.py",
     "STFTSpectrogram": "layers/test_spectrogram.py",
 }

@@ -83,3 +83,52 @@ def _discretization(ctx: Context) -> list[MappedLayer]:
         config["bin_boundaries"] = _summary_boundaries(ctx, config.get("num_bins"))
     attrs = generic_attributes(with_config(ctx, config), "Discretization", extra_ignored={"num_bins", "epsilon"})
     return [MappedLayer("Discretization", attrs, list(ctx.node.inputs), list(ctx.node.outputs))]
+
+
+def _lookup_vocabulary(ctx: Context, config: dict[str, Any]) -> tuple[list[int], list[float] | None]:
+    """The vocabulary without its leading special tokens (Keras strips them too) and idf weights for every slot."""
+    vocab, idf = config.get("vocabulary"), config.get("idf_weights")
+    if vocab is None:
+        raise ctx.fail(
+            "has no vocabulary in its config: an adapted layer keeps it in the .keras file's assets (Keras 3) or does "
+            "not save it at all (tf.keras 2 .h5); KIF reads vocabularies from the config only"
+        )
+    if isinstance(vocab, str) or not isinstance(vocab, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in vocab):
+        raise ctx.fail("option vocabulary must be a list of integers (a vocabulary file path is not stored in the model)")
+    mask, oov, n = config.get("mask_token"), config.get("oov_token", -1), config.get("num_oov_indices", 1)
+    mode = config.get("output_mode", "int")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ctx.fail(f"option num_oov_indices={n!r} must be a non-negative integer")
+    special = [mask] * (1 if mask is not None and mode == "int" else 0) + [oov] * n
+    found = len(special) > 0 and vocab[: len(special)] == special
+    tokens = vocab[len(special) :] if found else vocab
+    if mode != "tf_idf" or idf is None:
+        return tokens, None
+    if not isinstance(idf, list) or len(idf) != len(vocab):
+        raise ctx.fail(f"expected idf_weights of the vocabulary's length {len(vocab)}")
+    weights = [float(w) for w in idf]
+    if not found:
+        weights = [float(np.average(weights))] * len(special) + weights  # Keras pads the special slots with the mean
+    max_tokens = config.get("max_tokens")
+    if config.get("pad_to_max_tokens") and isinstance(max_tokens, int) and max_tokens > len(weights):
+        weights += [0.0] * (max_tokens - len(weights))
+    return tokens, weights
+
+
+@mapper("IntegerLookup")
+def _integer_lookup(ctx: Context) -> list[MappedLayer]:
+    config = check_common(ctx)
+    if config.get("vocabulary_dtype", "int64") != "int64":
+        raise ctx.fail(f"option vocabulary_dtype={config['vocabulary_dtype']!r}: KIF IntegerLookup holds int64 tokens")
+    if config.get("salt") is not None:
+        raise ctx.fail("option salt (SipHash OOV buckets) cannot be represented in KIF IntegerLookup")
+    mode = config.get("output_mode", "int")
+    policy = _policy(config.get("dtype"))
+    if ctx.generation < 3 and mode != "int" and policy != "float32":
+        raise ctx.fail(f"option dtype={policy!r}: KIF IntegerLookup outputs float32 encodings for tf.keras 2")
+    config["vocabulary"], config["idf_weights"] = _lookup_vocabulary(ctx, config)
+    if mode == "tf_idf" and config["idf_weights"] is None:
+        raise ctx.fail("output_mode='tf_idf' without idf_weights in the config (an adapted layer keeps them as a weight)")
+    config["output_dtype"] = "int64" if ctx.generation >= 3 else "float32"
+    attrs = generic_attributes(with_config(ctx, config), "IntegerLookup", extra_ignored={"vocabulary_size", "vocabulary_dtype", "salt"})
+    return [MappedLayer("IntegerLookup", attrs, list(ctx.node.inputs), list(ctx.node.outputs))]

@@ -1,6 +1,7 @@
 """to_keras for the encoding layers whose KIF attributes are not Keras constructor arguments: Discretization's
 ``output_dtype`` (Keras 3 always outputs int32 in int mode, so an int64 layer gets a subclass that keeps the class
-name and config and outputs int64). Registered as ``kif>Discretization``."""
+name and config and outputs int64). Registered as ``kif>Discretization``. IntegerLookup needs TensorFlow (Keras 3
+builds it on tf.lookup whatever the backend); without it, to_keras refuses the layer."""
 
 from __future__ import annotations
 
@@ -27,4 +28,29 @@ def rebuild(kif_type: str, attrs: dict[str, Any], name: str | None, extra: dict[
     if kif_type == "Discretization":
         cls = discretization_int64() if attrs["output_mode"] == "int" and attrs["output_dtype"] == "int64" else keras.layers.Discretization
         return cls(bin_boundaries=list(attrs["bin_boundaries"]), output_mode=attrs["output_mode"], name=name, **extra)
-    raise AssertionError(kif_type)
+    return _integer_lookup(attrs, name, extra)
+
+
+def _integer_lookup(attrs: dict[str, Any], name: str | None, extra: dict[str, Any]) -> Any:
+    """Keras 3 implements IntegerLookup with tf.lookup on every backend: without TensorFlow it cannot be built."""
+    import importlib.util
+
+    import keras
+
+    from kif.errors import UnsupportedLayerError
+    from kif.layers import integer_lookup as il
+
+    if importlib.util.find_spec("tensorflow") is None:
+        raise UnsupportedLayerError(
+            f"layer {name!r}: Keras's IntegerLookup needs TensorFlow installed (Keras 3 builds it on tf.lookup)", code="layer-unsupported"
+        )
+    if attrs["output_dtype"] != "int64" and attrs["output_mode"] in ("one_hot", "multi_hot", "count"):
+        raise UnsupportedLayerError(
+            f"layer {name!r}: Keras 3's IntegerLookup outputs int64 encodings, not {attrs['output_dtype']}", code="layer-unsupported"
+        )
+    start = il.token_start(attrs)
+    special = ([attrs["mask_token"]] if il.oov_start(attrs) else []) + [attrs["oov_token"]] * int(attrs["num_oov_indices"])
+    vocabulary = special + list(attrs["vocabulary"])  # with the special tokens in front, Keras takes idf weights as given
+    idf = attrs["idf_weights"][: start + len(attrs["vocabulary"])] if attrs["idf_weights"] is not None else None
+    keys = ("mask_token", "num_oov_indices", "oov_token", "oov_method", "invert", "output_mode", "max_tokens", "pad_to_max_tokens")
+    return keras.layers.IntegerLookup(vocabulary=vocabulary, idf_weights=idf, name=name, **{k: attrs[k] for k in keys}, **extra)

@@ -29,17 +29,20 @@ def check_ids(ids: np.ndarray, depth: int) -> None:
         raise ValueError(f"expected ids in [0, {depth}). Received: {bad.size} id(s) out of range, e.g. {int(bad.flat[0])}")
 
 
-def encode(ids: np.ndarray, mode: str, depth: int, dtype: Any = np.float32) -> np.ndarray:
-    """ids: an int64 array already checked to lie in [0, depth)."""
+def encode(ids: np.ndarray, mode: str, depth: int, dtype: Any = np.float32, drop_negative: bool = False) -> np.ndarray:
+    """ids: an int64 array already checked to lie in [0, depth); with ``drop_negative``, ids of -1 (IntegerLookup's
+    masked tokens) count nowhere (a zero vector in one_hot)."""
+    if mode == "one_hot" and ids.ndim >= 2 and ids.shape[-1] == 1:
+        ids = ids[..., 0]
+    keep = ids >= 0 if drop_negative else np.ones(ids.shape, bool)
+    safe = np.where(keep, ids, 0)
     if mode == "one_hot":
-        if ids.ndim >= 2 and ids.shape[-1] == 1:
-            ids = ids[..., 0]
         out = np.zeros((*ids.shape, depth), dtype=dtype)
-        np.put_along_axis(out, ids[..., None], 1, axis=-1)
+        np.put_along_axis(out, safe[..., None], keep[..., None].astype(dtype), axis=-1)
         return out
-    rows = ids.reshape(-1, ids.shape[-1]) if ids.shape[-1] else np.zeros((int(np.prod(ids.shape[:-1])), 0), np.int64)
+    rows, kept = safe.reshape(-1, ids.shape[-1]), keep.reshape(-1, ids.shape[-1])
     counts = np.zeros((rows.shape[0], depth), dtype=np.int64)
-    np.add.at(counts, (np.repeat(np.arange(rows.shape[0]), rows.shape[1]), rows.reshape(-1)), 1)
+    np.add.at(counts, (np.repeat(np.arange(rows.shape[0]), rows.shape[1]), rows.reshape(-1)), kept.reshape(-1).astype(np.int64))
     if mode == "multi_hot":
         counts = np.minimum(counts, 1)
     return counts.astype(dtype).reshape(*ids.shape[:-1], depth)

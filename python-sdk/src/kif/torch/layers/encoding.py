@@ -68,3 +68,47 @@ def _discretization(layer: Layer, w: W) -> nn.Module:
         return ids.to(out) if mode == "int" else encode(ids, mode, len(b) + 1)
 
     return Fn(discretization, b=b)
+
+
+@converter("IntegerLookup")
+def _integer_lookup(layer: Layer, w: W) -> nn.Module:
+    from kif.layers import integer_lookup as il
+
+    a: dict[str, Any] = layer.attributes
+    vocab = np.asarray(a["vocabulary"], np.int64)
+    order = np.argsort(vocab, kind="stable")
+    start, oov0, n, mode, size = il.token_start(a), il.oov_start(a), int(a["num_oov_indices"]), a["output_mode"], il.depth(a)
+    table = np.asarray([a["oov_token"]] * start + list(a["vocabulary"]), np.int64)
+    if oov0:
+        table[0] = a["mask_token"]
+    idf = np.asarray(a["idf_weights"] if a["idf_weights"] is not None else [], np.float64).astype(np.float32)
+
+    def integer_lookup(m: Fn, x: Tensor) -> Tensor:
+        x = x.long()
+        if a["invert"]:
+            inside = (x >= 0) & (x < len(table))
+            return torch.where(inside, m.table[x.clamp(0, len(table) - 1)], torch.full_like(x, a["oov_token"]))
+        pos = torch.searchsorted(m.sorted, x).clamp(max=len(vocab) - 1)
+        found = m.sorted[pos] == x
+        ids = torch.where(found, m.order[pos] + start, torch.full_like(x, -2))
+        unknown = ~found
+        if a["mask_token"] is not None:
+            unknown &= x != a["mask_token"]
+            ids = torch.where(x == a["mask_token"], torch.full_like(x, 0 if mode == "int" else -1), ids)
+        if bool(unknown.any()):
+            if n == 0:
+                raise ValueError(f"IntegerLookup: expected tokens in the vocabulary (num_oov_indices=0). Received: {int(x[unknown][0])}")
+            if n == 1:
+                slot = torch.zeros_like(x)
+            elif a["oov_method"] == "floormod":
+                slot = torch.remainder(x, n)
+            else:
+                slot = torch.from_numpy(il.oov_hash(x.numpy(), n))
+            ids = torch.where(unknown, slot + oov0, ids)
+        if mode == "int":
+            return ids
+        if mode == "tf_idf":
+            return encode(ids, "count", size) * m.idf
+        return encode(ids, mode, size, getattr(torch, a["output_dtype"]))
+
+    return Fn(integer_lookup, sorted=vocab[order], order=order.astype(np.int64), table=table, idf=idf)
