@@ -89,6 +89,8 @@ def test_unsorted_boundaries_are_refused() -> None:
 def test_converter_refuses_sparse_and_an_unadapted_layer(tmp_path: Path) -> None:
     with pytest.raises(KifError, match=r"Discretization.*sparse=True"):
         convert(edited_keras("discretization_one_hot", tmp_path, sparse=True), tmp_path / "a.kif")
+    with pytest.raises(KifError, match=r"Discretization.*finite numbers"):  # JSON holds no infinities
+        convert(edited_keras("discretization_one_hot", tmp_path, bin_boundaries=[0.0, float("inf")]), tmp_path / "c.kif")
     with pytest.raises(KifError, match=r"Discretization.*never adapted"):
         convert(edited_keras("discretization_one_hot", tmp_path, bin_boundaries=None, num_bins=3), tmp_path / "b.kif")
 

@@ -92,7 +92,8 @@ def test_farmhash_without_pyfarmhash_is_one_error(tmp_path: Path, monkeypatch: p
 @pytest.mark.parametrize(
     ("change", "word"),
     [({"sparse": True}, "sparse=True"), ({"salt": [1, 2], "oov_method": "farmhash"}, "salt"),
-     ({"vocabulary_dtype": "int32"}, "vocabulary_dtype"), ({"vocabulary": "vocab.txt"}, "file path")],
+     ({"vocabulary_dtype": "int32"}, "vocabulary_dtype"), ({"vocabulary": "vocab.txt"}, "file path"),
+     ({"vocabulary": [1, 2**64]}, "vocabulary/1"), ({"mask_token": -(2**63) - 1}, "mask_token")],
 )  # fmt: skip
 def test_converter_refuses_what_kif_cannot_express(change: dict[str, Any], word: str, tmp_path: Path) -> None:
     with pytest.raises(KifError, match="IntegerLookup") as info:

@@ -30,6 +30,15 @@ def check_common(ctx: Context) -> dict[str, Any]:
     return config
 
 
+def finite_numbers(ctx: Context, key: str, value: Any) -> None:
+    """A list of finite numbers (a KIF document is JSON: no NaN or infinities), else one error naming the option."""
+    if value is None:
+        return
+    ok = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)
+    if not ok:
+        raise ctx.fail(f"option {key} must be a list of finite numbers (NaN and infinities cannot be stored)")
+
+
 def with_config(ctx: Context, config: dict[str, Any]) -> Context:
     return replace(ctx, node=replace(ctx.node, config=config))
 
@@ -81,6 +90,7 @@ def _discretization(ctx: Context) -> list[MappedLayer]:
         raise ctx.fail(f"option dtype={policy!r}: KIF Discretization outputs float32 in output_mode={mode!r}")
     if config.get("bin_boundaries") is None:
         config["bin_boundaries"] = _summary_boundaries(ctx, config.get("num_bins"))
+    finite_numbers(ctx, "bin_boundaries", config["bin_boundaries"])
     attrs = generic_attributes(with_config(ctx, config), "Discretization", extra_ignored={"num_bins", "epsilon"})
     return [MappedLayer("Discretization", attrs, list(ctx.node.inputs), list(ctx.node.outputs))]
 
@@ -104,7 +114,8 @@ def _lookup_vocabulary(ctx: Context, config: dict[str, Any]) -> tuple[list[int],
     tokens = vocab[len(special) :] if found else vocab
     if mode != "tf_idf" or idf is None:
         return tokens, None
-    if not isinstance(idf, list) or len(idf) != len(vocab):
+    finite_numbers(ctx, "idf_weights", idf)
+    if len(idf) != len(vocab):
         raise ctx.fail(f"expected idf_weights of the vocabulary's length {len(vocab)}")
     weights = [float(w) for w in idf]
     if not found:
