@@ -45,6 +45,7 @@ import numpy as np
 from kif._optional import require
 from kif.errors import KifError, UnsupportedLayerError
 from kif.graph import Layer, Model
+from kif.keras import encoding_rebuild
 
 # Keras-backend behaviour that departs from the KIF definition (type → why): none left.
 KNOWN_DIFFERENCES: dict[str, str] = {}
@@ -130,9 +131,7 @@ def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: s
 
         return augmentation_layer(attrs, name, extra)
     if kif_type in ("Discretization", "IntegerLookup"):
-        from kif.keras.encoding_rebuild import rebuild
-
-        return rebuild(kif_type, attrs, name, extra)
+        return encoding_rebuild.rebuild(kif_type, attrs, name, extra)
     cls = _keras_class(kif_type)
     if kif_type.startswith("AveragePooling") and attrs.get("padding") == "same":
         from kif.keras.pooling_same import average_pooling_same
