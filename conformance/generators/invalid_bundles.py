@@ -411,6 +411,12 @@ def archive_overlapping_members() -> list[Entry]:
     return [Entry("overlap.bin", b"", covers_next=True), *entries]
 
 
+@case("archive-too-many-members", None, "Archive holds 4097 empty members, one over the limit")
+def archive_too_many_members() -> list[Entry]:
+    # 4,097 empty members cost ~350 KB: a limit (max_archive_members, 4,096) is worth one real case.
+    return [*archive(), *(Entry(f"m{i}", b"") for i in range(4097))]
+
+
 @case(
     "archive-corrupt",
     None,

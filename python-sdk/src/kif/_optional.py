@@ -15,6 +15,7 @@ from kif.errors import KifError
 DISTRIBUTION = "kif-format"
 # top-level module -> the extra that installs it
 EXTRAS = {"torch": "torch", "onnx": "onnx", "onnxruntime": "onnx", "keras": "keras", "fsspec": "remote", "aiohttp": "remote"}
+EXTRAS |= {"farmhash": "text", "siphash24": "text"}  # TF's string hashes (kif.hashes)
 
 
 class MissingDependencyError(KifError, ImportError):

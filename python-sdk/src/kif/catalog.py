@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kif import schemas
-from kif.errors import UnsupportedLayerError
+from kif.errors import KifError, UnsupportedLayerError
 
 if TYPE_CHECKING:  # jsonschema is imported when a validator is first built (kif.schemas)
     from jsonschema import Draft202012Validator
@@ -126,25 +128,60 @@ def is_custom(layer_type: str) -> bool:
     return ":" in layer_type
 
 
+def _definition(layer_type: str) -> LayerDef:
+    schema = schemas.one(schema_path(layer_type))
+    if schema.get("title") != layer_type:
+        raise KifError(f"{schema_path(layer_type)}: title {schema.get('title')!r} differs from its file name", code="installation")
+    ext = schema["x-kif"]
+    return LayerDef(
+        type=layer_type,
+        since=ext["since"],
+        schema=schema,
+        inputs=(ext["inputs"]["min"], ext["inputs"]["max"]),
+        outputs=(ext["outputs"]["min"], ext["outputs"]["max"]),
+        weights={role: _weight(role, w) for role, w in ext["weights"].items()},
+        tolerance=ext["tolerance"],
+        weights_from=ext.get("weights_from"),
+        page=ext.get("page"),
+    )
+
+
+class Catalog(Mapping[str, LayerDef]):
+    """Every catalog type, in sorted order. The names come from the schema folders' file names; a type's schema
+    file is read the first time its definition is asked for, so opening a bundle reads only the types it uses."""
+
+    def __init__(self, names: list[str]) -> None:
+        self._names = names
+        self._known = frozenset(names)
+        self._defs: dict[str, LayerDef] = {}
+
+    def __getitem__(self, layer_type: str) -> LayerDef:
+        found = self._defs.get(layer_type)
+        if found is None:
+            if layer_type not in self._known:
+                raise KeyError(layer_type)
+            found = self._defs.setdefault(layer_type, _definition(layer_type))
+        return found
+
+    def __contains__(self, layer_type: object) -> bool:
+        return layer_type in self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+_SUFFIX = ".schema.json"
+
+
 @functools.cache
-def catalog() -> dict[str, LayerDef]:
-    out: dict[str, LayerDef] = {}
-    for rel, schema in schemas.all_schemas().items():
-        if not rel.startswith(("layers/", "ops/")):
-            continue
-        ext = schema["x-kif"]
-        out[schema["title"]] = LayerDef(
-            type=schema["title"],
-            since=ext["since"],
-            schema=schema,
-            inputs=(ext["inputs"]["min"], ext["inputs"]["max"]),
-            outputs=(ext["outputs"]["min"], ext["outputs"]["max"]),
-            weights={role: _weight(role, w) for role, w in ext["weights"].items()},
-            tolerance=ext["tolerance"],
-            weights_from=ext.get("weights_from"),
-            page=ext.get("page"),
-        )
-    return dict(sorted(out.items()))
+def catalog() -> Catalog:
+    root = schemas.schema_dir()
+    names = [n[: -len(_SUFFIX)] for n in os.listdir(root / "layers") if n.endswith(_SUFFIX)]
+    names += [OP_PREFIX + n[: -len(_SUFFIX)] for n in os.listdir(root / "ops") if n.endswith(_SUFFIX)]
+    return Catalog(sorted(names))
 
 
 def get(layer_type: str) -> LayerDef:
@@ -169,7 +206,7 @@ def version_key(text: str) -> tuple[int, ...]:
 def value_since() -> dict[str, dict[str, str]]:
     """``{common $def: {value: since}}``: enumerated values added after the $def itself (``x-kif.since`` in
     ``schemas/common.schema.json``), e.g. the activation names of 0.2.0."""
-    defs = schemas.all_schemas()["common.schema.json"]["$defs"]
+    defs = schemas.one("common.schema.json")["$defs"]
     return {name: dict(d["x-kif"]["since"]) for name, d in defs.items() if "since" in d.get("x-kif", {})}
 
 

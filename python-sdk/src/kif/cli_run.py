@@ -1,9 +1,11 @@
-"""``kif run``: read inputs from .npz / .npy / .safetensors, run, write outputs.
+"""``kif run``: read inputs from .npz / .npy / .safetensors / .json, run, write outputs.
 
 Everything cheap is checked before the bundle's checksums are read: the output suffix and
 folder, the model path's format, and the inputs file. An input whose dtype would lose
 information when cast to the declared one (float64 → float32, int64 → int32) is refused
-unless ``--cast`` asks for the cast, which is then reported on stderr.
+unless ``--cast`` asks for the cast, which is then reported on stderr (JSON numbers have no dtype: they are cast
+silently). String inputs come from ``U``/``S``/``O`` arrays or JSON strings; string outputs are written as ``U``
+arrays (.npz/.npy; safetensors cannot hold text).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ OUTPUT_SUFFIXES = (".npz", ".npy", ".safetensors")
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    if path.suffix not in (".npz", ".npy", ".safetensors"):
-        raise KifError("Expected inputs as .npz, .npy or .safetensors", code="run-inputs", file=str(path))
+    if path.suffix not in (".npz", ".npy", ".safetensors", ".json"):
+        raise KifError("Expected inputs as .npz, .npy, .safetensors or .json", code="run-inputs", file=str(path))
     if not path.is_file():
         raise KifError("The inputs file does not exist", code="run-inputs", file=str(path))
     try:
@@ -43,6 +45,10 @@ def _read(path: Path) -> dict[str, np.ndarray]:
 
     if path.suffix == ".npz":
         return npz_io.load_npz(path)
+    if path.suffix == ".json":
+        from kif.strings import load_json
+
+        return load_json(path)
     if path.suffix == ".safetensors":
         from safetensors.numpy import load_file
 
@@ -57,15 +63,18 @@ def _check_output(target: Path) -> None:
         raise KifError("The output folder does not exist", code="usage", file=str(target.parent))
 
 
-def _cast_inputs(model: Model, arrays: dict[str, np.ndarray], cast: bool) -> dict[str, np.ndarray]:
+def _cast_inputs(model: Model, arrays: dict[str, np.ndarray], cast: bool, *, json_numbers: bool = False) -> dict[str, np.ndarray]:
     """Widening casts are exact and done silently; a narrowing one needs ``--cast`` and is reported."""
     from kif.dtypes import by_name
 
     out = dict(arrays)
     for spec in model.inputs:
         array = out.get(spec.name)
-        if array is None:
-            continue  # the runtime names missing inputs
+        if array is None or spec.dtype == "string" or array.dtype.kind in "USO":
+            continue  # the runtime names missing inputs and checks strings
+        if json_numbers:
+            out[spec.name] = array.astype(by_name(spec.dtype).numpy)
+            continue
         target = by_name(spec.dtype).numpy
         if array.dtype == target or np.can_cast(array.dtype, target, casting="safe"):
             continue
@@ -93,7 +102,12 @@ def _check_npy(target: Path, model: Model) -> None:
 
 def _write(target: Path, outputs: dict[str, np.ndarray], *, force: bool, sources: list[str]) -> None:
     from kif.safe_write import atomic_file
+    from kif.strings import for_saving
 
+    text = [name for name, value in outputs.items() if value.dtype == object]
+    if text and target.suffix == ".safetensors":
+        raise KifError(f"Outputs {text} are strings, which safetensors cannot hold: write .npz or .npy", code="usage", file=str(target))
+    outputs = {name: for_saving(value) for name, value in outputs.items()}
     with atomic_file(target, overwrite=force, sources=sources) as tmp:
         if target.suffix == ".safetensors":
             from safetensors.numpy import save_file
@@ -127,7 +141,8 @@ def run_command(args: argparse.Namespace) -> int:
     if len(arrays) == 1 and len(names) == 1:
         arrays = {names[0]: next(iter(arrays.values()))}
     _check_npy(target, model)
-    outputs = kif.run(model, _cast_inputs(model, arrays, args.cast), engine=engine, threads=threads)
+    arrays = _cast_inputs(model, arrays, args.cast, json_numbers=Path(args.inputs).suffix == ".json")
+    outputs = kif.run(model, arrays, engine=engine, threads=threads)
     _write(target, outputs, force=force, sources=sources)
     for name, value in outputs.items():
         print(f"{name}: {value.dtype} {list(value.shape)}")

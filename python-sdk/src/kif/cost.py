@@ -123,6 +123,11 @@ def _attention(attrs: dict[str, Any], ins: Sequence[TensorType | None], outs: Se
     return (2 * scores * depth + projections, scores)
 
 
+def _per_string(attrs: dict[str, Any], ins: Sequence[TensorType | None], outs: Sequence[TensorType], w: Weights) -> Estimate:
+    # a Python-level hash or dictionary probe per element (about a microsecond), plus building the vocabulary table
+    return (sum(_n(t) for t in ins) * LOOP_OPS // 10 + len(attrs.get("vocabulary") or ()) * LOOP_OPS // 10, 0)
+
+
 _CONV = ("Conv1D", "Conv2D", "Conv3D")
 _TRANSPOSE = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 _DEPTHWISE = ("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D")
@@ -140,7 +145,16 @@ ESTIMATES: dict[str, Callable[[dict[str, Any], Sequence[TensorType | None], Sequ
     **dict.fromkeys(_ATTENTION, _attention),
     **dict.fromkeys(_RECURRENT, _recurrent),
     **dict.fromkeys(("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"), _conv_lstm),
+    **dict.fromkeys(("Hashing", "HashedCrossing", "StringLookup"), _per_string),
 }
+
+
+def _text_vectorization(attrs: dict[str, Any], ins: Sequence[TensorType | None], outs: Sequence[TensorType], w: Weights) -> Estimate:
+    # Python-level text steps and a dictionary probe per element, plus the vocabulary table (run bounds the n-grams)
+    return ((sum(_n(t) for t in ins) + len(attrs.get("vocabulary") or ())) * LOOP_OPS // 10, 0)
+
+
+ESTIMATES["TextVectorization"] = _text_vectorization
 
 
 @functools.cache

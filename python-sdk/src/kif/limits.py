@@ -48,6 +48,8 @@ class Limits:
     max_layer_ops: int = 2 * 10**11
     # bytes an npz input file may expand to when decompressed
     max_npz_bytes: int = 4 * 1024**3
+    # UTF-8 bytes of one element of a string tensor (a run input; see spec/tensors.md#strings)
+    max_string_bytes: int = 1024**2
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Limits)}

@@ -37,8 +37,8 @@ def _read_array(stream: BinaryIO, budget: int, file: Path, member: str | None, d
         shape, fortran, dtype = readers[version](stream)
     except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as exc:
         raise _fail(f"Expected a .npy array header. {exc}", file, member) from None
-    if dtype.hasobject:
-        raise _fail(f"Expected a numeric array. Received: dtype {dtype} (object arrays need pickle, which is refused)", file, member)
+    if dtype.hasobject:  # an array of strings saved as dtype O: a pickle, read by a loader that builds only strings
+        return _object_array(stream, shape, min(budget, limits.current().max_tensor_bytes, declared or budget), file, member)
     problem = sizes.shape_problem(shape)
     if problem is not None:
         raise _fail(f"Expected a shape within the format's bounds; {problem}", file, member)
@@ -67,6 +67,20 @@ def _read_array(stream: BinaryIO, budget: int, file: Path, member: str | None, d
     except (OSError, EOFError, zipfile.BadZipFile) as exc:  # zlib errors and CRC mismatches surface as these
         raise _fail(f"Damaged member. {exc}", file, member) from None
     return array
+
+
+def _object_array(stream: BinaryIO, shape: tuple[int, ...], bound: int, file: Path, member: str | None) -> np.ndarray:
+    from kif import strings
+
+    if sizes.shape_problem(shape) is not None:
+        raise _fail(f"Expected a shape within the format's bounds. Received: {list(shape)}", file, member)
+    data = stream.read(bound + 1)
+    if len(data) > bound:
+        raise _fail(f"Object array needs more than {sizes.human(bound)} (max_npz_bytes, max_tensor_bytes)", file, member)
+    try:
+        return strings.read_object_array(data, tuple(shape), f"{file}!{member}" if member else str(file))
+    except KifError as exc:
+        raise _fail(exc.message, file, member) from None
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from kif import cost
+from kif import cost, strings
 from kif.errors import KifError, UnsupportedLayerError
 from kif.graph import Model
 from kif.layers import Kernel, ShapeError, TensorType, kernels
@@ -60,7 +60,11 @@ def _bind_inputs(model: Model, inputs: Mapping[str, Any] | np.ndarray) -> dict[s
     bound = {}
     for spec in model.inputs:
         array = np.asarray(inputs[spec.name])
-        target = np.dtype(_numpy_dtype(spec.dtype))
+        if spec.dtype == strings.STRING:
+            array = strings.as_strings(array, spec.name)
+        elif strings.is_string_array(array):
+            raise KifError(f"Input {spec.name!r}: expected {spec.dtype}. Received: strings", code="run-inputs", pointer=spec.name)
+        target = array.dtype if spec.dtype == strings.STRING else np.dtype(_numpy_dtype(spec.dtype))
         if array.dtype != target:
             if not np.can_cast(array.dtype, target, casting="same_kind"):
                 raise KifError(
@@ -134,7 +138,7 @@ def run(model: Model | str | os.PathLike[str], inputs: Mapping[str, Any] | np.nd
 
 def _guard(kernel: type[Kernel], layer: Any, args: list[np.ndarray | None], weights: Mapping[str, np.ndarray]) -> None:
     """Shape rule on the concrete shapes, then the cost check, before anything is allocated."""
-    ins = [None if a is None else TensorType(a.dtype.name, tuple(a.shape)) for a in args]
+    ins = [None if a is None else TensorType(strings.dtype_name(a), tuple(a.shape)) for a in args]
     shapes = {role: tuple(w.shape) for role, w in weights.items()}
     try:
         outs = kernel.infer(layer.attributes, ins, shapes)

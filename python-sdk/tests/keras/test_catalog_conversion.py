@@ -49,6 +49,8 @@ TESTED_IN_OWN_FILE: dict[str, str] = {
     "IntegerLookup": "layers/test_integer_lookup.py",
     "MelSpectrogram": "layers/test_spectrogram.py",
     "STFTSpectrogram": "layers/test_spectrogram.py",
+    **{t: "text/test_keras_text.py" for t in ("Hashing", "HashedCrossing", "StringLookup")},  # TF-written files
+    "TextVectorization": "text/test_text_vectorization.py",
 }
 
 Inputs = list[np.ndarray]

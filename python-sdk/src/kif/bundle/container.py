@@ -100,10 +100,11 @@ class Container:
 
 def open_container(path: str | os.PathLike[str]) -> Container:
     """Open a bundle directory or archive, or an fsspec URL of one; raise BundleError if it is neither."""
-    from kif.bundle import remote
+    if isinstance(path, str) and "://" in path:  # only a URL pays for importing the remote reader
+        from kif.bundle import remote
 
-    if remote.is_url(path):
-        return remote.open_remote(str(path))
+        if remote.is_url(path):
+            return remote.open_remote(path)
     path = Path(path)
     if not path.exists():
         raise BundleError("Expected a bundle directory or .kif archive. The path does not exist", code="bundle-not-found", file=str(path))

@@ -16,15 +16,17 @@ import os
 import struct
 import zlib
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from kif import dtypes, limits, sizes, strict_json
 from kif.errors import WeightsError
 from kif.validate.pointer import pointer
+
+if TYPE_CHECKING:  # concurrent.futures (with logging) costs a fresh process more than a lazy open does
+    from concurrent.futures import Future
 
 MAX_HEADER_BYTES = limits.Limits().max_header_bytes  # the default, as the reference safetensors reader applies
 _ALIGN = 8  # header padded with spaces so the data section starts 8-byte aligned
@@ -252,6 +254,8 @@ def write(
     per_tensor: dict[str, str] = {}
     checksum = _RunningCrc(head) if crc else None
     try:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             # Per-tensor digests are computed on other cores while this thread writes (hashlib and file writes both
             # release the GIL on large buffers), so a save costs the write, not write + hash. Arrays already in file
@@ -288,6 +292,8 @@ class _RunningCrc:
 
     def __init__(self, head: bytes) -> None:
         self.crc = zlib.crc32(head)
+        from concurrent.futures import ThreadPoolExecutor
+
         self.pool = ThreadPoolExecutor(max_workers=1)
         self.last: Future[None] | None = None
 

@@ -243,9 +243,14 @@ class _Checker:
             self.history(spec, pointer)
             return [(spec, pointer)]
         self.expect(isinstance(spec, list) and bool(spec), "a non-empty array of tensor references", spec, pointer)
+        found: list[tuple[list[Any], str]] = []
         for index, ref in enumerate(spec):
-            self.history(ref, f"{pointer}/{index}")
-        return [(ref, f"{pointer}/{index}") for index, ref in enumerate(spec)]
+            if isinstance(ref, list) and ref and isinstance(ref[0], list) and pointer.count("/") < 8:
+                found += self.refs(ref, f"{pointer}/{index}")  # Keras 3 nests a layer's structured outputs (RNN cell states)
+            else:
+                self.history(ref, f"{pointer}/{index}")
+                found.append((ref, f"{pointer}/{index}"))
+        return found
 
 
 def check_model(config: Any, file: str | None) -> None:

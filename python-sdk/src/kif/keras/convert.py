@@ -24,6 +24,7 @@ from kif.keras.op_args import renamed
 from kif.keras.source import KerasSource, open_source
 from kif.keras.topology import build_topology, is_op
 
+_IO_DTYPES = (*dtypes.NAMES, "string")  # a graph input may hold strings (spec/tensors.md#strings)
 _INTEGER_CONSUMERS = {"Embedding"}  # layers whose first input holds integer ids
 # Keras layers that pass their input's mask on unchanged (supports_masking without compute_mask).
 PASS_MASK = {
@@ -126,6 +127,7 @@ def _to_model(source: KerasSource, allow_custom: bool, custom: Any) -> Model:
             type_of,
             custom,
             composites,
+            source.asset,
         )
         try:
             mapped_layers = map_node(ctx)
@@ -230,7 +232,7 @@ def _type_lookup(graph_inputs: list[Any], layers: list[Layer], weights: dict[str
     from kif.shapes import infer
 
     known: dict[str, TensorType] = {
-        i.name: TensorType(i.dtype if i.dtype in dtypes.NAMES else "float32", tuple(i.shape)) for i in graph_inputs
+        i.name: TensorType(i.dtype if i.dtype in _IO_DTYPES else "float32", tuple(i.shape)) for i in graph_inputs
     }
     done = 0
 
@@ -274,7 +276,7 @@ def _input_dtype(name: str, declared: str, readers: list[Layer]) -> str:
     """Token ids are often declared float32; an input read only by Embedding layers is int32."""
     if readers and all(layer.type in _INTEGER_CONSUMERS and layer.inputs[0] == name for layer in readers):
         return declared if declared.startswith(("int", "uint")) else "int32"
-    return declared if declared in dtypes.NAMES else "float32"
+    return declared if declared in _IO_DTYPES else "float32"
 
 
 def _model_name(config: dict[str, Any]) -> str:

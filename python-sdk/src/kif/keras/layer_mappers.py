@@ -94,11 +94,12 @@ def _split_sides(items: list[tuple[str, Any]], forward_count: int) -> tuple[list
 
 @mapper("Bidirectional")
 def _bidirectional(ctx: Context) -> list[MappedLayer]:
+    from kif.keras.cudnn_rnn import CUDNN, cudnn_parts
     from kif.layers.wrappers import nested_layer
 
     inner = ctx.config["layer"]
     class_name = inner["class_name"]
-    if class_name not in _RNN_STATES:
+    if class_name not in _RNN_STATES and class_name not in CUDNN:
         raise ctx.fail(f"Bidirectional over {class_name} is not representable (KIF wraps SimpleRNN, LSTM or GRU)")
     if inner["config"].get("stateful"):
         raise ctx.fail("stateful recurrent layers cannot be represented")
@@ -109,12 +110,16 @@ def _bidirectional(ctx: Context) -> list[MappedLayer]:
     split = _split_sides(ctx.load_weights().items, 3 if inner["config"].get("use_bias", True) else 2)
     sides = {}
     for side, cfg, stored in (("forward", inner, split[0]), ("backward", backward_cfg, split[1])):
-        attrs, weights = _rnn_parts(ctx, cfg["config"], cfg["class_name"], stored)
+        if cfg["class_name"] in CUDNN:  # tf.keras 2 CuDNNLSTM / CuDNNGRU: the canonical LSTM / GRU
+            side_type, attrs, weights = cudnn_parts(ctx, cfg["class_name"], cfg["config"], stored)
+        else:
+            side_type = cfg["class_name"]
+            attrs, weights = _rnn_parts(ctx, cfg["config"], side_type, stored)
         attrs["zero_output_for_mask"] = attrs["return_sequences"]  # Keras's Bidirectional forces this
-        sides[side] = (nested_layer(cfg["class_name"], **attrs), weights)
+        sides[side] = (nested_layer(side_type, **attrs), weights)
     attrs = {"merge_mode": ctx.config.get("merge_mode", "concat"), "forward": sides["forward"][0], "backward": sides["backward"][0]}
     weights = {f"{side}_{role}": ds for side, (_, w) in sides.items() for role, ds in w.items()}
-    states = _RNN_STATES[class_name]
+    states = _RNN_STATES[CUDNN[class_name][0] if class_name in CUDNN else class_name]
     x, inputs = _rnn_inputs(ctx, 2 * states)
     fwd = sides["forward"][0]["attributes"]
     count = (1 if attrs["merge_mode"] is not None else 2) + (2 * states if fwd["return_state"] else 0)

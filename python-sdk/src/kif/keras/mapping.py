@@ -143,6 +143,7 @@ class Context:
     type_of: Callable[[str], Any] = lambda tensor: None  # its TensorType (dtype and shape), or None
     custom: Any = None  # kif.keras.custom_defs.Definitions: composites for custom classes (--custom, the built-in library)
     composites: dict[str, Any] = field(default_factory=dict)  # the model's composite definitions, filled as layers map
+    asset: Callable[[str], bytes | None] = lambda member: None  # a .keras archive's assets/<member> (bounded), None if absent
 
     def mask_of(self, tensor: str | None) -> str | None:
         return self.masks.get(tensor) if tensor is not None else None
@@ -190,7 +191,7 @@ def activation_name(value: Any, ctx: Context) -> str:
 def _activation_enum() -> list[str]:
     from kif import schemas
 
-    enum: list[str] = schemas.all_schemas()["common.schema.json"]["$defs"]["activation"]["enum"]
+    enum: list[str] = schemas.one("common.schema.json")["$defs"]["activation"]["enum"]
     return enum
 
 
@@ -212,6 +213,13 @@ def _fit(value: Any, spec: dict[str, Any]) -> Any:
     if length and isinstance(value, int) and not isinstance(value, bool):
         return [value] * int(length)
     return value
+
+
+def _vouched(kif_type: str, attrs: dict[str, Any]) -> bool:
+    """Certainly valid (jsonschema-rs said so): then jsonschema, slow to import, is not needed to find the problem."""
+    from kif.validate import rs_schema
+
+    return rs_schema.vouches(catalog.schema_path(kif_type), attrs)
 
 
 def generic_attributes(
@@ -240,7 +248,7 @@ def generic_attributes(
         if key in NEUTRAL and (NEUTRAL[key] is None or NEUTRAL[key] == value or value is None):
             continue
         raise ctx.fail(f"option {key}={value!r} cannot be represented in KIF {kif_type}")
-    problem = next(iter(definition.validator.iter_errors(attrs)), None)
+    problem = None if _vouched(kif_type, attrs) else next(iter(definition.validator.iter_errors(attrs)), None)
     if problem is not None:  # e.g. Resizing(interpolation="bicubic"): a value outside what the catalog defines
         where = "/".join(str(p) for p in problem.absolute_path) or "attributes"
         raise ctx.fail(f"option {where}={problem.instance!r} cannot be represented in KIF {kif_type}: {problem.message}")
@@ -286,7 +294,18 @@ def map_generic(ctx: Context) -> list[MappedLayer]:
 
 
 def map_node(ctx: Context) -> list[MappedLayer]:
-    from kif.keras import augment_map, encoding_mappers, layer_mappers, op_nodes, recurrent_mappers, signal_mappers  # noqa: F401
+    from kif.keras import (  # noqa: F401
+        augment_map,
+        cudnn_rnn,
+        encoding_mappers,
+        layer_mappers,
+        op_nodes,
+        recurrent_mappers,
+        rnn_cells,
+        signal_mappers,
+        text_mappers,
+        text_vectorization_mappers,
+    )
 
     class_name = ctx.node.class_name
     if is_op(ctx.node):  # keras.ops calls share class names with layers (Add, Concatenate, Reshape…) but not their meaning

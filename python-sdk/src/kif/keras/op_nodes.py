@@ -173,6 +173,17 @@ def _drop_mask(ctx: Context) -> list[MappedLayer]:
     return [MappedLayer("Identity", {}, list(ctx.node.inputs), list(ctx.node.outputs), output_mask=None)]
 
 
+@mapper("Constant")
+def _constant(ctx: Context) -> list[MappedLayer]:
+    """to_keras's ``kif>Constant`` (an op.constant, called on a graph tensor Keras needs) → op.constant with its weight."""
+    if ctx.node.registered_name != "kif>Constant" or len(ctx.node.outputs) != 1:
+        raise ctx.fail("unknown layer class (only kif.keras.to_keras's kif>Constant has this name)")
+    [(_, value)] = ctx.load_weights().items
+    return [
+        MappedLayer("op.constant", {"dtype": ctx.config["value_dtype"]}, [], list(ctx.node.outputs), {"value": value}, output_mask=None)
+    ]
+
+
 # Keras ≤ 2.1's deprecated Merge layer: one class, the operation in ``mode``.
 _MERGE_MODES = {"sum": "Add", "mul": "Multiply", "ave": "Average", "max": "Maximum", "concat": "Concatenate", "dot": "Dot"}
 

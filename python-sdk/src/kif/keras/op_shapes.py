@@ -55,6 +55,10 @@ def map_shape(ctx: Context, emit: Any) -> list[MappedLayer] | None:
         if any(i is None for i in index):
             raise fail(ctx, f"indexes with {key!r}; KIF slices with integers, slices, None and ... only")
         return emit.op("strided_slice", [first], index=index)
+    if name == "Flip" and len(args) == 1 and _int(config.get("axis")):  # x[..., ::-1, ...] at axis
+        axis, full = config["axis"], [None, None, None]
+        index = [full] * axis + [[None, None, -1]] if axis >= 0 else ["...", [None, None, -1]] + [full] * (-axis - 1)
+        return emit.op("strided_slice", [first], index=index)
     if name == "Reshape" and len(args) == 1 and _ints(config.get("newshape")):
         return emit.op("reshape", [first], shape=config["newshape"])
     if name == "Transpose" and len(args) == 1 and (config.get("axes") is None or _ints(config.get("axes"))):

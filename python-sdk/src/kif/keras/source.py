@@ -34,6 +34,11 @@ class KerasSource:
     keras_version: str
     weights: WeightReader
     _cleanup: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _assets: KerasZip | None = field(default=None, repr=False)
+
+    def asset(self, member: str) -> bytes | None:
+        """The bytes of ``assets/<member>`` in a .keras archive (bounded by max_document_bytes); None elsewhere."""
+        return None if self._assets is None else self._assets.read_document(f"assets/{member}")
 
     @property
     def generation(self) -> int:
@@ -160,5 +165,5 @@ def _open_keras_zip(path: Path) -> KerasSource:
         cleanup = stack.pop_all()
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
     return KerasSource(
-        path, "keras-zip", config, _version_of(config, version if isinstance(version, str) else None), reader, [cleanup.close]
+        path, "keras-zip", config, _version_of(config, version if isinstance(version, str) else None), reader, [cleanup.close], archive
     )

@@ -28,7 +28,13 @@ with the same names, dtypes and shapes; outputs keep the graph's order.
   averages and divides by the real cells: exact on every backend and for any input size, and
   exported back (``kif.keras.export``) as the same KIF layer.
 
-Namespaced custom types (``vendor:Type``) have no Keras class here and stop the build with an error.
+* Primitive ops (``op.*``) are ``keras.ops`` calls on the Keras tensors, which Keras 3 records as op nodes: one row
+  per op in ``kif.keras.to_keras_ops``, composing where keras.ops departs from the KIF definition.
+* Composites are inlined first (``Model.inlined``, as the runtime and the torch/ONNX importers do): the Keras model
+  holds their bodies.
+
+Namespaced custom types (``vendor:Type``) that are not composites of the document have no Keras class here and stop
+the build with an error.
 """
 
 from __future__ import annotations
@@ -115,9 +121,11 @@ def _kwargs(kif_type: str, attrs: dict[str, Any], name: str | None) -> dict[str,
     return kwargs
 
 
-def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: str | None = None, masked: bool = False) -> Any:
+def _make_layer(
+    kif_type: str, attrs: dict[str, Any], name: str | None, dtype: str | None = None, masked: bool = False, integer: bool = False
+) -> Any:
     """A Keras layer (not built) for one KIF type and its attributes; ``dtype``: its dtype policy when not float32;
-    ``masked``: the KIF layer has a mask input."""
+    ``masked``: the KIF layer has a mask input; ``integer``: its input is an integer tensor."""
     extra = {"dtype": dtype} if dtype else {}
     if kif_type == "Bidirectional":
         forward = _make_layer(attrs["forward"]["type"], attrs["forward"]["attributes"], None, dtype)
@@ -132,6 +140,10 @@ def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: s
         return augmentation_layer(attrs, name, extra)
     if kif_type in ("Discretization", "IntegerLookup"):
         return encoding_rebuild.rebuild(kif_type, attrs, name, extra)
+    if kif_type == "TextVectorization":
+        from kif.keras.text_rebuild import text_vectorization_layer
+
+        return text_vectorization_layer(attrs, name)
     cls = _keras_class(kif_type)
     if kif_type.startswith("AveragePooling") and attrs.get("padding") == "same":
         from kif.keras.pooling_same import average_pooling_same
@@ -141,6 +153,14 @@ def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: s
         from kif.keras.resize_exact import resizing_exact
 
         cls = resizing_exact()  # Keras on torch has no lanczos or area and another bicubic
+    if kif_type == "MelSpectrogram" and attrs["window"] is not None and attrs["sequence_length"] % 2:
+        from kif.keras.mel_exact import mel_spectrogram_exact
+
+        cls = mel_spectrogram_exact()  # Keras-torch's window for an odd length is not tf.signal's
+    if kif_type.startswith("MaxPooling") and integer:
+        from kif.keras.pooling_int import max_pooling_integer
+
+        cls = max_pooling_integer(kif_type)  # torch's max_pool has no integer kernel
     if kif_type == "GlobalMaxPooling1D" and masked:
         from kif.keras.pooling_same import global_max_pooling_masked
 
@@ -210,6 +230,11 @@ def _set_weights(layer: Any, kif_type: str, attrs: dict[str, Any], values: dict[
         return
     if kif_type == "TimeDistributed":
         _set_weights(layer.layer, attrs["layer"]["type"], attrs["layer"]["attributes"], values, where)
+        return
+    if kif_type == "TextVectorization":
+        from kif.keras.text_rebuild import set_idf
+
+        set_idf(layer, values)
         return
     if layer.weights or values:
         layer.set_weights(_weights_for(layer, kif_type, attrs, values, where))
@@ -292,11 +317,17 @@ class _Builder:
         key = json.dumps([layer.type, layer.attributes, sorted(layer.weights.items())], sort_keys=True, default=str)
         if layer.weights and key in self.shared:
             return self.shared[key], False
+        if layer.type in ("Hashing", "HashedCrossing", "StringLookup"):
+            from kif.keras.text_rebuild import text_layer
+
+            return text_layer(layer, self.model.weights, self.name(layer.name)), False  # idf weights set at construction
         first = self.arg(layer, 0)
         # KIF computes in the input's floating dtype (weights cast to it); Keras layers default to float32
         dtype = str(first.dtype) if first is not None and str(first.dtype) in ("float16", "bfloat16", "float64") else None
         try:
-            made = _make_layer(layer.type, layer.attributes, self.name(layer.name), dtype, masked=self.arg(layer, 1) is not None)
+            integer = first is not None and "int" in str(first.dtype)
+            masked = self.arg(layer, 1) is not None
+            made = _make_layer(layer.type, layer.attributes, self.name(layer.name), dtype, masked=masked, integer=integer)
         except (TypeError, ValueError) as exc:
             raise KifError(f"Layer {layer.name!r} ({layer.type}): Keras refused its attributes: {exc}", code="layer-unsupported") from None
         if layer.weights:
@@ -313,6 +344,9 @@ class _Builder:
                 pointer=layer.name,
             )
         catalog.get(layer.type)  # unknown types fail with the list of known ones
+        if layer.type.startswith(catalog.OP_PREFIX):
+            self.op(layer)
+            return
         keras_layer, new = self.keras_layer(layer)
         result = self.call(keras_layer, layer)
         outs = list(result) if isinstance(result, (list, tuple)) else [result]
@@ -329,9 +363,19 @@ class _Builder:
             values = {role: np.asarray(self.model.weights[tensor]) for role, tensor in layer.weights.items()}
             _set_weights(keras_layer, layer.type, layer.attributes, values, f"Layer {layer.name!r} ({layer.type})")
 
+    def op(self, layer: Layer) -> None:
+        """A primitive op: keras.ops calls (kif.keras.to_keras_ops), recorded by Keras as op nodes."""
+        from kif.keras.to_keras_ops import emit
+
+        inputs = [self.unmasked(self.tensors[t]) for t in layer.inputs if t is not None]
+        weights = {role: np.asarray(self.model.weights[tensor]) for role, tensor in layer.weights.items()}
+        anchor = self.tensors[self.model.inputs[0].name]
+        outs = emit(self.keras, layer, inputs, weights, anchor, self.name(layer.name))
+        self.tensors.update(zip(layer.outputs, outs, strict=True))
+
     def call(self, keras_layer: Any, layer: Layer) -> Any:
         kif_type, attrs = layer.type, layer.attributes
-        if kif_type in _MERGE:
+        if kif_type in _MERGE or kif_type == "HashedCrossing":
             return keras_layer([self.tensors[t] for t in layer.inputs if t is not None])
         if kif_type in _RNN or kif_type == "Bidirectional":
             states = _RNN[kif_type] if kif_type in _RNN else sum(_RNN[attrs[s]["type"]] for s in ("forward", "backward"))
@@ -382,15 +426,21 @@ class _Builder:
 def register_keras_objects() -> None:
     """Register every ``kif>`` Keras object to_keras builds, so ``keras.models.load_model`` reads a saved rebuilt model."""
     from kif.keras.drop_mask import drop_mask_class
+    from kif.keras.mel_exact import mel_spectrogram_exact
+    from kif.keras.pooling_int import max_pooling_integer
     from kif.keras.pooling_same import average_pooling_same, global_max_pooling_masked
     from kif.keras.resize_exact import resizing_exact
+    from kif.keras.to_keras_ops import constant_class
 
     _registered_activations()
+    constant_class()
     drop_mask_class()
+    mel_spectrogram_exact()
     global_max_pooling_masked()
     resizing_exact()
     for rank in (1, 2, 3):
         average_pooling_same(f"AveragePooling{rank}D")
+        max_pooling_integer(f"MaxPooling{rank}D")
 
 
 def to_keras(bundle_or_model: Model | str | os.PathLike[str]) -> Any:
@@ -405,7 +455,7 @@ def to_keras(bundle_or_model: Model | str | os.PathLike[str]) -> Any:
         from kif.bundle.reader import load
 
         model = load(model)
-    return _Builder(model).build()
+    return _Builder(model.inlined()).build()  # composite calls become their bodies (spec/composites.md)
 
 
 class KerasBackend:
@@ -440,12 +490,16 @@ class KerasBackend:
 
 
 def supported_types() -> list[str]:
-    """Catalog types ``to_keras`` builds (every catalog type with a Keras 3 layer class)."""
+    """Catalog types ``to_keras`` builds (every catalog type with a Keras 3 layer class, and the ops with a row in
+    ``kif.keras.to_keras_ops.TABLE``)."""
     import keras
 
     from kif import catalog
+    from kif.keras.text_rebuild import TEXT_TYPES, tensorflow_present
+    from kif.keras.to_keras_ops import TABLE
 
-    return [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation"]
+    built = [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation" or t in TABLE]
+    return built if tensorflow_present() else [t for t in built if t not in TEXT_TYPES]  # Keras runs those on TF ops
 
 
 __all__ = ["KNOWN_DIFFERENCES", "KerasBackend", "register_keras_objects", "supported_types", "to_keras"]

@@ -308,7 +308,7 @@ def _refs(spec: Any) -> list[list[Any]]:
     """input_layers / output_layers: one [layer, node, tensor] triple or a list of them."""
     if spec and isinstance(spec[0], str):
         return [spec]
-    return list(spec)
+    return [ref for item in spec for ref in _refs(item)]  # nested (Keras 3 structured outputs) in depth-first order
 
 
 def _expand_functional(

@@ -25,6 +25,8 @@ from kif.errors import KifError
 from kif.keras import h5safe
 from kif.keras.errors import ConversionError, too_large
 
+# vars saved under a name rather than a number (IndexLookup.save_own_variables: store["idf_weights"])
+_NAMED_VARS = {"idf_weights"}
 _NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float: what a Keras weight can hold
 
 
@@ -212,7 +214,8 @@ def _collect(group: Any, prefix: str, items: list[tuple[str, Any]], file: str) -
 
     vars_group = group.get("vars") if "vars" in group else None
     if isinstance(vars_group, h5py.Group):
-        keys = list(vars_group)
+        keys = [key for key in vars_group if key not in _NAMED_VARS]
+        named = sorted(key for key in vars_group if key in _NAMED_VARS)
         if not all(key.isdigit() for key in keys):
             raise ConversionError(
                 f"Expected the vars of {group.name!r} to be numbered 0, 1, ... Received: {sorted(keys)[:5]}",
@@ -220,7 +223,7 @@ def _collect(group: Any, prefix: str, items: list[tuple[str, Any]], file: str) -
                 file=file,
                 pointer=group.name,
             )
-        for key in sorted(keys, key=int):
+        for key in [*sorted(keys, key=int), *named]:
             items.append((f"{prefix}vars/{key}", vars_group[key]))
     for key in sorted(group):
         child = group[key]

@@ -13,6 +13,7 @@ registered twice, so the catalog and the runtime cannot drift silently.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -40,6 +41,7 @@ class Kernel(Protocol):
 
 
 KERNELS: dict[str, type[Kernel]] = {}
+REGISTERED_BY: dict[str, str] = {}  # type -> the module whose code registered it (kif/layers/_kernel_index.py)
 
 
 def register_layer(layer_type: str) -> Callable[[type], type]:
@@ -54,6 +56,7 @@ def register_layer(layer_type: str) -> Callable[[type], type]:
         if "activation" in attributes and layer_type != "Activation":
             cls.infer = _with_activation_shape(cls.infer, recurrent="return_sequences" in attributes)  # type: ignore[method-assign]
         KERNELS[layer_type] = cls
+        REGISTERED_BY[layer_type] = sys._getframe(1).f_globals.get("__name__", "")
         return cls
 
     return decorate

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-REASONS: dict[str, str] = {}  # every catalog type has an emitter; refused variants are listed in LIMITATIONS
+_NO_HASH = "ONNX has no string hashing (TF's FarmHash Fingerprint64 / SipHash-2-4) "
+REASONS: dict[str, str] = {  # the types without an emitter; refused variants of the others are listed in LIMITATIONS
+    "Hashing": _NO_HASH + "and no integer-to-text conversion",
+    "HashedCrossing": _NO_HASH,
+    "StringLookup": _NO_HASH + "for the OOV buckets; an ai.onnx.ml LabelEncoder export of the rest is not implemented",
+}
 
 _STATIC_HW = "needs static height and width in the graph"
 LIMITATIONS: dict[str, str] = {

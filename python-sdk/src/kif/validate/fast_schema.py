@@ -21,7 +21,7 @@ _EXPECTED_KEYS = ["name", "type", "attributes", "inputs", "outputs", "weights"]
 
 
 def _layer_def() -> dict[str, Any]:
-    return schemas.all_schemas()["graph.schema.json"]["$defs"]["layer"]  # type: ignore[no-any-return]
+    return schemas.one("graph.schema.json")["$defs"]["layer"]  # type: ignore[no-any-return]
 
 
 def _expected_shape(layer: dict[str, Any]) -> bool:
@@ -64,7 +64,7 @@ def _string_rule(definition: dict[str, Any]) -> Callable[[object], bool] | None:
 @functools.cache
 def layer_checker() -> Callable[[object], bool] | None:
     """The fast check, or None when the schema no longer has the shape it was written for."""
-    defs = schemas.all_schemas()["graph.schema.json"]["$defs"]
+    defs = schemas.one("graph.schema.json")["$defs"]
     name, layer_type = _string_rule(defs["name"]), _string_rule(defs["layer_type"])
     if not _expected_shape(_layer_def()) or name is None or layer_type is None:
         return None
@@ -92,6 +92,6 @@ def layer_checker() -> Callable[[object], bool] | None:
 
 def layer_validator() -> Any:
     """jsonschema for one layer entry (``$defs/layer``), resolving refs inside the graph schema."""
-    base = schemas.all_schemas()["graph.schema.json"]["$id"]
+    base = schemas.one("graph.schema.json")["$id"]
     return schemas.graph_validator().evolve(schema={"$ref": f"{base}#/$defs/layer"})
 

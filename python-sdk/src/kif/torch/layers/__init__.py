@@ -43,6 +43,8 @@ def converters() -> dict[str, Converter]:
         recurrent,
         shape,
         signal,
+        text,
+        text_vectorization,
     )
 
     return CONVERTERS
