@@ -72,11 +72,11 @@ LOOKUPS = {
 }
 
 
-def _lookup_bundle(attrs: dict[str, Any]) -> Any:
+def _lookup_bundle(attrs: dict[str, Any], weights: dict[str, Any]) -> Any:
     def make(model: Any) -> Any:
         b = s.kif.GraphBuilder(model.name)
         x = b.input(model.inputs[0].name, "int64", tuple(model.inputs[0].shape))
-        b.output(b.add("IntegerLookup", x, name="integer_lookup", **attrs))
+        b.output(b.add("IntegerLookup", x, name="integer_lookup", weights=weights, **attrs))
         return b.build()
 
     return make
@@ -89,12 +89,13 @@ def _integer_lookup() -> Iterator[Case]:
     for name, (case_id, description, level) in LOOKUPS.items():
         with tempfile.TemporaryDirectory() as tmp:
             model = s.kif.load(convert(FIXTURES / f"integer_lookup_{name}.keras", Path(tmp) / "m.kif"))
-        attrs = next(la.attributes for la in model.layers if la.type == "IntegerLookup")
+            layer = next(la for la in model.layers if la.type == "IntegerLookup")
+            attrs, weights = dict(layer.attributes), {r: np.array(model.weights[t]) for r, t in layer.weights.items()}
         data = np.load(FIXTURES / f"integer_lookup_{name}.npz")
         x, y = data["x0"], data["y0"]
         yield layer_case(
             case_id, description, lambda: L.Identity(), tuple(x.shape[1:]), dtype="int64", inputs=[x], level=level,
-            formula=lambda model, xs, y=y: [y], bundle=_lookup_bundle(dict(attrs)),
+            formula=lambda model, xs, y=y: [y], bundle=_lookup_bundle(attrs, weights),
         )  # fmt: skip
 
 

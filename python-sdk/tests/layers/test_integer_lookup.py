@@ -21,11 +21,14 @@ WITH_H5 = ["default", "mask", "no_oov", "one_hot", "multi_hot", "multi_hot_mask"
 NAMES = [*WITH_H5, "farmhash"]  # farmhash: Keras 3 only (oov_method is new in Keras 3.14)
 
 
-def _layer(name: str, tmp_path: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+def _layer(name: str, tmp_path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The converted layer's attributes and weights (idf_weights in tf_idf mode), the fixture's input and TF's output."""
     bundle = convert(FIXTURES / f"integer_lookup_{name}.keras", tmp_path / f"{name}.kif", overwrite=True)
-    (layer,) = [la for la in kif.load(bundle).layers if la.type == "IntegerLookup"]
+    model = kif.load(bundle)
+    (layer,) = [la for la in model.layers if la.type == "IntegerLookup"]
+    weights = {role: np.array(model.weights[tensor]) for role, tensor in layer.weights.items()}
     data = np.load(FIXTURES / f"integer_lookup_{name}.npz")
-    return dict(layer.attributes), data["x0"], data["y0"]
+    return dict(layer.attributes), weights, data["x0"], data["y0"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -46,8 +49,8 @@ def test_tf_keras2_files_convert_and_reproduce_tensorflow(name: str, tmp_path: P
 def test_torch_importer_reproduces_tensorflow(name: str, tmp_path: Path) -> None:
     from tests.torch.harness import run_torch
 
-    attrs, x, y = _layer(name, tmp_path)
-    got = run_torch("IntegerLookup", x, **attrs)
+    attrs, weights, x, y = _layer(name, tmp_path)
+    got = run_torch("IntegerLookup", x, weights, **attrs)
     assert got.dtype == y.dtype
     np.testing.assert_array_equal(got, y)
 
@@ -56,15 +59,15 @@ def test_torch_importer_reproduces_tensorflow(name: str, tmp_path: Path) -> None
 def test_onnx_importer_reproduces_tensorflow(name: str, tmp_path: Path) -> None:
     from tests.onnx.helpers import run_onnx
 
-    attrs, x, y = _layer(name, tmp_path)
-    (got,) = run_onnx(build_layer("IntegerLookup", x, **attrs), {"in0": x}, tmp_path)
+    attrs, weights, x, y = _layer(name, tmp_path)
+    (got,) = run_onnx(build_layer("IntegerLookup", x, weights, **attrs), {"in0": x}, tmp_path)
     assert got.dtype == y.dtype
     np.testing.assert_array_equal(got, y)
 
 
 @pytest.mark.parametrize(("name", "word"), [("no_oov", "cannot raise"), ("farmhash", "no string hashing")])
 def test_onnx_importer_refuses_what_onnx_cannot_do(name: str, word: str, tmp_path: Path) -> None:
-    attrs, x, _ = _layer(name, tmp_path)
+    attrs, _, x, _ = _layer(name, tmp_path)
     with pytest.raises(KifError, match=word):
         kif.onnx.export(build_layer("IntegerLookup", x, **attrs), tmp_path / "m.onnx")
 
@@ -73,7 +76,7 @@ def test_unknown_token_without_oov_slots_is_an_error(tmp_path: Path) -> None:
     # TF 2.21 raises in both generations (fixtures/preprocessing/behaviour.json: no_oov_unknown)
     from tests.torch.harness import run_torch
 
-    attrs, _, _ = _layer("no_oov", tmp_path)
+    attrs, _, _, _ = _layer("no_oov", tmp_path)
     x = np.array([[12, 40]], np.int64)
     with pytest.raises(KifError, match="expected tokens in the vocabulary") as info:
         run_layer("IntegerLookup", x, **attrs)
@@ -83,7 +86,7 @@ def test_unknown_token_without_oov_slots_is_an_error(tmp_path: Path) -> None:
 
 
 def test_farmhash_without_pyfarmhash_is_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    attrs, x, _ = _layer("farmhash", tmp_path)
+    attrs, _, x, _ = _layer("farmhash", tmp_path)
     monkeypatch.setitem(sys.modules, "farmhash", None)
     with pytest.raises(KifError, match="pyfarmhash"):
         run_layer("IntegerLookup", x, **attrs)
@@ -111,23 +114,34 @@ def test_adapted_layer_without_a_config_vocabulary_is_refused(suffix: str, tmp_p
 def test_special_tokens_in_front_of_the_vocabulary_are_stripped(tmp_path: Path) -> None:
     # Keras accepts [oov, *tokens] and then takes idf weights for every slot as given (hand-derived)
     source = edited_keras("integer_lookup_tf_idf", tmp_path, vocabulary=[-1, 12, 36, 1138, 42], idf_weights=[0.9, 0.25, 0.75, 0.6, 0.4])
-    bundle = convert(source, tmp_path / "m.kif")
-    (layer,) = [la for la in kif.load(bundle).layers if la.type == "IntegerLookup"]
+    model = kif.load(convert(source, tmp_path / "m.kif"))
+    (layer,) = [la for la in model.layers if la.type == "IntegerLookup"]
     assert layer.attributes["vocabulary"] == [12, 36, 1138, 42]
-    assert layer.attributes["idf_weights"] == [0.9, 0.25, 0.75, 0.6, 0.4]
-    got = run_layer("IntegerLookup", np.array([[7, 12, 12, 0]], np.int64), **layer.attributes)
+    idf = np.array(model.weights[layer.weights["idf_weights"]])
+    np.testing.assert_array_equal(idf, np.float32([0.9, 0.25, 0.75, 0.6, 0.4]))
+    got = run_layer("IntegerLookup", np.array([[7, 12, 12, 0]], np.int64), {"idf_weights": idf}, **layer.attributes)
     np.testing.assert_allclose(got, [[1.8, 0.5, 0.0, 0.0, 0.0]], rtol=1e-6)
 
 
 @pytest.mark.parametrize(
     "bad",
-    [{"vocabulary": [1, 1]}, {"mask_token": 1}, {"invert": True, "output_mode": "count"}, {"output_mode": "tf_idf"},
-     {"idf_weights": [1.0, 2.0]}],
+    [{"vocabulary": [1, 1]}, {"mask_token": 1}, {"invert": True, "output_mode": "count"}, {"output_mode": "tf_idf"}],
 )  # fmt: skip
 def test_inconsistent_attributes_are_refused(bad: dict[str, Any]) -> None:
     attrs = {"vocabulary": [1, 2, 3], **bad}
     with pytest.raises(KifError):
         run_layer("IntegerLookup", np.array([[1, 2]], np.int64), **attrs)
+
+
+def test_idf_weights_of_the_wrong_length_are_refused() -> None:
+    with pytest.raises(KifError, match=r"expected idf_weights of shape \[4\]"):
+        run_layer(
+            "IntegerLookup",
+            np.array([[1, 2]], np.int64),
+            {"idf_weights": np.ones(2, np.float32)},
+            vocabulary=[1, 2, 3],
+            output_mode="tf_idf",
+        )
 
 
 def test_to_keras_refuses_without_tensorflow(tmp_path: Path) -> None:

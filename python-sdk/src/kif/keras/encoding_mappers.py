@@ -137,9 +137,11 @@ def _integer_lookup(ctx: Context) -> list[MappedLayer]:
     policy = _policy(config.get("dtype"))
     if ctx.generation < 3 and mode != "int" and policy != "float32":
         raise ctx.fail(f"option dtype={policy!r}: KIF IntegerLookup outputs float32 encodings for tf.keras 2")
-    config["vocabulary"], config["idf_weights"] = _lookup_vocabulary(ctx, config)
-    if mode == "tf_idf" and config["idf_weights"] is None:
+    config["vocabulary"], idf = _lookup_vocabulary(ctx, config)
+    if mode == "tf_idf" and idf is None:
         raise ctx.fail("output_mode='tf_idf' without idf_weights in the config (an adapted layer keeps them as a weight)")
     config["output_dtype"] = "int64" if ctx.generation >= 3 else "float32"
-    attrs = generic_attributes(with_config(ctx, config), "IntegerLookup", extra_ignored={"vocabulary_size", "vocabulary_dtype", "salt"})
-    return [MappedLayer("IntegerLookup", attrs, list(ctx.node.inputs), list(ctx.node.outputs))]
+    extra = {"vocabulary_size", "vocabulary_dtype", "salt", "idf_weights"}
+    attrs = generic_attributes(with_config(ctx, config), "IntegerLookup", extra_ignored=extra)
+    weights = {} if idf is None else {"idf_weights": np.asarray(idf, np.float32)}
+    return [MappedLayer("IntegerLookup", attrs, list(ctx.node.inputs), list(ctx.node.outputs), weights)]

@@ -44,13 +44,13 @@ def _integer_lookup(attrs: dict[str, Any], name: str | None, extra: dict[str, An
         raise UnsupportedLayerError(
             f"layer {name!r}: Keras's IntegerLookup needs TensorFlow installed (Keras 3 builds it on tf.lookup)", code="layer-unsupported"
         )
+    if attrs["output_mode"] == "tf_idf":
+        raise UnsupportedLayerError(f"layer {name!r}: to_keras does not rebuild a tf_idf IntegerLookup yet", code="layer-unsupported")
     if attrs["output_dtype"] != "int64" and attrs["output_mode"] in ("one_hot", "multi_hot", "count"):
         raise UnsupportedLayerError(
             f"layer {name!r}: Keras 3's IntegerLookup outputs int64 encodings, not {attrs['output_dtype']}", code="layer-unsupported"
         )
-    start = il.token_start(attrs)
     special = ([attrs["mask_token"]] if il.oov_start(attrs) else []) + [attrs["oov_token"]] * int(attrs["num_oov_indices"])
-    vocabulary = special + list(attrs["vocabulary"])  # with the special tokens in front, Keras takes idf weights as given
-    idf = attrs["idf_weights"][: start + len(attrs["vocabulary"])] if attrs["idf_weights"] is not None else None
+    vocabulary = special + list(attrs["vocabulary"])
     keys = ("mask_token", "num_oov_indices", "oov_token", "oov_method", "invert", "output_mode", "max_tokens", "pad_to_max_tokens")
-    return keras.layers.IntegerLookup(vocabulary=vocabulary, idf_weights=idf, name=name, **{k: attrs[k] for k in keys}, **extra)
+    return keras.layers.IntegerLookup(vocabulary=vocabulary, name=name, **{k: attrs[k] for k in keys}, **extra)

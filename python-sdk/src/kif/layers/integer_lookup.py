@@ -26,7 +26,7 @@ def depth(attrs: dict[str, Any]) -> int:
     return int(attrs["max_tokens"]) if attrs["pad_to_max_tokens"] and attrs["max_tokens"] is not None else size
 
 
-def check(attrs: dict[str, Any]) -> None:
+def check(attrs: dict[str, Any], weights: dict[str, tuple[int, ...]]) -> None:
     vocab = list(attrs["vocabulary"])
     if len(set(vocab)) != len(vocab):
         raise ShapeError("expected a vocabulary without repeated tokens")
@@ -37,11 +37,9 @@ def check(attrs: dict[str, Any]) -> None:
     size = token_start(attrs) + len(vocab)
     if attrs["pad_to_max_tokens"] and attrs["max_tokens"] is not None and attrs["max_tokens"] < size:
         raise ShapeError(f"expected max_tokens >= {size} (the vocabulary with its special indices). Received: {attrs['max_tokens']}")
-    idf = attrs["idf_weights"]
-    if (attrs["output_mode"] == "tf_idf") != (idf is not None):
-        raise ShapeError("expected idf_weights exactly when output_mode is 'tf_idf'")
-    if idf is not None and len(idf) != depth(attrs):
-        raise ShapeError(f"expected {depth(attrs)} idf_weights (one per encoded slot). Received: {len(idf)}")
+    idf = weights.get("idf_weights")
+    if idf is not None and tuple(idf) != (depth(attrs),):
+        raise ShapeError(f"expected idf_weights of shape [{depth(attrs)}] (one per encoded slot). Received: {list(idf)}")
 
 
 def oov_hash(tokens: np.ndarray, buckets: int) -> np.ndarray:
@@ -95,7 +93,7 @@ class IntegerLookup:
         x = only(inputs)
         if not (x.dtype.startswith("int") or x.dtype.startswith("uint")):
             raise ShapeError(f"expected an integer input. Received: {x.dtype}")
-        check(attrs)
+        check(attrs, weights)
         mode = attrs["output_mode"]
         if mode == "int":
             return [TensorType("int64", tuple(x.shape))]
@@ -115,5 +113,5 @@ class IntegerLookup:
             return [ids]
         if mode == "tf_idf":
             counts = encode(ids, "count", depth(attrs), np.float32, drop_negative=True)
-            return [counts * np.asarray(attrs["idf_weights"], np.float64).astype(np.float32)]
+            return [counts * np.asarray(weights["idf_weights"]).astype(np.float32)]
         return [encode(ids, mode, depth(attrs), np.dtype(attrs["output_dtype"]), drop_negative=True)]

@@ -93,6 +93,5 @@ def integer_lookup(ctx: Ctx, attrs: dict[str, Any], inputs: list[str | None]) ->
         return [ids]
     y = encode(ctx, ids, "count" if mode == "tf_idf" else mode, il.depth(a), len(shape), shape[-1] if shape else None)
     if mode == "tf_idf":
-        idf = np.asarray(a["idf_weights"], np.float64).astype(np.float32)
-        return [ctx.node("Mul", [y, ctx.const(idf, hint="idf_weights")])]
+        return [ctx.node("Mul", [y, ctx.const(ctx.weight("idf_weights", np.dtype(np.float32)), hint="idf_weights")])]
     return [y if a["output_dtype"] == "float32" else ctx.node("Cast", [y], to=ONNX_DTYPES[a["output_dtype"]])]

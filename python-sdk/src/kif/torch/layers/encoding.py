@@ -81,7 +81,7 @@ def _integer_lookup(layer: Layer, w: W) -> nn.Module:
     table = np.asarray([a["oov_token"]] * start + list(a["vocabulary"]), np.int64)
     if oov0:
         table[0] = a["mask_token"]
-    idf = np.asarray(a["idf_weights"] if a["idf_weights"] is not None else [], np.float64).astype(np.float32)
+    idf = np.asarray(w["idf_weights"], np.float32) if "idf_weights" in w else np.zeros(0, np.float32)
 
     def integer_lookup(m: Fn, x: Tensor) -> Tensor:
         x = x.long()
