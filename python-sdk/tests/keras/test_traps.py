@@ -317,18 +317,18 @@ def test_tf_op_lambda_is_refused_naming_the_layer_and_function(tmp_path: Path) -
         },
         {
             "class_name": "TFOpLambda",
-            "name": "tf.math.cumsum",
-            "config": {"name": "tf.math.cumsum", "trainable": True, "dtype": "float32", "function": "math.cumsum"},
+            "name": "tf.math.cumprod",
+            "config": {"name": "tf.math.cumprod", "trainable": True, "dtype": "float32", "function": "math.cumprod"},
             "inbound_nodes": [[["x", 0, 0, {"axis": 1}]]],
         },
     ]
     config = {
         "class_name": "Functional",
-        "config": {"name": "m", "layers": layers, "input_layers": [["x", 0, 0]], "output_layers": [["tf.math.cumsum", 0, 0]]},
+        "config": {"name": "m", "layers": layers, "input_layers": [["x", 0, 0]], "output_layers": [["tf.math.cumprod", 0, 0]]},
     }
     src = tmp_path / "tfop.h5"
-    _write_legacy_h5(src, config, {"x": [], "tf.math.cumsum": []}, version="2.15.0")
-    with pytest.raises(KifError, match=r"'tf\.math\.cumsum' \(TFOpLambda\).*math\.cumsum"):
+    _write_legacy_h5(src, config, {"x": [], "tf.math.cumprod": []}, version="2.15.0")
+    with pytest.raises(KifError, match=r"'tf\.math\.cumprod' \(TFOpLambda\).*math\.cumprod"):
         convert(src, tmp_path / "tfop.kif")
     assert not (tmp_path / "tfop.kif").exists()
 

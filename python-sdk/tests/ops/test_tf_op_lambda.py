@@ -103,7 +103,7 @@ def test_tf_shape_functions_and_getitem_become_ops(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("function", "kwargs"),
     [
-        ("math.cumsum", {"axis": 1}),
+        ("math.cumprod", {"axis": 1}),
         ("math.add", {"y": "not a number"}),
         ("math.abs", {"x": 1.0, "extra": 2}),
         ("cast", {"dtype": "complex64"}),

@@ -19,6 +19,7 @@ import numpy as np
 
 from kif import limits
 from kif.keras.errors import ConversionError, too_large
+from kif.keras.topology import CONSTANT_VALUE, is_legacy_entry
 
 MODEL_CLASSES = {"Sequential", "Functional", "Model"}
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
@@ -207,12 +208,14 @@ class _Checker:
                 self.tensors(node, where)
                 continue
             self.expect(isinstance(node, list), "a call node (an object or an array of inbound tensors)", node, where)
-            for position, entry in enumerate(node):  # Keras 2: [[layer, node, tensor, {kwargs}], ...]
-                self.history(entry, f"{where}/{position}", extra=True)
+            single = is_legacy_entry(node)  # TFOpLambda keeps its input structure: one tensor is the entry itself
+            for position, entry in enumerate([node] if single else node):  # Keras 2: [[layer, node, tensor, {kwargs}], ...]
+                at = where if single else f"{where}/{position}"
+                constant = isinstance(entry, list) and len(entry) in (3, 4) and entry[:2] == [CONSTANT_VALUE, -1]
+                if not constant:  # [_CONSTANT_VALUE, -1, value, {kwargs}]: a constant first argument
+                    self.history(entry, at, extra=True)
                 if len(entry) > 3:
-                    self.expect(
-                        isinstance(entry[3], dict), "an inbound tensor's call kwargs to be an object", entry[3], f"{where}/{position}/3"
-                    )
+                    self.expect(isinstance(entry[3], dict), "an inbound tensor's call kwargs to be an object", entry[3], f"{at}/3")
 
     def tensors(self, value: Any, pointer: str) -> None:
         """Every Keras 3 tensor reference in a call: {"class_name": "__keras_tensor__", "config": {"keras_history": [...]}}."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+TF_ONLY = ("IntegerLookup",)  # Keras builds it on tf.lookup whatever the backend
+
 
 @functools.cache
 def discretization_int64() -> type:

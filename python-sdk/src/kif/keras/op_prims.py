@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 
 from kif.keras.mapping import Context, MappedLayer
+from kif.keras.op_axis import map_axis, map_tf_axis
 from kif.keras.op_shapes import map_shape, map_tf_shape
+from kif.keras.op_tf_structure import einsum_refusal, map_tf_structure
 from kif.ops._types import DTYPES
 
 # keras.ops class name → op name: element-wise ops whose arguments are all tensors or numbers.
@@ -83,8 +85,10 @@ class Emitter:
         self.layers.append(MappedLayer("op.constant", {"dtype": dtype}, [], [name], {"value": array}, suffix, None))
         return name
 
-    def op(self, name: str, inputs: list[str | None], **attrs: Any) -> list[MappedLayer]:
-        self.layers.append(MappedLayer(f"op.{name}", attrs, inputs, list(self.ctx.node.outputs), output_mask=None))
+    def op(self, name: str, inputs: list[str | None], count: int = 1, **attrs: Any) -> list[MappedLayer]:
+        """``count``: the op's outputs (split, top_k), named as the Keras node's outputs ``name``, ``name:1``, …"""
+        outputs = [self.ctx.output(i) for i in range(count)] if count > 1 else list(self.ctx.node.outputs)
+        self.layers.append(MappedLayer(f"op.{name}", attrs, inputs, outputs, output_mask=None))
         return self.layers
 
     def args(self, values: list[Any], op: str = "") -> list[str | None]:
@@ -107,7 +111,7 @@ def map_keras(ctx: Context) -> list[MappedLayer] | None:
     """A keras.ops node → primitive ops, or None when no op family knows the class."""
     name, config = ctx.node.class_name, ctx.config
     emit = Emitter(ctx)
-    shaped = map_shape(ctx, emit)
+    shaped = map_shape(ctx, emit) or map_axis(ctx, emit)
     if shaped is not None or ctx.node.kw_inputs:
         return shaped
     args = keras_args(ctx)
@@ -133,7 +137,12 @@ def map_tf(ctx: Context, function: str) -> list[MappedLayer] | None:
     """A TFOpLambda (a TensorFlow function on Keras tensors) → primitive ops, or None when none matches."""
     node = ctx.node
     emit = Emitter(ctx)
-    shaped = map_tf_shape(ctx, emit, function)
+    shaped = map_tf_shape(ctx, emit, function) or map_tf_axis(ctx, emit, function)
+    if shaped is None:
+        shaped = map_tf_structure(ctx, emit, function)  # concat, stack, gather, pad, tile, slice, strided_slice
+    refusal = einsum_refusal(ctx, function)
+    if refusal is not None:
+        raise refusal
     if shaped is not None:
         return shaped
     kwargs = {k: v for k, v in node.kwargs.items() if k != "name"}

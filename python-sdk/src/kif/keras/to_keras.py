@@ -52,6 +52,7 @@ from kif._optional import require
 from kif.errors import KifError, UnsupportedLayerError
 from kif.graph import Layer, Model
 from kif.keras import encoding_rebuild
+from kif.keras.to_keras_weights import set_layer_weights
 
 # Keras-backend behaviour that departs from the KIF definition (type → why): none left.
 KNOWN_DIFFERENCES: dict[str, str] = {}
@@ -59,7 +60,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {}
 _CALL_TIME = ("use_causal_mask", "return_attention_scores")
 _RNN = {"SimpleRNN": 1, "LSTM": 2, "GRU": 1, "ConvLSTM1D": 2, "ConvLSTM2D": 2, "ConvLSTM3D": 2}  # states per type
 _MERGE = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"}
-_MHA_PARTS = {"query": "query", "key": "key", "value": "value", "attention_output": "output", "gate": "gate"}
 _ACTIVATION_KEYS = ("activation", "recurrent_activation")
 
 
@@ -168,78 +168,6 @@ def _make_layer(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*rms_scaling.*")  # deprecated in Keras, still a KIF attribute
         return cls(**_kwargs(kif_type, attrs, name), **extra)
-
-
-# --- weights ---------------------------------------------------------------------------------------
-
-
-def _relative(layer: Any, variable: Any) -> list[str]:
-    path = str(variable.path)
-    prefix = f"{layer.path}/"
-    return (path[len(prefix) :] if path.startswith(prefix) else path).split("/")
-
-
-def _role(kif_type: str, parts: list[str]) -> str:
-    """The KIF role of a Keras variable, from its path relative to its layer."""
-    if kif_type in ("MultiHeadAttention", "GroupQueryAttention") and parts[0] in _MHA_PARTS:
-        return f"{_MHA_PARTS[parts[0]]}_{parts[-1]}"
-    if kif_type in ("DepthwiseConv1D", "DepthwiseConv2D") and parts[-1] == "kernel":
-        return "depthwise_kernel"  # Keras 3.12+ names it kernel; KIF keeps the older role name
-    return parts[-1]
-
-
-def _weights_for(layer: Any, kif_type: str, attrs: dict[str, Any], values: dict[str, np.ndarray], where: str) -> list[np.ndarray]:
-    """``values`` (KIF roles) → the list ``layer.set_weights`` expects, in ``layer.weights`` order."""
-    out: list[np.ndarray] = []
-    used: set[str] = set()
-    for variable in layer.weights:
-        role = _role(kif_type, _relative(layer, variable))
-        shape = tuple(variable.shape)
-        if kif_type == "GRU" and role == "bias" and attrs["reset_after"]:  # Keras stacks the two biases: [2, 3 * units]
-            array = np.stack([values["bias"], values["recurrent_bias"]])
-            used |= {"bias", "recurrent_bias"}
-        elif role in values:
-            array = np.asarray(values[role])
-            used.add(role)
-            if kif_type == "Normalization":
-                array = array.reshape(shape)  # KIF flattens the kept axes' statistics
-        elif kif_type == "Normalization" and role == "count":
-            array = np.zeros(shape, np.dtype(str(variable.dtype)))  # adapt() bookkeeping, unused at inference
-        elif kif_type == "LayerNormalization" and role == "gamma":
-            array = np.ones(shape, np.float32)  # Keras makes gamma under rms_scaling even without scale
-        else:
-            raise KifError(f"{where}: Keras layer variable {variable.path!r} has no KIF weight {role!r}", code="layer-unsupported")
-        if tuple(array.shape) != shape:
-            raise KifError(
-                f"{where}: expected weight {role!r} of shape {list(shape)} for Keras. Received: {list(array.shape)}",
-                code="layer-unsupported",
-            )
-        out.append(array)
-    unused = sorted(set(values) - used - ({"beta"} if kif_type == "LayerNormalization" and attrs.get("rms_scaling") else set()))
-    if unused:
-        raise KifError(f"{where}: KIF weights {unused} have no place in the Keras layer", code="layer-unsupported")
-    return out
-
-
-def _set_weights(layer: Any, kif_type: str, attrs: dict[str, Any], values: dict[str, np.ndarray], where: str) -> None:
-    if kif_type == "Bidirectional":
-        for side, sub in (("forward", layer.forward_layer), ("backward", layer.backward_layer)):
-            nested = attrs[side]
-            own = {role[len(side) + 1 :]: v for role, v in values.items() if role.startswith(side + "_")}
-            _set_weights(sub, nested["type"], nested["attributes"], own, where)
-        return
-    if kif_type == "TimeDistributed":
-        _set_weights(layer.layer, attrs["layer"]["type"], attrs["layer"]["attributes"], values, where)
-        return
-    if kif_type == "TextVectorization":
-        from kif.keras.text_rebuild import set_idf
-
-        set_idf(layer, values)
-        return
-    if layer.weights or values:
-        layer.set_weights(_weights_for(layer, kif_type, attrs, values, where))
-    if hasattr(layer, "finalize_state"):
-        layer.finalize_state()  # Normalization recomputes its broadcast statistics from the variables
 
 
 def _check_bidirectional_masking(layer: Layer) -> None:
@@ -361,7 +289,7 @@ class _Builder:
             keras_layer.axis = layer.attributes["axis"]  # build() rewrote it as [axis]: keep KIF's spelling in the config
         if new:
             values = {role: np.asarray(self.model.weights[tensor]) for role, tensor in layer.weights.items()}
-            _set_weights(keras_layer, layer.type, layer.attributes, values, f"Layer {layer.name!r} ({layer.type})")
+            set_layer_weights(keras_layer, layer.type, layer.attributes, values, f"Layer {layer.name!r} ({layer.type})")
 
     def op(self, layer: Layer) -> None:
         """A primitive op: keras.ops calls (kif.keras.to_keras_ops), recorded by Keras as op nodes."""
@@ -499,7 +427,8 @@ def supported_types() -> list[str]:
     from kif.keras.to_keras_ops import TABLE
 
     built = [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation" or t in TABLE]
-    return built if tensorflow_present() else [t for t in built if t not in TEXT_TYPES]  # Keras runs those on TF ops
+    tf_only = (*TEXT_TYPES, *encoding_rebuild.TF_ONLY)  # Keras runs those on TF ops
+    return built if tensorflow_present() else [t for t in built if t not in tf_only]
 
 
 __all__ = ["KNOWN_DIFFERENCES", "KerasBackend", "register_keras_objects", "supported_types", "to_keras"]

@@ -280,11 +280,22 @@ def _parse_node(raw: Any) -> tuple[list[Any], dict[str, Any]]:
         return [_decode(a) for a in raw.get("args", [])], {k: _decode(v) for k, v in raw.get("kwargs", {}).items()}
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
-    for entry in raw:  # Keras 2: [[layer, node, tensor, {kwargs}], ...]
-        args.append(_Tensor(entry[:3]))
+    # Keras 2: [[layer, node, tensor, {kwargs}], ...]; a layer that keeps its input structure (TFOpLambda)
+    # stores a single tensor as the entry itself, and a constant first argument as [_CONSTANT_VALUE, -1, value, ...].
+    for entry in [raw] if is_legacy_entry(raw) else raw:
+        args.append(entry[2] if entry[0] == CONSTANT_VALUE else _Tensor(entry[:3]))
         if len(entry) > 3 and isinstance(entry[3], dict):
             kwargs.update({k: _decode(v) for k, v in entry[3].items()})
     return ([args] if len(args) > 1 else args), kwargs
+
+
+CONSTANT_VALUE = "_CONSTANT_VALUE"  # tf.keras node.py: a first call argument that is not a Keras tensor
+
+
+def is_legacy_entry(value: Any) -> bool:
+    """One Keras 2 inbound entry: [layer, node, tensor] or [layer, node, tensor, {kwargs}] (tf.keras's
+    ``convert_inner_node_data`` reads any list of 3 or 4 starting with a string as one)."""
+    return isinstance(value, list) and len(value) in (3, 4) and isinstance(value[0], str)
 
 
 def _decode(value: Any) -> Any:

@@ -1,6 +1,6 @@
 """Primitive ops (spec/ops/index.md): the catalog's ONNX-granularity operations, named ``op.<name>``.
 
-One table is the source of truth: each family module (``elementwise``, ``reductions``, ``shape``) lists its ops as
+One table is the source of truth: each family module (``elementwise``, ``reductions``, ``shape``, ``axis``) lists its ops as
 ``Op`` rows (summary, math, attributes, arity, tolerance, torch function, ONNX op, kernel class). From the rows come
 the reference kernels (``kif/layers/primitive_ops.py``), the torch and ONNX lowerings and, through
 ``python -m kif.ops.generate``, ``schemas/ops/<name>.schema.json`` and the family pages ``spec/ops/<family>.md``.
@@ -46,6 +46,7 @@ class Op:
     numpy: Any = None  # the element-wise NumPy function the kernel applies (family-specific signature)
     torch: str = ""  # torch function the lowering calls (torch.<name>); "" = a dedicated lowering
     onnx: str = ""  # ONNX operator applied to the inputs; "" = a dedicated emitter
+    outputs: tuple[int, int | None] = (1, 1)  # (min, max) declared outputs; max None = as many as the attributes give
 
     @property
     def type(self) -> str:
@@ -55,9 +56,9 @@ class Op:
 @functools.cache
 def ops() -> dict[str, Op]:
     """Every primitive op by type (``op.add``), from the family tables."""
-    from kif.ops import elementwise, reductions, shape
+    from kif.ops import axis, elementwise, reductions, shape
 
-    rows: list[Op] = [*elementwise.OPS, *reductions.OPS, *shape.OPS]
+    rows: list[Op] = [*elementwise.OPS, *reductions.OPS, *shape.OPS, *axis.OPS]
     out = {row.type: row for row in rows}
     if len(out) != len(rows):
         raise RuntimeError("two primitive ops share a name")

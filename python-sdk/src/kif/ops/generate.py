@@ -23,6 +23,11 @@ TITLES = {
     ),
     "reductions": ("Reductions", "Reductions over `axis` (null: every axis), keeping reduced axes as size 1 when `keepdims`."),
     "shape": ("Shape and indexing ops", "Data movement on whole tensors, batch axis included, plus `matmul` and `einsum`."),
+    "axis": (
+        "Ops along an axis",
+        "Splitting, gathering, repeating, cumulative sums, one-hot encoding, softmax on any axis, top-k and sorting. "
+        "`op.split` and `op.top_k` have more than one output, in the order listed.",
+    ),
 }
 _KINDS = {"float": "floating (float16, bfloat16, float32, float64)", "numeric": "any but bool", "any": "any"}
 
@@ -42,7 +47,7 @@ def schema(op: Op) -> dict[str, Any]:
             "since": SINCE,
             "page": f"spec/ops/{op.family}.md",
             "inputs": {"min": op.inputs[0], "max": op.inputs[1]},
-            "outputs": {"min": 1, "max": 1},
+            "outputs": {"min": op.outputs[0], "max": op.outputs[1]},
             "weights": op.weights,
             "tolerance": {
                 "float32": {"rtol": tol.f32[0], "atol": tol.f32[1]},
@@ -60,9 +65,12 @@ def _type_of(prop: dict[str, Any]) -> str:
     return " \\| ".join(kind) if isinstance(kind, list) else str(kind or "see schema")
 
 
+def _arity(low: int, high: int | None) -> str:
+    return str(low) if low == high else f"{low} or more" if high is None else f"{low} to {high}"
+
+
 def section(op: Op) -> str:
-    low, high = op.inputs
-    arity = str(low) if low == high else f"{low} or more" if high is None else f"{low} to {high}"
+    arity = _arity(*op.inputs)
     tol = op.tolerance
     lines = [
         f"## {op.type}",
@@ -71,6 +79,7 @@ def section(op: Op) -> str:
         "",
         f"- **Definition**: {op.math}",
         f"- **Inputs**: {arity}; dtypes: {_KINDS.get(op.dtypes, op.dtypes)}",
+        *([f"- **Outputs**: {_arity(*op.outputs)}"] if op.outputs != (1, 1) else []),
         f"- **Tolerance**: float32 rtol {tol.f32[0]:g}, atol {tol.f32[1]:g}; "
         f"float16 rtol {tol.f16[0]:g}, atol {tol.f16[1]:g}. {tol.reason}",
         f"- **Lowerings**: torch `{op.torch or 'dedicated'}`, ONNX `{op.onnx or 'dedicated'}`",

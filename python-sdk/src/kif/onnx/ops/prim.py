@@ -107,4 +107,4 @@ for _op in ops().values():
     if _op.type not in EMITTERS and _op.onnx and _op.family == "elementwise":
         emits(_op.type)(_direct(_op))
 
-from kif.onnx.ops import prim_reduce, prim_shape  # noqa: E402, F401  (registration of the other families)
+from kif.onnx.ops import prim_axis, prim_reduce, prim_shape  # noqa: E402, F401  (registration of the other families)

@@ -64,4 +64,4 @@ def _register() -> None:
 
 
 _register()
-from kif.torch.layers import ops_reduce, ops_shape  # noqa: E402, F401  (registration of the other families)
+from kif.torch.layers import ops_axis, ops_reduce, ops_shape  # noqa: E402, F401  (registration of the other families)
