@@ -105,10 +105,15 @@ def test_converter_refuses_what_kif_cannot_express(change: dict[str, Any], word:
     assert not (tmp_path / "out.kif").exists()
 
 
-@pytest.mark.parametrize("suffix", [".keras", "_tfk.h5"])
-def test_adapted_layer_without_a_config_vocabulary_is_refused(suffix: str, tmp_path: Path) -> None:
-    with pytest.raises(KifError, match=r"IntegerLookup.*no vocabulary in its config"):
-        convert(FIXTURES / f"integer_lookup_adapted{suffix}", tmp_path / "out.kif")
+def test_adapted_keras3_file_reads_the_vocabulary_asset_and_idf_variable(tmp_path: Path) -> None:
+    got, want = run_fixture("integer_lookup_adapted", ".keras", tmp_path)  # TF's outputs of the file as loaded back
+    np.testing.assert_array_equal(got[0], want[0])
+
+
+def test_adapted_tf_keras2_h5_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(KifError, match=r"IntegerLookup.*no vocabulary asset"):
+        convert(FIXTURES / "integer_lookup_adapted_tfk.h5", tmp_path / "out.kif")
+    assert not (tmp_path / "out.kif").exists()
 
 
 def test_special_tokens_in_front_of_the_vocabulary_are_stripped(tmp_path: Path) -> None:

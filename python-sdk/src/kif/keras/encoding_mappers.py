@@ -95,14 +95,36 @@ def _discretization(ctx: Context) -> list[MappedLayer]:
     return [MappedLayer("Discretization", attrs, list(ctx.node.inputs), list(ctx.node.outputs))]
 
 
+def _adapted_vocabulary(ctx: Context, mode: str) -> tuple[list[int], list[float] | None]:
+    """An adapted Keras 3 layer: the vocabulary (special tokens in front) from the .keras archive's
+    ``assets/<layer path>/vocabulary.txt``, the idf weights of every index from its ``idf_weights`` variable."""
+    path = ctx.node.save_fallback or ctx.node.save_path
+    data = ctx.asset("/".join(f"layers/{key}" for key in path) + "/vocabulary.txt") if path else None
+    if data is None:
+        raise ctx.fail(
+            "has no vocabulary in its config and the file holds no vocabulary asset: an adapted layer keeps it only in a "
+            ".keras archive's assets (a tf.keras 2 .h5 does not save it); save the model as .keras"
+        )
+    try:
+        lines = data.decode("utf-8").splitlines()
+        while lines and lines[-1] == "":
+            lines.pop()
+        vocab = [int(line) for line in lines]
+    except ValueError:
+        raise ctx.fail("expected the vocabulary asset to hold one integer per line") from None
+    if mode != "tf_idf":
+        return vocab, None
+    stored = [ds for key, ds in ctx.load_weights().items if key.split("/")[-1].split(":")[0] == "idf_weights"]
+    if len(stored) != 1:
+        raise ctx.fail("output_mode='tf_idf' needs the adapted idf_weights variable; the weights file holds none")
+    return vocab, [float(v) for v in np.asarray(stored[0][()], np.float64).reshape(-1)]
+
+
 def _lookup_vocabulary(ctx: Context, config: dict[str, Any]) -> tuple[list[int], list[float] | None]:
     """The vocabulary without its leading special tokens (Keras strips them too) and idf weights for every slot."""
     vocab, idf = config.get("vocabulary"), config.get("idf_weights")
     if vocab is None:
-        raise ctx.fail(
-            "has no vocabulary in its config: an adapted layer keeps it in the .keras file's assets (Keras 3) or does "
-            "not save it at all (tf.keras 2 .h5); KIF reads vocabularies from the config only"
-        )
+        vocab, idf = _adapted_vocabulary(ctx, config.get("output_mode", "int"))
     if isinstance(vocab, str) or not isinstance(vocab, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in vocab):
         raise ctx.fail("option vocabulary must be a list of integers (a vocabulary file path is not stored in the model)")
     mask, oov, n = config.get("mask_token"), config.get("oov_token", -1), config.get("num_oov_indices", 1)
