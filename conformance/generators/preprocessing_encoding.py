@@ -69,6 +69,7 @@ LOOKUPS = {
     "count": ("integer-lookup-count", "IntegerLookup count (TensorFlow golden)", "extended"),
     "tf_idf": ("integer-lookup-tf-idf", "IntegerLookup tf_idf, the OOV slot weighted by the mean idf", "core"),
     "invert_mask": ("integer-lookup-invert-mask", "IntegerLookup invert with a mask: out-of-range indices give oov_token", "core"),
+    "adapted": ("integer-lookup-adapted-tf-idf", "IntegerLookup adapted in TF: vocabulary and idf weights as learned", "extended"),
 }
 
 
