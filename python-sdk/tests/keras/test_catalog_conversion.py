@@ -45,6 +45,9 @@ NO_KERAS_EQUIVALENT: dict[str, str] = {}
 TESTED_IN_OWN_FILE: dict[str, str] = {
     "Augmentation": "layers/test_augmentation.py",
     "AutoContrast": "layers/test_auto_contrast.py",
+    "CategoryEncoding": "layers/test_category_encoding.py",
+    "Discretization": "layers/test_discretization.py",
+    "IntegerLookup": "layers/test_integer_lookup.py",
     "MelSpectrogram": "layers/test_spectrogram.py",
     "STFTSpectrogram": "layers/test_spectrogram.py",
     **{t: "text/test_keras_text.py" for t in ("Hashing", "HashedCrossing", "StringLookup")},  # TF-written files

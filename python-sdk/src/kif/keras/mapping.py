@@ -298,6 +298,7 @@ def map_node(ctx: Context) -> list[MappedLayer]:
         augment_map,
         auto_contrast_map,
         cudnn_rnn,
+        encoding_mappers,
         layer_mappers,
         op_nodes,
         recurrent_mappers,

@@ -51,6 +51,7 @@ import numpy as np
 from kif._optional import require
 from kif.errors import KifError, UnsupportedLayerError
 from kif.graph import Layer, Model
+from kif.keras import encoding_rebuild
 from kif.keras.to_keras_weights import set_layer_weights
 
 # Keras-backend behaviour that departs from the KIF definition (type → why): none left.
@@ -137,6 +138,8 @@ def _make_layer(
         from kif.keras.augment_rebuild import augmentation_layer
 
         return augmentation_layer(attrs, name, extra)
+    if kif_type in ("Discretization", "IntegerLookup"):
+        return encoding_rebuild.rebuild(kif_type, attrs, name, extra)
     if kif_type == "TextVectorization":
         from kif.keras.text_rebuild import text_vectorization_layer
 
@@ -424,7 +427,8 @@ def supported_types() -> list[str]:
     from kif.keras.to_keras_ops import TABLE
 
     built = [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation" or t in TABLE]
-    return built if tensorflow_present() else [t for t in built if t not in TEXT_TYPES]  # Keras runs those on TF ops
+    tf_only = (*TEXT_TYPES, *encoding_rebuild.TF_ONLY)  # Keras runs those on TF ops
+    return built if tensorflow_present() else [t for t in built if t not in tf_only]
 
 
 __all__ = ["KNOWN_DIFFERENCES", "KerasBackend", "register_keras_objects", "supported_types", "to_keras"]

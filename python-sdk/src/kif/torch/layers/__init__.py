@@ -38,6 +38,7 @@ def converters() -> dict[str, Converter]:
         basic,
         conv,
         conv_lstm,
+        encoding,
         normalization,
         ops,
         recurrent,
