@@ -286,7 +286,7 @@ def map_generic(ctx: Context) -> list[MappedLayer]:
 
 
 def map_node(ctx: Context) -> list[MappedLayer]:
-    from kif.keras import augment_map, layer_mappers, op_nodes, recurrent_mappers, signal_mappers  # noqa: F401  (registration)
+    from kif.keras import augment_map, keras2_mappers, layer_mappers, op_nodes, recurrent_mappers, signal_mappers  # noqa: F401  (registration)
 
     class_name = ctx.node.class_name
     if is_op(ctx.node):  # keras.ops calls share class names with layers (Add, Concatenate, Reshape…) but not their meaning

@@ -1,0 +1,51 @@
+"""tf.keras 2 classes Keras 3 removed (ThresholdedReLU, LocallyConnected1D/2D): the tf_keras-written fixtures in
+tests/fixtures/tf_keras2 convert without TensorFlow and reproduce TensorFlow's outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kif
+from kif.errors import KifError
+from kif.keras import convert
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tf_keras2"
+
+
+def _run(path: Path, tmp_path: Path) -> tuple[kif.Model, np.ndarray]:
+    bundle = convert(path, tmp_path / "model.kif")
+    report = kif.validate(bundle)
+    assert report.ok, [str(f) for f in report.errors]
+    model = kif.load(bundle)
+    x = np.load(path.with_suffix(".npz"))["x"]
+    return model, next(iter(kif.run(model, {model.inputs[0].name: x}).values()))
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_thresholded_relu_is_relu_with_threshold(suffix: str, tmp_path: Path) -> None:
+    path = FIXTURES / f"thresholded_relu{suffix}"
+    model, got = _run(path, tmp_path)
+    assert [layer.type for layer in model.layers] == ["ReLU", "ReLU"]
+    x = np.load(path.with_suffix(".npz"))["x"]
+    np.testing.assert_array_equal(got, np.load(path.with_suffix(".npz"))["y"])  # TensorFlow's output
+    theta = np.float32(0.7)  # tf_keras casts theta to floatx
+    np.testing.assert_array_equal(got, np.where(x > theta, x, 0).astype(np.float32))  # hand-derived: x if x > theta
+    assert got[0, 3] == 0 and got[0, 4] == x[0, 4], "x = theta gives 0; the next float32 above it passes"
+
+
+def test_thresholded_relu_refuses_a_negative_theta(tmp_path: Path) -> None:
+    import h5py
+
+    src = FIXTURES / "thresholded_relu.h5"
+    dst = tmp_path / "bad.h5"
+    dst.write_bytes(src.read_bytes())
+    with h5py.File(dst, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        config["config"]["layers"][1]["config"]["theta"] = -1.0
+        f.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(KifError, match=r"ThresholdedReLU.*theta=-1.0"):
+        convert(dst, tmp_path / "out.kif")
