@@ -118,6 +118,7 @@ CLASS_ALIASES = {
     "Convolution2DTranspose": "Conv2DTranspose",
     "Convolution3DTranspose": "Conv3DTranspose",
     "GroupedQueryAttention": "GroupQueryAttention",
+    "SyncBatchNormalization": "BatchNormalization",  # tf.keras.layers.experimental (TF 2.2-2.x): moving statistics at inference
 }
 
 
