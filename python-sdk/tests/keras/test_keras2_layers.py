@@ -49,3 +49,19 @@ def test_thresholded_relu_refuses_a_negative_theta(tmp_path: Path) -> None:
         f.attrs["model_config"] = json.dumps(config)
     with pytest.raises(KifError, match=r"ThresholdedReLU.*theta=-1.0"):
         convert(dst, tmp_path / "out.kif")
+
+
+LC_CASES = sorted(p.stem for p in FIXTURES.glob("lc*.h5"))
+
+
+@pytest.mark.parametrize("name", LC_CASES)
+def test_locally_connected_reproduces_tensorflow(name: str, tmp_path: Path) -> None:
+    model, got = _run(FIXTURES / f"{name}.h5", tmp_path)
+    assert [layer.type for layer in model.layers] == [f"LocallyConnected{name[2]}D"]
+    np.testing.assert_allclose(got, np.load(FIXTURES / f"{name}.npz")["y"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["lc1d_impl2_last_same_k3s1", "lc2d_impl3_first_same"])
+def test_locally_connected_from_tf_keras_zip(name: str, tmp_path: Path) -> None:
+    _, got = _run(FIXTURES / f"{name}.keras", tmp_path)
+    np.testing.assert_allclose(got, np.load(FIXTURES / f"{name}.npz")["y"], rtol=1e-5, atol=1e-5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kif.keras import locally_connected_map  # noqa: F401  (registration: LocallyConnected1D/2D)
 from kif.keras.mapping import Context, MappedLayer, generic_attributes, mapper
 
 
