@@ -46,6 +46,8 @@ TESTED_IN_OWN_FILE: dict[str, str] = {
     "Augmentation": "layers/test_augmentation.py",
     "MelSpectrogram": "layers/test_spectrogram.py",
     "STFTSpectrogram": "layers/test_spectrogram.py",
+    "LocallyConnected1D": "keras/test_keras2_layers.py",  # tf.keras 2 only: tf_keras-written fixtures
+    "LocallyConnected2D": "keras/test_keras2_layers.py",
 }
 
 Inputs = list[np.ndarray]

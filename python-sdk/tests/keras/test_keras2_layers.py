@@ -1,4 +1,4 @@
-"""tf.keras 2 classes Keras 3 removed (ThresholdedReLU, LocallyConnected1D/2D): the tf_keras-written fixtures in
+"""tf.keras 2 classes Keras 3 removed (ThresholdedReLU, LocallyConnected1D and LocallyConnected2D): the tf_keras-written fixtures in
 tests/fixtures/tf_keras2 convert without TensorFlow and reproduce TensorFlow's outputs."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Emitter = Callable[[Ctx, dict[str, Any], list[str | None]], list[str]]
 EMITTERS: dict[str, Emitter] = {}
 _MODULES = (
     "basic", "conv", "pooling", "adaptive_pooling", "normalization", "recurrent",
-    "conv_lstm", "attention", "more", "wrappers", "resize", "prim", "signal",
+    "conv_lstm", "attention", "more", "wrappers", "resize", "prim", "signal", "locally_connected",
 )  # fmt: skip
 
 

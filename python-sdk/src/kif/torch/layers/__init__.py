@@ -37,6 +37,7 @@ def converters() -> dict[str, Converter]:
         basic,
         conv,
         conv_lstm,
+        locally_connected,
         normalization,
         ops,
         recurrent,
