@@ -287,7 +287,7 @@ def map_generic(ctx: Context) -> list[MappedLayer]:
 
 
 def map_node(ctx: Context) -> list[MappedLayer]:
-    from kif.keras import augment_map, keras2_mappers, layer_mappers, op_nodes, recurrent_mappers, signal_mappers  # noqa: F401  (registration)
+    from kif.keras import augment_map, layer_mappers, op_nodes, recurrent_mappers, signal_mappers  # noqa: F401  (registration)
 
     class_name = ctx.node.class_name
     if is_op(ctx.node):  # keras.ops calls share class names with layers (Add, Concatenate, Reshape…) but not their meaning
@@ -301,6 +301,8 @@ def map_node(ctx: Context) -> list[MappedLayer]:
             from kif.keras.composite_mapper import map_composite
 
             return map_composite(ctx, found)
+    from kif.keras import keras2_mappers, wrapper_mappers  # noqa: F401  (registration: tf.keras 2 classes, wrappers)
+
     if class_name in MAPPERS:
         return MAPPERS[class_name](ctx)
     kif_type = CLASS_ALIASES.get(class_name, class_name)
