@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kif.keras import reversible_embedding_map  # noqa: F401  (registration: ReversibleEmbedding)
 from kif.keras.mapping import Context, MappedLayer, mapper
 from kif.keras.weights import LayerWeights
 
