@@ -138,6 +138,10 @@ def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: s
         from kif.keras.resize_exact import resizing_exact
 
         cls = resizing_exact()  # Keras on torch has no lanczos or area and another bicubic
+    if kif_type == "UpSampling2D" and attrs["interpolation"] not in ("nearest", "bilinear"):
+        from kif.keras.upsampling_exact import upsampling_exact
+
+        cls = upsampling_exact()  # the same for UpSampling2D, which resizes with keras.ops.image.resize
     if kif_type == "GlobalMaxPooling1D" and masked:
         from kif.keras.pooling_same import global_max_pooling_masked
 
@@ -386,6 +390,9 @@ def register_keras_objects() -> None:
     drop_mask_class()
     global_max_pooling_masked()
     resizing_exact()
+    from kif.keras.upsampling_exact import upsampling_exact
+
+    upsampling_exact()
     for rank in (1, 2, 3):
         average_pooling_same(f"AveragePooling{rank}D")
 

@@ -19,7 +19,7 @@ LIMITATIONS: dict[str, str] = {
     "Resizing": _STATIC_HW,
     "CenterCrop": _STATIC_HW,
     "STFTSpectrogram": "needs static channel and time sizes in the graph",
-    "UpSampling2D": "interpolation='bilinear' " + _STATIC_HW,
+    "UpSampling2D": "interpolation other than 'nearest' " + _STATIC_HW,
     **{f"ConvLSTM{d}D": "a Scan over time (ONNX has no ConvLSTM op); padding='same' needs static spatial sizes; "
        "softmax-like activations are refused" for d in (1, 2, 3)},
     "Bidirectional": "the wrapped layers must be exportable",
