@@ -65,3 +65,30 @@ def test_locally_connected_reproduces_tensorflow(name: str, tmp_path: Path) -> N
 def test_locally_connected_from_tf_keras_zip(name: str, tmp_path: Path) -> None:
     _, got = _run(FIXTURES / f"{name}.keras", tmp_path)
     np.testing.assert_allclose(got, np.load(FIXTURES / f"{name}.npz")["y"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("name", "shape", "match"), [
+    ("lc1d_impl3_last_same_k3s1", (5,), "connected kernel entries"),
+    ("lc1d_impl2_last_valid_k3s1", (9, 3, 6, 4), "kernel of shape"),
+    ("lc2d_impl1_last_valid", (2, 2, 2), "kernel of shape"),
+])  # fmt: skip
+def test_locally_connected_refuses_a_kernel_that_does_not_fit(name: str, shape: tuple[int, ...], match: str, tmp_path: Path) -> None:
+    import h5py
+
+    dst = tmp_path / "bad.h5"
+    dst.write_bytes((FIXTURES / f"{name}.h5").read_bytes())
+    with h5py.File(dst, "r+") as f:
+        group = f["model_weights"][next(k for k in f["model_weights"] if k.startswith("locally"))]
+        path = next(p for p in _datasets(group) if p.endswith("kernel:0"))
+        del group[path]
+        group.create_dataset(path, data=np.zeros(shape, "float32"))
+    with pytest.raises(KifError, match=match):
+        convert(dst, tmp_path / "out.kif")
+
+
+def _datasets(group: object) -> list[str]:
+    import h5py
+
+    found: list[str] = []
+    group.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)  # type: ignore[attr-defined]
+    return found

@@ -3,23 +3,20 @@ into the canonical [*out, *kernel_size, in, filters] (spec/layers/LocallyConnect
 
 Implementation 1 stores [P, K * C, F] (rows (t, c), or (c, t) channels_first); 2 the dense masked [*in, C, *out, F]
 (channels_first [C, *in, F, *out]); 3 the connected entries of a sparse [P * F, I * C] matrix in the sorted order of
-tf_keras ``conv_utils.conv_kernel_idxs``. 2 and 3 go through the dense form, from which each output position's taps
-are gathered (taps that read padding become 0). A channels_first bias is the row-major reshape tf.keras adds.
+tf_keras ``conv_utils.conv_kernel_idxs``. 2's dense form gives each output position's taps by gathering, 3's entries are
+scattered into place (taps that read padding stay 0). A channels_first bias is the row-major reshape tf.keras adds.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from kif import limits
 from kif.bundle.deferred import DeferredTensor
 from kif.keras import h5safe
-from kif.keras.errors import too_large
 from kif.keras.mapping import Context, MappedLayer, assign_weights, generic_attributes, mapper
 from kif.layers.locally_connected import geometry
 
@@ -49,35 +46,44 @@ def _from_dense(dense: np.ndarray, spatial: Ints, out: Ints, ksize: Ints, stride
     return np.where(valid[..., None, None], gathered, 0).astype(dense.dtype)
 
 
-def _sparse_dense(values: np.ndarray, spatial: list[int], channels: int, out: list[int], filters: int, attrs: dict[str, Any]) -> np.ndarray:
-    """Implementation 3: the sparse [P * F, I * C] matrix made dense, as [*in, C, *out, F]."""
+def _connected(n: int, k: int, s: int, out: int, padding: str) -> tuple[np.ndarray, np.ndarray]:
+    """tf_keras ``conv_connected_inputs`` along one axis: (output position, input position) pairs, in loop order."""
+    left = k // 2
+    center = np.arange(out) * s + (left if padding == "valid" else 0)
+    starts, ends = np.maximum(0, center - left), np.minimum(n, center + k - left)
+    counts = np.maximum(ends - starts, 0)
+    o = np.repeat(np.arange(out), counts)
+    return o, starts[o] + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def sparse_entries(spatial: Ints, channels: int, out: Ints, filters: int, attrs: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per axis the (output, input) position pairs of implementation 3's connected entries."""
+    return [
+        _connected(n, k, s, o, attrs["padding"]) for n, k, s, o in zip(spatial, attrs["kernel_size"], attrs["strides"], out, strict=True)
+    ]
+
+
+def _from_sparse(
+    values: np.ndarray, spatial: Ints, channels: int, out: Ints, filters: int, attrs: dict[str, Any], befores: Ints
+) -> np.ndarray:
+    """Implementation 3: the entries, sorted by (row, column) of the sparse [P * F, I * C] matrix, scattered straight
+    into [*out, *K, C, F] (tap t = input - (output * stride - before) per axis); no dense matrix is built."""
     first = attrs["data_format"] == "channels_first"
-    out_dims = (filters, *out) if first else (*out, filters)
-    in_dims = (channels, *spatial) if first else (*spatial, channels)
-    pairs = []
-    for position in itertools.product(*(range(o) for o in out)):
-        ranges = []
-        for p, n, k, s in zip(position, spatial, attrs["kernel_size"], attrs["strides"], strict=True):
-            left = k // 2
-            center = p * s + (left if attrs["padding"] == "valid" else 0)
-            ranges.append(range(max(0, center - left), min(n, center + k - left)))
-        for source in itertools.product(*ranges):
-            for c in range(channels):
-                for f in range(filters):
-                    o_index = (f, *position) if first else (*position, f)
-                    i_index = (c, *source) if first else (*source, c)
-                    pairs.append((int(np.ravel_multi_index(o_index, out_dims)), int(np.ravel_multi_index(i_index, in_dims))))
-    pairs.sort()
-    if len(pairs) != values.size:
-        raise ValueError(f"expected {len(pairs)} kernel entries. Received: {values.size}")
-    matrix = np.zeros((math.prod(out_dims), math.prod(in_dims)), values.dtype)
-    rows, cols = np.array(pairs, np.int64).T
-    matrix[rows, cols] = values.reshape(-1)
     d = len(out)
-    full = matrix.reshape(*out_dims, *in_dims)
-    if first:  # [F, *out, C, *in] → [*in, C, *out, F]
-        return full.transpose(*range(d + 2, 2 * d + 2), d + 1, *range(1, d + 1), 0)
-    return full.transpose(*range(d + 1, 2 * d + 1), 2 * d + 1, *range(d), d)  # [*out, F, *in, C] → [*in, C, *out, F]
+    pairs = sparse_entries(spatial, channels, out, filters, attrs)
+    grids = np.meshgrid(*(np.arange(len(o)) for o, _ in pairs), np.arange(channels), np.arange(filters), indexing="ij")
+    flat = [g.reshape(-1) for g in grids]
+    o_pos = [pairs[a][0][flat[a]] for a in range(d)]
+    i_pos = [pairs[a][1][flat[a]] for a in range(d)]
+    c, f = flat[d], flat[d + 1]
+    rows = np.ravel_multi_index((f, *o_pos) if first else (*o_pos, f), (filters, *out) if first else (*out, filters))
+    cols = np.ravel_multi_index((c, *i_pos) if first else (*i_pos, c), (channels, *spatial) if first else (*spatial, channels))
+    order = np.lexsort((cols, rows))  # sorted(conv_kernel_idxs): by row, then column
+    kernel = np.zeros((*out, *attrs["kernel_size"], channels, filters), values.dtype)
+    taps = [i_pos[a] - (o_pos[a] * attrs["strides"][a] - befores[a]) for a in range(d)]
+    index = tuple(x[order] for x in (*o_pos, *taps, c, f))
+    kernel[index] = values.reshape(-1)
+    return kernel
 
 
 @mapper("LocallyConnected1D", "LocallyConnected2D")
@@ -111,11 +117,10 @@ def _locally_connected(ctx: Context) -> list[MappedLayer]:
     if (expected is not None and tuple(kernel.shape) != expected) or (implementation == 3 and len(kernel.shape) != 1):
         want = list(expected or ["entries"])
         raise ctx.fail(f"expected a kernel of shape {want} for implementation={implementation}. Received: {list(kernel.shape)}")
-    dense_bytes = positions * filters * math.prod(spatial) * channels * np.dtype(kernel.dtype).itemsize
-    budget = limits.current().max_tensor_bytes
-    if implementation == 3 and dense_bytes > budget:
-        what = f"Layer {ctx.node.layer_name!r} ({kif_type}): the dense kernel"
-        raise too_large(what, dense_bytes, "max_tensor_bytes", budget, pointer=ctx.node.name)
+    if implementation == 3:
+        entries = math.prod(len(o) for o, _ in sparse_entries(spatial, channels, out, filters, attrs)) * channels * filters
+        if kernel.shape[0] != entries:
+            raise ctx.fail(f"expected {entries} connected kernel entries for implementation=3. Received: {kernel.shape[0]}")
 
     def load_kernel() -> np.ndarray:
         raw = np.asarray(h5safe.read(kernel))
@@ -123,10 +128,9 @@ def _locally_connected(ctx: Context) -> list[MappedLayer]:
             if first:  # rows (c, *t)
                 return np.moveaxis(raw.reshape(*out, channels, *ksize, filters), d, 2 * d)
             return raw.reshape(*out, *ksize, channels, filters)
-        if implementation == 2:
-            dense = raw.transpose(*range(1, d + 1), 0, *range(d + 2, 2 * d + 2), d + 1) if first else raw
-        else:
-            dense = _sparse_dense(raw, spatial, channels, out, filters, attrs)
+        if implementation == 3:
+            return _from_sparse(raw, spatial, channels, out, filters, attrs, befores)
+        dense = raw.transpose(*range(1, d + 1), 0, *range(d + 2, 2 * d + 2), d + 1) if first else raw
         return _from_dense(dense, spatial, out, ksize, strides, befores)
 
     weights: dict[str, Any] = {"kernel": DeferredTensor(kernel.dtype, (*out, *ksize, channels, filters), load_kernel)}
