@@ -99,11 +99,6 @@ def test_to_keras_then_export_gives_the_same_graph(folder: Path, tmp_path: Path)
             to_keras(original)
         assert any(c in refused.value.message for c in original.composites)
         return
-    if {"LocallyConnected1D", "LocallyConnected2D"} & set(spec["layer_types"]):
-        # Keras 3 removed the class (tf.keras 2 only): to_keras refuses, in one error naming the type
-        with pytest.raises(kif.KifError, match="LocallyConnected"):
-            to_keras(original)
-        return
     if any(t.startswith("op.") for t in spec["layer_types"]):
         # to_keras cannot rebuild primitive ops yet (issue #13): it must refuse, in one error naming the layer.
         with pytest.raises(kif.KifError) as refused:

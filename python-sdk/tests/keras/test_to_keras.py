@@ -31,11 +31,8 @@ from tests.keras import keras_models as km
 L = keras.layers
 MODEL_RTOL = MODEL_ATOL = 1e-4  # whole models: per-layer classes (≤ 1e-4) compound over a few layers
 
-# Catalog types to_keras cannot build, with the reason.
-UNSUPPORTED: dict[str, str] = {
-    "LocallyConnected1D": "Keras 3 removed the class (tf.keras 2 only)",
-    "LocallyConnected2D": "Keras 3 removed the class (tf.keras 2 only)",
-}
+# Catalog types to_keras cannot build, with the reason (none: every type has a Keras 3 layer class).
+UNSUPPORTED: dict[str, str] = {}
 
 
 def _close(got: list[np.ndarray], want: list[np.ndarray], what: str, rtol: float = MODEL_RTOL, atol: float = MODEL_ATOL) -> None:
@@ -603,6 +600,8 @@ REBUILT_ELSEWHERE = {
     "Augmentation": "tests/layers/test_augmentation.py::test_round_trip_to_keras_rebuilds_the_class",
     "MelSpectrogram": "conformance/scoreboards/keras.json (preprocessing_signal cases)",
     "STFTSpectrogram": "conformance/scoreboards/keras.json (preprocessing_signal cases)",
+    "LocallyConnected1D": "tests/keras/test_keras2_layers.py::test_locally_connected_to_keras_reproduces_tensorflow",
+    "LocallyConnected2D": "tests/keras/test_keras2_layers.py::test_locally_connected_to_keras_reproduces_tensorflow",
 }
 
 

@@ -91,6 +91,9 @@ def _locally_connected(ctx: Context) -> list[MappedLayer]:
     kif_type = ctx.node.class_name
     d = 1 if kif_type.endswith("1D") else 2
     config = dict(ctx.config)
+    if ctx.node.registered_name == f"kif>{kif_type}":  # to_keras's rebuild: the canonical layout already
+        attrs = generic_attributes(ctx, kif_type)
+        return [MappedLayer(kif_type, attrs, list(ctx.node.inputs), list(ctx.node.outputs), assign_weights(ctx, kif_type, attrs))]
     implementation = config.pop("implementation", 1)
     if implementation not in (1, 2, 3):
         raise ctx.fail(f"expected implementation 1, 2 or 3. Received: implementation={implementation!r}")

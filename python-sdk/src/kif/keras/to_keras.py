@@ -129,6 +129,10 @@ def _make_layer(kif_type: str, attrs: dict[str, Any], name: str | None, dtype: s
         from kif.keras.augment_rebuild import augmentation_layer
 
         return augmentation_layer(attrs, name, extra)
+    if kif_type in ("LocallyConnected1D", "LocallyConnected2D"):  # Keras 3 removed them: kif> layers of the same name
+        from kif.keras.locally_connected_keras import locally_connected_class
+
+        return locally_connected_class(kif_type)(**_kwargs(kif_type, attrs, name), **extra)
     cls = _keras_class(kif_type)
     if kif_type.startswith("AveragePooling") and attrs.get("padding") == "same":
         from kif.keras.pooling_same import average_pooling_same
@@ -393,6 +397,10 @@ def register_keras_objects() -> None:
     from kif.keras.upsampling_exact import upsampling_exact
 
     upsampling_exact()
+    from kif.keras.locally_connected_keras import locally_connected_class
+
+    for kind in ("LocallyConnected1D", "LocallyConnected2D"):
+        locally_connected_class(kind)
     for rank in (1, 2, 3):
         average_pooling_same(f"AveragePooling{rank}D")
 
@@ -449,7 +457,8 @@ def supported_types() -> list[str]:
 
     from kif import catalog
 
-    return [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation"]
+    rebuilt = ("Augmentation", "LocallyConnected1D", "LocallyConnected2D")
+    return [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t in rebuilt]
 
 
 __all__ = ["KNOWN_DIFFERENCES", "KerasBackend", "register_keras_objects", "supported_types", "to_keras"]
