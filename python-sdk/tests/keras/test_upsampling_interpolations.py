@@ -1,6 +1,6 @@
 """UpSampling2D(interpolation=bicubic/lanczos3/lanczos5/area) files written by Keras 3 on TensorFlow and by tf_keras
-convert, reproduce TensorFlow, run through kif.torch, ONNX and to_keras; tf.keras's gaussian and mitchellcubic are
-refused naming the layer and option."""
+convert, reproduce TensorFlow, run through kif.torch, ONNX and to_keras; tf.keras's gaussian and mitchellcubic convert
+too (their values: tests/layers/test_upsampling_tf.py); an unknown interpolation is refused naming the layer and option."""
 
 from __future__ import annotations
 
@@ -58,8 +58,8 @@ def test_importers_and_to_keras_reproduce_tensorflow(tmp_path: Path) -> None:
             np.testing.assert_allclose(np.asarray(got), y, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("interpolation", ["gaussian", "mitchellcubic"])
-def test_tf_keras_only_interpolations_are_refused(interpolation: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("interpolation", "converts"), [("gaussian", True), ("mitchellcubic", True), ("cubic", False)])
+def test_tf_keras_only_interpolations_convert_and_unknown_ones_are_refused(interpolation: str, converts: bool, tmp_path: Path) -> None:
     import h5py
 
     src = tmp_path / "model.h5"
@@ -68,5 +68,9 @@ def test_tf_keras_only_interpolations_are_refused(interpolation: str, tmp_path: 
         config = json.loads(f.attrs["model_config"])
         config["config"]["layers"][1]["config"]["interpolation"] = interpolation
         f.attrs["model_config"] = json.dumps(config)
+    if converts:
+        model = kif.load(convert(src, tmp_path / "out.kif"))
+        assert model.layers[0].attributes["interpolation"] == interpolation
+        return
     with pytest.raises(KifError, match=rf"UpSampling2D.*interpolation={interpolation!r}"):
         convert(src, tmp_path / "out.kif")

@@ -1,5 +1,6 @@
 """UpSampling2D with every interpolation Keras offers, against TensorFlow's outputs (tests/fixtures/tf_upsampling, written
-by Keras 3 on TensorFlow and by tf_keras): Keras on PyTorch computes bicubic otherwise and has no lanczos or area."""
+by Keras 3 on TensorFlow and by tf_keras): Keras on PyTorch computes bicubic otherwise and has no lanczos or area;
+tf_keras alone offers gaussian and mitchellcubic (for Resizing too)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from tests.layers.harness import run_layer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tf_upsampling"
-KIF_INTERPOLATIONS = {"nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area"}
+KIF_INTERPOLATIONS = {"nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area", "gaussian", "mitchellcubic"}
 
 
 def _cases() -> list[tuple[str, str, dict]]:
@@ -29,3 +30,16 @@ def test_upsampling_matches_tensorflow(writer: str, name: str, config: dict) -> 
     arrays = np.load(FIXTURES / f"{writer}.npz")
     got = run_layer("UpSampling2D", arrays[f"{name}/x"], **config)
     np.testing.assert_allclose(got, arrays[f"{name}/y"], rtol=1e-5, atol=1e-5)
+
+
+EXTRA = np.load(FIXTURES / "tf_resize_extra.npz")
+EXTRA_CASES = sorted({k.split("/")[0] for k in EXTRA.files})
+
+
+@pytest.mark.parametrize("name", EXTRA_CASES)
+def test_resizing_gaussian_and_mitchellcubic_match_tensorflow(name: str) -> None:
+    """tf.keras 2's Resizing also offers gaussian and mitchellcubic (tf.image.resize's ScaleAndTranslate kernels)."""
+    interp, _, aa = name.split("_")
+    x, y = EXTRA[f"{name}/x"], EXTRA[f"{name}/y"]
+    attrs = {"height": y.shape[1], "width": y.shape[2], "interpolation": interp, "antialias": aa == "aa1"}
+    np.testing.assert_allclose(run_layer("Resizing", x, **attrs), y, rtol=1e-5, atol=1e-5)
