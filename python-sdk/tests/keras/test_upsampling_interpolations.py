@@ -74,3 +74,22 @@ def test_tf_keras_only_interpolations_convert_and_unknown_ones_are_refused(inter
         return
     with pytest.raises(KifError, match=rf"UpSampling2D.*interpolation={interpolation!r}"):
         convert(src, tmp_path / "out.kif")
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"), [("Resizing", "gaussian_down_aa1"), ("Resizing", "mitchellcubic_mixed_aa0"), ("UpSampling2D", "gaussian")]
+)
+def test_to_keras_computes_the_tf_keras_only_kernels(kind: str, name: str) -> None:
+    """Keras 3 has no gaussian or mitchellcubic; to_keras's kif> layers compute TensorFlow's on Keras-torch."""
+    from kif.keras import to_keras
+
+    data = np.load(FIXTURES / ("tf_resize_extra.npz" if kind == "Resizing" else "tf_keras.npz"))
+    x, y = data[f"{name}/x"], data[f"{name}/y"]
+    b = kif.GraphBuilder("m")
+    i = b.input("x", "float32", (None, *x.shape[1:]))
+    if kind == "Resizing":
+        attrs = {"height": y.shape[1], "width": y.shape[2], "interpolation": name.split("_")[0], "antialias": name.endswith("aa1")}
+    else:
+        attrs = {"size": [2, 3], "interpolation": name}
+    b.output(b.add(kind, i, **attrs))
+    np.testing.assert_allclose(np.asarray(to_keras(b.build()).predict(x, verbose=0)), y, rtol=1e-5, atol=1e-5)
