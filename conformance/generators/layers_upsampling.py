@@ -1,10 +1,11 @@
-"""Cases for UpSampling2D with the interpolations of spec 0.2.0 (bicubic, lanczos3, lanczos5, area).
+"""Cases for UpSampling2D with the interpolations of spec 0.2.0 (bicubic, lanczos3, lanczos5, area, and tf.keras 2's
+gaussian and mitchellcubic), and Resizing with those two.
 
 ``python conformance/generators/layers_upsampling.py [OUT_ROOT]`` rewrites ``cases/layers_upsampling/``.
 
 Keras on torch (which the generators run) computes bicubic otherwise and lacks lanczos and area, so each case's
 expected output is TensorFlow's: the goldens Keras 3 on TensorFlow wrote into ``python-sdk/tests/fixtures/tf_upsampling/``
-(its ``generate.py``, run by hand), for the same inputs.
+(its ``generate.py``, run by hand; gaussian and mitchellcubic by tf_keras and tf.image.resize), for the same inputs.
 """
 
 from __future__ import annotations
@@ -44,6 +45,31 @@ def cases() -> Iterator[Case]:
             f"UpSampling2D {interp} by {sh}x{sw}, {layout}TensorFlow golden",
             lambda: K.layers.Identity(), tuple(x.shape[1:]), inputs=[x], level="core" if interp in CORE and not first else "extended",
             formula=_golden(y), bundle=s.one_layer_bundle("UpSampling2D", **config),
+        )  # fmt: skip
+
+    yield from _tf_keras_only()
+
+
+def _tf_keras_only() -> Iterator[Case]:
+    configs = json.loads((FIXTURES / "tf_keras.json").read_text(encoding="utf-8"))
+    arrays = np.load(FIXTURES / "tf_keras.npz")
+    for interp in ("gaussian", "mitchellcubic"):
+        x, y = arrays[f"{interp}/x"], arrays[f"{interp}/y"]
+        yield layer_case(
+            f"upsampling2d-{interp}", f"UpSampling2D {interp} by 2x3 (tf.keras 2), TensorFlow golden",
+            lambda: K.layers.Identity(), tuple(x.shape[1:]), inputs=[x], level="extended",
+            formula=_golden(y), bundle=s.one_layer_bundle("UpSampling2D", **configs[interp]),
+        )  # fmt: skip
+    extra = np.load(FIXTURES / "tf_resize_extra.npz")
+    for name in ("gaussian_down_aa1", "gaussian_up_aa0", "mitchellcubic_down_aa0", "mitchellcubic_mixed_aa1"):
+        interp, label, aa = name.split("_")
+        x, y = extra[f"{name}/x"], extra[f"{name}/y"]
+        attrs = {"height": int(y.shape[1]), "width": int(y.shape[2]), "interpolation": interp, "antialias": aa == "aa1"}
+        yield layer_case(
+            f"resizing-{interp}-{label}{'-antialias' if aa == 'aa1' else ''}",
+            f"Resizing {interp} {x.shape[1]}x{x.shape[2]} to {y.shape[1]}x{y.shape[2]}{', antialias' if aa == 'aa1' else ''}",
+            lambda: K.layers.Identity(), tuple(x.shape[1:]), inputs=[x], level="extended",
+            formula=_golden(y), bundle=s.one_layer_bundle("Resizing", **attrs),
         )  # fmt: skip
 
 
