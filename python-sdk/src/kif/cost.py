@@ -56,6 +56,12 @@ def _conv(attrs: dict[str, Any], ins: Sequence[TensorType | None], outs: Sequenc
     return (ops, ops // max(kernel[-1], 1))  # im2col columns: one row per output position
 
 
+def _locally_connected(attrs: dict[str, Any], ins: Sequence[TensorType | None], outs: Sequence[TensorType], w: Weights) -> Estimate:
+    kernel = w.get("kernel", (1, 1))  # [*out, *K, C, F]: every output element reads its position's K * C taps
+    ops = _n(outs[0]) * math.prod(kernel[len(kernel) // 2 - 1 : -1])
+    return (ops, ops // max(kernel[-1], 1))  # the windows gathered for the contraction
+
+
 def _conv_transpose(attrs: dict[str, Any], ins: Sequence[TensorType | None], outs: Sequence[TensorType], w: Weights) -> Estimate:
     kernel = w.get("kernel", (1, 1))
     cols = _n(ins[0]) // max(kernel[-1], 1) * math.prod(kernel[:-1])  # every input pixel times every tap
@@ -146,6 +152,7 @@ ESTIMATES: dict[str, Callable[[dict[str, Any], Sequence[TensorType | None], Sequ
     **dict.fromkeys(_RECURRENT, _recurrent),
     **dict.fromkeys(("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"), _conv_lstm),
     **dict.fromkeys(("Hashing", "HashedCrossing", "StringLookup"), _per_string),
+    **dict.fromkeys(("LocallyConnected1D", "LocallyConnected2D"), _locally_connected),
 }
 
 

@@ -52,6 +52,8 @@ TESTED_IN_OWN_FILE: dict[str, str] = {
     "STFTSpectrogram": "layers/test_spectrogram.py",
     **{t: "text/test_keras_text.py" for t in ("Hashing", "HashedCrossing", "StringLookup")},  # TF-written files
     "TextVectorization": "text/test_text_vectorization.py",
+    "LocallyConnected1D": "keras/test_keras2_layers.py",  # tf.keras 2 only: tf_keras-written fixtures
+    "LocallyConnected2D": "keras/test_keras2_layers.py",
 }
 
 Inputs = list[np.ndarray]

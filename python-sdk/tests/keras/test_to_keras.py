@@ -605,6 +605,8 @@ REBUILT_ELSEWHERE = {
     "Discretization": "tests/layers/test_discretization.py::test_to_keras_rebuilds_with_the_same_dtype",
     "MelSpectrogram": "conformance/scoreboards/keras.json (preprocessing_signal cases)",
     "STFTSpectrogram": "conformance/scoreboards/keras.json (preprocessing_signal cases)",
+    "LocallyConnected1D": "tests/keras/test_keras2_layers.py::test_locally_connected_to_keras_reproduces_tensorflow",
+    "LocallyConnected2D": "tests/keras/test_keras2_layers.py::test_locally_connected_to_keras_reproduces_tensorflow",
 }
 
 

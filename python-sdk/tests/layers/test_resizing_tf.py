@@ -131,10 +131,11 @@ def test_to_keras_rebuild_reproduces_tensorflow_on_torch(tmp_path: Path) -> None
 
 
 def test_unknown_interpolation_is_refused_naming_the_option(tmp_path: Path) -> None:
-    """tf.keras 2 also offered gaussian and mitchellcubic, which Keras 3 and KIF do not: one error, nothing written."""
+    """A method tf.image.resize does not have: one error, nothing written (gaussian and mitchellcubic, tf.keras 2's, are
+    defined since 0.2.0: tests/layers/test_upsampling_tf.py)."""
     from kif.errors import KifError
 
     model = kif.GraphBuilder("r")
     x = model.input("x", "float32", (None, 4, 4, 1))
     with pytest.raises(KifError, match="interpolation"):
-        model.add("Resizing", x, height=2, width=2, interpolation="gaussian")
+        model.add("Resizing", x, height=2, width=2, interpolation="cubic")

@@ -22,6 +22,7 @@ from tests.layers import (
     test_dense,
     test_einsum_dense,
     test_embedding,
+    test_locally_connected,
     test_masking,
     test_merge,
     test_merge_more,
@@ -32,14 +33,16 @@ from tests.layers import (
     test_recurrent,
     test_reshaping,
     test_shape_ops,
+    test_upsampling_tf,
     test_wrappers,
 )
 from tests.torch.harness import run_torch
 
 SUITES = [
     test_activation_layers, test_activations, test_activations_extra, test_adaptive_pooling, test_attention, test_conv,
-    test_dense, test_einsum_dense, test_embedding, test_masking, test_merge, test_merge_more, test_noop, test_normalization,
-    test_pooling, test_preprocessing, test_recurrent, test_reshaping, test_shape_ops, test_wrappers,
+    test_dense, test_einsum_dense, test_embedding, test_locally_connected, test_masking, test_merge, test_merge_more, test_noop,
+    test_normalization, test_pooling, test_preprocessing, test_recurrent, test_reshaping, test_shape_ops, test_upsampling_tf,
+    test_wrappers,
 ]  # fmt: skip
 
 # Tests of the reference runtime's own error text (torch reports a bad id as its IndexError): covered by test_models.py.

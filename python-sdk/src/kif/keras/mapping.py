@@ -118,6 +118,7 @@ CLASS_ALIASES = {
     "Convolution2DTranspose": "Conv2DTranspose",
     "Convolution3DTranspose": "Conv3DTranspose",
     "GroupedQueryAttention": "GroupQueryAttention",
+    "SyncBatchNormalization": "BatchNormalization",  # tf.keras.layers.experimental (TF 2.2-2.x): moving statistics at inference
 }
 
 
@@ -320,6 +321,8 @@ def map_node(ctx: Context) -> list[MappedLayer]:
             from kif.keras.composite_mapper import map_composite
 
             return map_composite(ctx, found)
+    from kif.keras import keras2_mappers, wrapper_mappers  # noqa: F401  (registration: tf.keras 2 classes, wrappers)
+
     if class_name in MAPPERS:
         return MAPPERS[class_name](ctx)
     kif_type = CLASS_ALIASES.get(class_name, class_name)

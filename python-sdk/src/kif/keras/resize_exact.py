@@ -1,4 +1,4 @@
-"""Resizing as to_keras builds it for bicubic, lanczos3, lanczos5 and area: TensorFlow's rule on every Keras backend.
+"""Resizing as to_keras builds it for bicubic, lanczos3, lanczos5, area, gaussian and mitchellcubic: TF's rule on every backend.
 
 Keras on PyTorch has no lanczos3, lanczos5 or area and computes bicubic with a = -0.75; KIF's definition is
 tf.image.resize's (spec/layers/Resizing.md). This subclass of ``keras.layers.Resizing`` keeps the layer's class

@@ -144,6 +144,10 @@ def _make_layer(
         from kif.keras.text_rebuild import text_vectorization_layer
 
         return text_vectorization_layer(attrs, name)
+    if kif_type in ("LocallyConnected1D", "LocallyConnected2D"):  # Keras 3 removed them: kif> layers of the same name
+        from kif.keras.locally_connected_keras import locally_connected_class
+
+        return locally_connected_class(kif_type)(**_kwargs(kif_type, attrs, name), **extra)
     cls = _keras_class(kif_type)
     if kif_type.startswith("AveragePooling") and attrs.get("padding") == "same":
         from kif.keras.pooling_same import average_pooling_same
@@ -161,6 +165,10 @@ def _make_layer(
         from kif.keras.pooling_int import max_pooling_integer
 
         cls = max_pooling_integer(kif_type)  # torch's max_pool has no integer kernel
+    if kif_type == "UpSampling2D" and attrs["interpolation"] not in ("nearest", "bilinear"):
+        from kif.keras.upsampling_exact import upsampling_exact
+
+        cls = upsampling_exact()  # the same for UpSampling2D, which resizes with keras.ops.image.resize
     if kif_type == "GlobalMaxPooling1D" and masked:
         from kif.keras.pooling_same import global_max_pooling_masked
 
@@ -366,6 +374,13 @@ def register_keras_objects() -> None:
     mel_spectrogram_exact()
     global_max_pooling_masked()
     resizing_exact()
+    from kif.keras.upsampling_exact import upsampling_exact
+
+    upsampling_exact()
+    from kif.keras.locally_connected_keras import locally_connected_class
+
+    for kind in ("LocallyConnected1D", "LocallyConnected2D"):
+        locally_connected_class(kind)
     for rank in (1, 2, 3):
         average_pooling_same(f"AveragePooling{rank}D")
         max_pooling_integer(f"MaxPooling{rank}D")
@@ -426,7 +441,8 @@ def supported_types() -> list[str]:
     from kif.keras.text_rebuild import TEXT_TYPES, tensorflow_present
     from kif.keras.to_keras_ops import TABLE
 
-    built = [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t == "Augmentation" or t in TABLE]
+    rebuilt = ("Augmentation", "LocallyConnected1D", "LocallyConnected2D")  # no keras.layers class of that name
+    built = [t for t in catalog.catalog() if getattr(keras.layers, t, None) is not None or t in rebuilt or t in TABLE]
     tf_only = (*TEXT_TYPES, *encoding_rebuild.TF_ONLY)  # Keras runs those on TF ops
     return built if tensorflow_present() else [t for t in built if t not in tf_only]
 

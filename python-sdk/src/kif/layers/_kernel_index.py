@@ -64,6 +64,8 @@ MODULES: dict[str, str] = {
     'LSTM': 'recurrent',
     'LayerNormalization': 'normalization',
     'LeakyReLU': 'activation_layers',
+    'LocallyConnected1D': 'locally_connected',
+    'LocallyConnected2D': 'locally_connected',
     'Masking': 'masking',
     'MaxPooling1D': 'pooling',
     'MaxPooling2D': 'pooling',

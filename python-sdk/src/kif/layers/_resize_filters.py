@@ -36,7 +36,29 @@ def _triangle(x: np.ndarray) -> np.ndarray:
     return np.maximum(0.0, 1.0 - np.abs(x))
 
 
-KERNELS = {"bilinear": (_triangle, 1.0), "bicubic": (_keys_cubic, 2.0), "lanczos3": (_lanczos(3.0), 3.0), "lanczos5": (_lanczos(5.0), 5.0)}
+def _gaussian(x: np.ndarray) -> np.ndarray:
+    """TF's Gaussian kernel: radius 1.5, sigma = radius / 3."""
+    x = np.abs(x)
+    sigma = 1.5 / 3.0
+    return np.where(x >= 1.5, 0.0, np.exp(-x * x / (2.0 * sigma * sigma)))
+
+
+def _mitchell_cubic(x: np.ndarray) -> np.ndarray:
+    """Mitchell-Netravali cubic with B = C = 1/3, support 2."""
+    x = np.abs(x)
+    outer = (((-7.0 / 18.0) * x + 2.0) * x - 10.0 / 3.0) * x + 16.0 / 9.0
+    inner = ((7.0 / 6.0 * x - 2.0) * x) * x + 8.0 / 9.0
+    return np.where(x >= 2.0, 0.0, np.where(x >= 1.0, outer, inner))
+
+
+KERNELS = {
+    "bilinear": (_triangle, 1.0),
+    "bicubic": (_keys_cubic, 2.0),
+    "lanczos3": (_lanczos(3.0), 3.0),
+    "lanczos5": (_lanczos(5.0), 5.0),
+    "gaussian": (_gaussian, 1.5),
+    "mitchellcubic": (_mitchell_cubic, 2.0),
+}
 
 
 def _normalise(w: np.ndarray) -> np.ndarray:

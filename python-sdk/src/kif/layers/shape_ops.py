@@ -1,6 +1,6 @@
 """Shape layers: Reshape, Permute, RepeatVector, Cropping*, ZeroPadding*, UpSampling* (spec/layers/<Type>.md).
 
-All are pure data movement except UpSampling2D with bilinear interpolation.
+All are pure data movement except UpSampling2D with an interpolation other than nearest.
 """
 
 from __future__ import annotations
@@ -193,8 +193,9 @@ class _UpSampling:
         fmt = attrs.get("data_format", "channels_last")
         y = to_last(x, fmt)
         sizes = cls._size(attrs)
-        if attrs.get("interpolation", "nearest") == "bilinear":
-            y = to_dtype(resize(y, y.shape[1] * sizes[0], y.shape[2] * sizes[1], "bilinear"), x.dtype)
+        interpolation = attrs.get("interpolation", "nearest")
+        if interpolation != "nearest":  # UpSampling2D: Resizing's interpolation to (H * sh, W * sw), no antialias
+            y = to_dtype(resize(y, y.shape[1] * sizes[0], y.shape[2] * sizes[1], interpolation), x.dtype)
         else:
             for i, f in enumerate(sizes):
                 y = np.repeat(y, f, axis=1 + i)

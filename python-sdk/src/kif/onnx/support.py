@@ -26,7 +26,7 @@ LIMITATIONS: dict[str, str] = {
     "STFTSpectrogram": "needs static channel and time sizes in the graph",
     "CategoryEncoding": "ONNX cannot raise: an id outside [0, num_tokens) gives zeros instead of the error the spec requires",
     "IntegerLookup": "oov_method='farmhash' is refused (ONNX has no string hashing); num_oov_indices=0 is refused (ONNX cannot raise)",
-    "UpSampling2D": "interpolation='bilinear' " + _STATIC_HW,
+    "UpSampling2D": "interpolation other than 'nearest' " + _STATIC_HW,
     **{f"ConvLSTM{d}D": "a Scan over time (ONNX has no ConvLSTM op); padding='same' needs static spatial sizes; "
        "softmax-like activations are refused" for d in (1, 2, 3)},
     "Bidirectional": "the wrapped layers must be exportable",

@@ -191,10 +191,10 @@ def cropping(ctx: Ctx, attrs: dict[str, Any], inputs: list[str | None]) -> list[
 def upsampling(ctx: Ctx, attrs: dict[str, Any], inputs: list[str | None]) -> list[str]:
     x = _x(inputs)
     rank = ctx.rank(x)
-    if attrs.get("interpolation", "nearest") == "bilinear":
-        from kif.onnx.ops.resize import bilinear_upsampling
+    if attrs.get("interpolation", "nearest") != "nearest":
+        from kif.onnx.ops.resize import resized_upsampling
 
-        return [bilinear_upsampling(ctx, attrs, x)]
+        return [resized_upsampling(ctx, attrs, x)]
     size = [attrs["size"]] if isinstance(attrs["size"], int) else list(attrs["size"])
     first = attrs.get("data_format") == "channels_first"
     spatial = list(range(2, rank) if first else range(1, rank - 1))

@@ -1,4 +1,4 @@
-"""Resizing, CenterCrop and bilinear UpSampling2D: the KIF resize (spec/layers/Resizing.md) written as constant ops.
+"""Resizing, CenterCrop and interpolating UpSampling2D: the KIF resize (spec/layers/Resizing.md) written as constant ops.
 
 Input sizes must be static: nearest becomes a Gather per axis with the reference's integer indices,
 every other interpolation (bilinear, bicubic, lanczos3/5, area, with or without antialiasing) an Einsum
@@ -103,9 +103,9 @@ def center_crop(ctx: Ctx, attrs: dict[str, Any], inputs: list[str | None]) -> li
     return [_in_last(ctx, x, fmt, body)]
 
 
-def bilinear_upsampling(ctx: Ctx, attrs: dict[str, Any], x: str) -> str:
-    """UpSampling2D(interpolation="bilinear"): the KIF bilinear resize to (h * size[0], w * size[1])."""
+def resized_upsampling(ctx: Ctx, attrs: dict[str, Any], x: str) -> str:
+    """UpSampling2D with an interpolation other than nearest: the KIF resize to (h * size[0], w * size[1])."""
     fmt, dtype = attrs["data_format"], ctx.type_of(x).dtype
     h, w = _hw(ctx, x, fmt)
     sh, sw = attrs["size"]
-    return _in_last(ctx, x, fmt, lambda img: resize(ctx, img, dtype, (h, w), (h * sh, w * sw), "bilinear", False))
+    return _in_last(ctx, x, fmt, lambda img: resize(ctx, img, dtype, (h, w), (h * sh, w * sw), attrs["interpolation"], False))

@@ -39,6 +39,7 @@ def converters() -> dict[str, Converter]:
         conv,
         conv_lstm,
         encoding,
+        locally_connected,
         normalization,
         ops,
         recurrent,

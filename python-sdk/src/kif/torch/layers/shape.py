@@ -73,8 +73,14 @@ def _upsampling(dims: int):  # type: ignore[no-untyped-def]
         a = layer.attributes
         fmt = a.get("data_format", "channels_last")
         sizes = [a["size"]] if isinstance(a["size"], int) else list(a["size"])
-        if a.get("interpolation", "nearest") == "bilinear":
-            return Fn(lambda m, x: from_last(_resize(to_last(x, fmt), x_h(x, fmt) * sizes[0], x_w(x, fmt) * sizes[1], "bilinear"), fmt))
+        interpolation = a.get("interpolation", "nearest")
+        if interpolation != "nearest":  # UpSampling2D: Resizing's interpolation to (H * sh, W * sw)
+
+            def resized(m: Fn, x: Tensor) -> Tensor:
+                y = _resize(to_last(x, fmt), x_h(x, fmt) * sizes[0], x_w(x, fmt) * sizes[1], interpolation)
+                return from_last(_back(y, x), fmt)
+
+            return Fn(resized)
 
         def upsample(m: Fn, x: Tensor) -> Tensor:
             y = to_last(x, fmt)
