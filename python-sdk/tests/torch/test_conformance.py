@@ -10,6 +10,8 @@ import pytest
 import kif.torch
 from kif.conformance import runner, suite_dir
 
+STRING_TYPES = {"Hashing", "HashedCrossing", "StringLookup", "TextVectorization"}
+
 
 @pytest.mark.parametrize("level", ["core", "extended"])
 def test_torch_backend_passes_the_conformance_cases(level: str) -> None:
@@ -19,5 +21,8 @@ def test_torch_backend_passes_the_conformance_cases(level: str) -> None:
         cases = [c for c in cases if c.level == "extended"]
     assert cases or level == "extended", "no core conformance cases found"
     results = module.run_cases(kif.torch.conformance_backend, cases)
-    failures = [f"{r.case.id}: {r.status} {r.detail}" for r in results if r.status != "pass"]
+    # torch has no string tensors (nor TF's string hashes): cases holding these types are refused, never mis-computed
+    stringy = {c.id for c in cases if set(c.layer_types) & STRING_TYPES}
+    assert {r.case.id for r in results if r.status == "not-supported"} == stringy
+    failures = [f"{r.case.id}: {r.status} {r.detail}" for r in results if r.status != "pass" and r.case.id not in stringy]
     assert not failures, failures

@@ -184,6 +184,29 @@ def _constant(ctx: Context) -> list[MappedLayer]:
     ]
 
 
+@mapper("Op")
+def _wrapped_op(ctx: Context) -> list[MappedLayer]:
+    """to_keras's ``kif>Op`` (a KIF op its row composes inside one Keras layer) → that op with its attributes."""
+    import json
+
+    from kif import catalog
+
+    op_type = ctx.config.get("op_type")
+    if ctx.node.registered_name != "kif>Op" or not isinstance(op_type, str) or op_type not in catalog.catalog():
+        raise ctx.fail("unknown layer class (only kif.keras.to_keras's kif>Op has this name, naming a catalog op)")
+    try:
+        attributes = json.loads(ctx.config.get("op_attributes", ""))
+    except (TypeError, ValueError):
+        raise ctx.fail("expected op_attributes to be a JSON object") from None
+    if not isinstance(attributes, dict):
+        raise ctx.fail("expected op_attributes to be a JSON object")
+    count = ctx.config.get("n_outputs", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 16:
+        raise ctx.fail(f"expected n_outputs to be an integer in [1, 16]. Received: {count!r}")
+    outputs = [ctx.output(i) for i in range(count)]  # a multi-output layer's tensors: name, name:1, ...
+    return [MappedLayer(op_type, attributes, list(ctx.node.inputs), outputs, output_mask=None)]
+
+
 # Keras ≤ 2.1's deprecated Merge layer: one class, the operation in ``mode``.
 _MERGE_MODES = {"sum": "Add", "mul": "Multiply", "ave": "Average", "max": "Maximum", "concat": "Concatenate", "dot": "Dot"}
 

@@ -366,10 +366,10 @@ def register_keras_objects() -> None:
     from kif.keras.pooling_int import max_pooling_integer
     from kif.keras.pooling_same import average_pooling_same, global_max_pooling_masked
     from kif.keras.resize_exact import resizing_exact
-    from kif.keras.to_keras_ops import constant_class
+    from kif.keras.to_keras_objects import constant_class, op_class
 
     _registered_activations()
-    constant_class()
+    constant_class(), op_class()
     drop_mask_class()
     mel_spectrogram_exact()
     global_max_pooling_masked()

@@ -131,39 +131,12 @@ def _constant(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
     from kif.dtypes import by_name
 
     value = np.asarray(c.weights["value"]).astype(np.dtype(by_name(a["dtype"]).numpy))
+    from kif.keras.to_keras_objects import constant_class
+
     layer = constant_class()(list(value.shape), a["dtype"], name=c.name)
     out = layer(c.anchor)
     layer.set_weights([value.astype(np.uint8) if a["dtype"] == "bool" else value])
     return out
-
-
-def constant_class() -> Any:
-    """``kif>Constant``: a weight as a tensor; called on any tensor of the graph (Keras layers need an input)."""
-    import keras
-
-    existing = keras.saving.get_registered_object("kif>Constant")
-    if existing is not None:
-        return existing
-
-    @keras.saving.register_keras_serializable(package="kif", name="Constant")
-    class Constant(keras.layers.Layer):  # type: ignore[misc]
-        def __init__(self, shape: list[int], value_dtype: str, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.value_shape, self.value_dtype = list(shape), value_dtype
-            stored = "uint8" if value_dtype == "bool" else value_dtype  # Keras variables hold numbers
-            self.value = self.add_weight(name="value", shape=tuple(shape), dtype=stored, trainable=False, initializer="zeros")
-            self.built = True
-
-        def call(self, anchor: Any) -> Any:
-            return keras.ops.cast(self.value, self.value_dtype)
-
-        def compute_output_spec(self, anchor: Any) -> Any:
-            return keras.KerasTensor(tuple(self.value_shape), dtype=self.value_dtype)
-
-        def get_config(self) -> dict[str, Any]:
-            return {**super().get_config(), "shape": self.value_shape, "value_dtype": self.value_dtype}
-
-    return Constant
 
 
 # --- reductions ------------------------------------------------------------------------------------
@@ -419,6 +392,12 @@ def _take_along_axis(c: OpContext, a: dict[str, Any], xs: list[Any]) -> Any:
     return c.ops.take_along_axis(x, indices, axis=axis)
 
 
+# Rows composed of keras.ops calls the converter does not read back (comparisons with constant tensors, isnan,
+# zeros_like) run inside one ``kif>Op`` layer instead, which records the op and its attributes: a rebuilt model then
+# exports back to the same op (kif/keras/op_nodes.py), and Keras reloads it after ``register_keras_objects()``.
+WRAPPED = {"op.one_hot", "op.top_k", "op.cumsum", "op.take_along_axis"}
+
+
 def emit(keras: Any, layer: Layer, inputs: list[Any], weights: dict[str, np.ndarray], anchor: Any, name: str) -> list[Any]:
     """The Keras tensors of one op layer, cast to the dtypes KIF's shape rule gives."""
     from kif.layers import TensorType, kernels
@@ -430,7 +409,15 @@ def emit(keras: Any, layer: Layer, inputs: list[Any], weights: dict[str, np.ndar
     try:
         types = [TensorType(_dtype(x), tuple(x.shape)) for x in inputs]
         wanted = kernels()[layer.type].infer(layer.attributes, types, {r: tuple(np.shape(v)) for r, v in weights.items()})
-        result = row(c, layer.attributes, list(inputs))
+        if layer.type in WRAPPED:
+            import json
+
+            from kif.keras.to_keras_objects import op_class
+
+            wrapper = op_class()(layer.type, json.dumps(layer.attributes, sort_keys=True), len(layer.outputs), name=name)
+            result = wrapper(*inputs)
+        else:
+            result = row(c, layer.attributes, list(inputs))
     except (KeyError, TypeError, ValueError) as exc:  # ShapeError is a ValueError: a graph that was not validated
         raise KifError(f"Layer {layer.name!r} ({layer.type}): cannot rebuild it in Keras: {exc}", code="layer-unsupported",
                        pointer=layer.name) from None  # fmt: skip
@@ -438,4 +425,4 @@ def emit(keras: Any, layer: Layer, inputs: list[Any], weights: dict[str, np.ndar
     return [o if _dtype(o) == t.dtype else keras.ops.cast(o, t.dtype) for o, t in zip(outs, wanted, strict=True)]
 
 
-__all__ = ["TABLE", "constant_class", "emit", "emits"]
+__all__ = ["TABLE", "WRAPPED", "OpContext", "emit", "emits"]
