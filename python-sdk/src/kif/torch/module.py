@@ -35,6 +35,7 @@ class KifModule(nn.Module):
         self.output_names = [spec.name for spec in model.outputs]
         self.plan = [(list(layer.inputs), list(layer.outputs)) for layer in model.layers]
         self.layer_names = [layer.name for layer in model.layers]
+        self.release = _release_plan(self.plan, self.output_names)
         modules = []
         for layer in model.layers:
             weights = {role: np.asarray(model.weights[name]) for role, name in layer.weights.items()}
@@ -46,9 +47,25 @@ class KifModule(nn.Module):
         if len(inputs) != len(self.input_names):
             raise TypeError(f"expected {len(self.input_names)} inputs ({', '.join(self.input_names)}). Received: {len(inputs)}")
         values: dict[str, Tensor] = dict(zip(self.input_names, inputs, strict=True))
-        for module, (ins, outs) in zip(self.layers, self.plan, strict=True):
+        for module, (ins, outs), dead in zip(self.layers, self.plan, self.release, strict=True):
             results = module(*[values[t] if t is not None else None for t in ins])
             values.update(zip(outs, results[: len(outs)], strict=True))
+            for name in dead:  # free each intermediate after its last reader, so torch's allocator can reuse it
+                del values[name]
         if len(self.output_names) == 1:
             return values[self.output_names[0]]
         return tuple(values[name] for name in self.output_names)
+
+
+def _release_plan(plan: list[tuple[list[str | None], list[str]]], keep: list[str]) -> list[list[str]]:
+    """Per layer, the tensors no later layer reads (graph outputs excepted): dropped right after that layer."""
+    last: dict[str, int] = {}
+    for i, (ins, outs) in enumerate(plan):
+        for name in [*ins, *outs]:
+            if name is not None:
+                last[name] = i
+    release: list[list[str]] = [[] for _ in plan]
+    for name, i in last.items():
+        if name not in keep:
+            release[i].append(name)
+    return release
