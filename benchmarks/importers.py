@@ -11,6 +11,7 @@ and prints median latencies, the ratios (KIF / hand-written) and the max abs dif
 output from the hand-written torch module's. One thread per engine unless ``--threads`` says otherwise.
 
     python benchmarks/importers.py             # batch 32, 20 runs per engine
+    python benchmarks/importers.py --clock cpu # CPU time: steadier when other jobs share the machine
     python benchmarks/importers.py --quick     # tiny sizes, 2 runs: a smoke test
 """
 
@@ -86,12 +87,22 @@ def measure(bench: infer.Bench, workdir: Path, repeats: int) -> Row:
         return torch_session.run(None, bench.inputs)[0]
 
     reference = run_hand_torch()
+    calls = (run_kif_torch, run_hand_torch, run_kif_onnx, run_torch_onnx)
+    for call in calls:  # warm-up
+        infer.median_ms(call, 1, 2)
+    # interleave round by round (alternating the order) so a change in machine load hits every cell alike
+    times: list[list[float]] = [[] for _ in calls]
+    for i in range(repeats):
+        order = range(len(calls)) if i % 2 == 0 else reversed(range(len(calls)))
+        for k in order:
+            times[k].append(infer.median_ms(calls[k], 1, 0))
+    kif_torch_ms, hand_torch_ms, kif_onnx_ms, torch_onnx_ms = (float(np.median(t)) for t in times)
     return Row(
         bench.name,
-        infer.median_ms(run_kif_torch, repeats, 2),
-        infer.median_ms(run_hand_torch, repeats, 2),
-        infer.median_ms(run_kif_onnx, repeats, 2),
-        infer.median_ms(run_torch_onnx, repeats, 2),
+        kif_torch_ms,
+        hand_torch_ms,
+        kif_onnx_ms,
+        torch_onnx_ms,
         float(np.max(np.abs(run_kif_torch() - reference))),
         float(np.max(np.abs(run_kif_onnx() - reference))),
     )
@@ -129,7 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=1e-3, help="largest max abs difference accepted (default 1e-3)")
     parser.add_argument("--threads", type=int, default=1, help="threads per engine; 0 = each library's default (default 1)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--clock", choices=list(infer.CLOCKS), default="wall",
+        help="wall: elapsed time; cpu: this process's CPU time, steadier on a shared machine with --threads 1",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    infer.CLOCK = infer.CLOCKS[args.clock]
     import torch
 
     if THREADS > 0:
@@ -142,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.models:
             bench = infer.BUILDERS[name](np.random.default_rng(args.seed), sizes)
             rows.append(measure(bench, Path(tmp), repeats))
+    print(f"batch {sizes.batch}, {args.threads} thread(s), {args.clock} clock, median of {repeats} interleaved rounds; {infer.machine()}")
     print(table(rows))
     worst = max(max(r.diff_torch, r.diff_onnx) for r in rows)
     if worst > args.tolerance:
