@@ -151,3 +151,19 @@ def test_hostile_pipeline_cli_is_one_line(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "convert-config" in done.stderr
+
+
+def test_a_shared_pipeline_is_flattened_per_call_and_converts_back(tmp_path: Path) -> None:
+    pipeline = L.Pipeline([L.Rescaling(0.5, offset=1.0), L.RandomFlip()])
+    a, b = keras.Input((4, 4, 3)), keras.Input((4, 4, 3))
+    keras.Model([a, b], L.Subtract()([pipeline(a), pipeline(b)])).save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras", compile=False)
+    x, y = (np.random.default_rng(s).uniform(size=(2, 4, 4, 3)).astype("float32") for s in (4, 5))
+    expected = np.asarray(reloaded.predict([x, y], verbose=0))
+    np.testing.assert_allclose(expected, (x - y) * 0.5, rtol=1e-6, atol=1e-6)  # hand-derived
+    bundle = kif.load(convert(tmp_path / "model.keras", tmp_path / "model.kif"))
+    assert [layer.type for layer in bundle.layers].count("Rescaling") == 2
+    feeds = {bundle.inputs[0].name: x, bundle.inputs[1].name: y}
+    np.testing.assert_allclose(kif.run(bundle, feeds)[bundle.outputs[0].name], expected, rtol=1e-6, atol=1e-6)
+    rebuilt = kif.keras.to_keras(tmp_path / "model.kif")
+    np.testing.assert_allclose(rebuilt.predict([x, y], verbose=0), expected, rtol=1e-6, atol=1e-6)
