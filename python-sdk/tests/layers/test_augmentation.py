@@ -30,6 +30,7 @@ SHAPE = (10, 12, 3)
 FACTORIES: dict[str, Callable[[], Any]] = {
     "AugMix": lambda: L.AugMix(value_range=(0, 1)),
     "CutMix": lambda: L.CutMix(factor=0.5),
+    "MaxNumBoundingBoxes": lambda: L.MaxNumBoundingBoxes(5),  # boxes only: the image passes unchanged
     "MixUp": lambda: L.MixUp(alpha=0.3),
     "RandAugment": lambda: L.RandAugment(value_range=(0, 1), num_ops=3),
     "RandomBrightness": lambda: L.RandomBrightness(0.4, value_range=(0, 1)),

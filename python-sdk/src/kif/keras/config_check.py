@@ -97,6 +97,7 @@ class _Checker:
     def __init__(self, file: str | None) -> None:
         self.file = file
         self.count = 0
+        self.depth = 0  # Pipelines inside Pipelines
         self.max_layers = limits.current().max_layers
 
     def expect(self, ok: bool, what: str, value: Any, pointer: str) -> None:
@@ -173,6 +174,20 @@ class _Checker:
             return
         config = self.obj(layer, "config", pointer)
         self.layer_config(config, class_name, f"{pointer}/config")
+        if class_name == "Pipeline":
+            self.pipeline(config, f"{pointer}/config")
+
+    def pipeline(self, config: dict[str, Any], pointer: str) -> None:
+        """A Pipeline's layers: an array of named layers (each counted), Pipelines nested at most MAX_DEPTH deep."""
+        from kif.keras.pipeline_expand import MAX_DEPTH
+
+        layers = config.get("layers")
+        self.expect(isinstance(layers, list), "a Pipeline's 'layers' to be an array", layers, f"{pointer}/layers")
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise fail(f"Expected Pipelines nested at most {MAX_DEPTH} deep. Received: a deeper one", self.file, pointer)
+        self.layer_list(config.get("layers"), f"{pointer}/layers", functional=False)
+        self.depth -= 1
 
     def shape(self, config: dict[str, Any], key: str, pointer: str) -> None:
         shape = config.get(key)

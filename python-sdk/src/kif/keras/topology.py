@@ -178,7 +178,7 @@ def _first_save_paths(config: dict[str, Any], path: tuple[str, ...], first: dict
     for layer in layers:
         layer_path = (*path, keys[layer["config"]["name"]])
         first.setdefault(_identity(layer["class_name"], layer["config"], cache), layer_path)
-        if layer["class_name"] in MODEL_CLASSES:
+        if layer["class_name"] in MODEL_CLASSES or layer["class_name"] == "Pipeline":
             _first_save_paths(layer, layer_path, first, cache)
 
 
@@ -237,6 +237,11 @@ def _expand_sequential(
         name = layer["config"]["name"]
         if layer["class_name"] in MODEL_CLASSES:
             current = _expand(layer, (*scope, name), [current], nodes, inputs, (*path, keys[name]), (*owners, name))[0]
+            continue
+        if layer["class_name"] == "Pipeline":  # its layers, flattened in order (kif.keras.pipeline_expand)
+            from kif.keras.pipeline_expand import expand_pipeline
+
+            current = expand_pipeline(layer, scope, 0, [current], {}, nodes, (*path, keys[name]), owners)[0]
             continue
         out = _tensor_name(scope, name, 0, 0)
         nodes.append(_node(layer, scope, 0, [current], {}, {}, [out], (*path, keys[name]), owners))
@@ -407,6 +412,13 @@ def _expand_functional(
             sub_scope = (*scope, layer_name + (f"_call{node_index}" if node_index else ""))
             resolved[(layer_name, reference)] = _expand(
                 layer, sub_scope, arg_tensors, nodes, inputs, (*path, keys[layer_name]), (*owners, layer_name)
+            )
+            return
+        if layer["class_name"] == "Pipeline":  # its layers, flattened in order (kif.keras.pipeline_expand)
+            from kif.keras.pipeline_expand import expand_pipeline
+
+            resolved[(layer_name, reference)] = expand_pipeline(
+                layer, scope, node_index, arg_tensors, kw_inputs, nodes, (*path, keys[layer_name]), owners
             )
             return
         node = _node(layer, scope, node_index, arg_tensors, kw_inputs, plain, [], (*path, keys[layer_name]), owners)
