@@ -10,7 +10,6 @@ cell order (spec/layers/SimpleRNN.md#notes).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from kif.keras.layer_mappers import _RNN_STATES, _rnn_parts
@@ -22,9 +21,10 @@ _MAX_DEPTH = 8  # StackedRNNCells inside StackedRNNCells: flattened, to a bounde
 
 
 def _snake(class_name: str) -> str:
-    """Keras's ``naming.to_snake_case``: the group a .keras file stores a cell under (LSTMCell → lstm_cell)."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+    """The group a .keras file stores a cell under (LSTMCell → lstm_cell)."""
+    from kif.keras.save_keys import snake_case
+
+    return snake_case(class_name)
 
 
 def _cells(ctx: Context, cell: Any, path: str = "cell", depth: int = 0) -> list[tuple[dict[str, Any], str]]:

@@ -8,13 +8,13 @@ models are inlined; ``scope`` remembers where their weights live.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from kif.errors import KifError
 from kif.keras.errors import ConversionError
 from kif.keras.op_args import named
+from kif.keras.save_keys import PYTHON_CLASS, save_keys, snake_case  # noqa: F401  (re-exported)
 
 MODEL_CLASSES = {"Sequential", "Functional", "Model"}
 
@@ -53,32 +53,6 @@ def is_op(node: Node) -> bool:
     from kif import catalog
 
     return "trainable" not in node.config and ("dtype" not in node.config or node.class_name not in catalog.catalog())
-
-
-def snake_case(name: str) -> str:
-    """Keras's naming.to_snake_case: saving_lib names weight groups by class, not by layer name."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-# Config class names that differ from the Python class whose name saving_lib snake-cases.
-PYTHON_CLASS = {"GroupQueryAttention": "GroupedQueryAttention"}
-
-
-def save_keys(layers: list[dict[str, Any]]) -> dict[str, str]:
-    """Layer name → its group key in a saving_lib file: snake-cased class, numbered by order of appearance."""
-    used: dict[str, int] = {}
-    keys = {}
-    for layer in layers:
-        key = snake_case(PYTHON_CLASS.get(layer["class_name"], layer["class_name"]))
-        if key in used:
-            used[key] += 1
-            key = f"{key}_{used[key]}"
-        else:
-            used[key] = 0
-        keys[layer["config"]["name"]] = key
-    return keys
 
 
 @dataclass
