@@ -24,6 +24,7 @@ MODULES: dict[str, str] = {
     'CategoryEncoding': 'category_encoding',
     'CenterCrop': 'preprocessing',
     'Concatenate': 'merge',
+    'ContrastLimitedAdaptiveHistogramEqualization': 'clahe',
     'Conv1D': 'conv',
     'Conv1DTranspose': 'conv',
     'Conv2D': 'conv',
