@@ -298,6 +298,7 @@ def map_node(ctx: Context) -> list[MappedLayer]:
     from kif.keras import (  # noqa: F401
         augment_map,
         auto_contrast_map,
+        clahe_map,
         cudnn_rnn,
         encoding_mappers,
         layer_mappers,

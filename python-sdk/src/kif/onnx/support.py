@@ -7,6 +7,8 @@ REASONS: dict[str, str] = {  # the types without an emitter; refused variants of
     "Hashing": _NO_HASH + "and no integer-to-text conversion",
     "HashedCrossing": _NO_HASH,
     "StringLookup": _NO_HASH + "for the OOV buckets; an ai.onnx.ml LabelEncoder export of the rest is not implemented",
+    "ContrastLimitedAdaptiveHistogramEqualization": "ONNX has no histogram op; per-tile histograms and the per-pixel "
+    "gather of four tile mappings are not implemented in the exporter",
 }
 
 _STATIC_HW = "needs static height and width in the graph"

@@ -36,6 +36,7 @@ def converters() -> dict[str, Converter]:
         attention,
         auto_contrast,
         basic,
+        clahe,
         conv,
         conv_lstm,
         encoding,
