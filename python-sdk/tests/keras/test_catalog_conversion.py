@@ -46,6 +46,7 @@ TESTED_IN_OWN_FILE: dict[str, str] = {
     "Augmentation": "layers/test_augmentation.py",
     "AutoContrast": "layers/test_auto_contrast.py",
     "CategoryEncoding": "layers/test_category_encoding.py",
+    "ContrastLimitedAdaptiveHistogramEqualization": "layers/test_clahe.py",
     "Discretization": "layers/test_discretization.py",
     "IntegerLookup": "layers/test_integer_lookup.py",
     "MelSpectrogram": "layers/test_spectrogram.py",

@@ -602,6 +602,7 @@ REBUILT_ELSEWHERE = {
     "Augmentation": "tests/layers/test_augmentation.py::test_round_trip_to_keras_rebuilds_the_class",
     "AutoContrast": "tests/layers/test_auto_contrast.py::test_round_trip_through_to_keras",
     "CategoryEncoding": "tests/layers/test_category_encoding.py::test_to_keras_rebuilds_the_layer",
+    "ContrastLimitedAdaptiveHistogramEqualization": "tests/layers/test_clahe.py::test_round_trip_through_to_keras",
     "Discretization": "tests/layers/test_discretization.py::test_to_keras_rebuilds_with_the_same_dtype",
     "MelSpectrogram": "conformance/scoreboards/keras.json (preprocessing_signal cases)",
     "STFTSpectrogram": "conformance/scoreboards/keras.json (preprocessing_signal cases)",

@@ -6,6 +6,8 @@ import kif.onnx
 from kif.conformance import runner, suite_dir
 
 STRING_TYPES = {"Hashing", "HashedCrossing", "StringLookup", "TextVectorization"}
+# refused with a reason in the support list (no implementation yet), never mis-computed
+NOT_IMPLEMENTED_TYPES = {"ContrastLimitedAdaptiveHistogramEqualization"}
 
 
 def test_onnx_backend_passes_every_conformance_case() -> None:
@@ -20,7 +22,7 @@ def test_onnx_backend_passes_every_conformance_case() -> None:
     assert refused == {c.id for c in cases if c.kind == "model" and c.spec["tolerance"]["dtype"] == "bfloat16"}
     assert not {c.id for c in core} & refused
     # ONNX has no string hashing (and kif.onnx no string lookup yet): those cases are refused, never mis-computed
-    stringy = {c.id for c in cases if c.kind == "model" and set(c.layer_types) & STRING_TYPES}
+    stringy = {c.id for c in cases if c.kind == "model" and set(c.layer_types) & (STRING_TYPES | NOT_IMPLEMENTED_TYPES)}
     assert {r.case.id for r in results if r.status == "not-supported"} == refused | stringy
     refused |= stringy
     failures = [f"{r.case.id}: {r.status} {r.detail}" for r in results if r.status != "pass" and r.case.id not in refused]
