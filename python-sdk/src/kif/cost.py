@@ -164,6 +164,19 @@ def _text_vectorization(attrs: dict[str, Any], ins: Sequence[TensorType | None],
 ESTIMATES["TextVectorization"] = _text_vectorization
 
 
+def _clahe(attrs: dict[str, Any], ins: Sequence[TensorType | None], outs: Sequence[TensorType], w: Weights) -> Estimate:
+    # 256-bin histograms and mappings per image, tile and channel; a few dozen operations per padded pixel
+    x = ins[0]
+    shape = [1 if d is None else d for d in (x.shape if x is not None else (1, 1, 1, 1))]
+    batch, channels = shape[0], shape[1] if attrs.get("data_format") == "channels_first" else shape[-1]
+    tiles = math.prod(int(g) + 2 for g in attrs.get("tile_grid_size", (1, 1)))
+    hist = batch * channels * tiles * 256
+    return (8 * hist + 40 * _n(x), max(hist, 2 * _n(x)))
+
+
+ESTIMATES["ContrastLimitedAdaptiveHistogramEqualization"] = _clahe
+
+
 @functools.cache
 def _itemsize(dtype: str) -> int:
     from kif.dtypes import by_name

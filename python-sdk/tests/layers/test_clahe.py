@@ -187,3 +187,12 @@ def test_hostile_configs_are_one_conversion_error(config: dict[str, object], mes
 def test_shape_rule_refuses(attrs: dict[str, object], shape: tuple[int | None, ...], dtype: str) -> None:
     with pytest.raises(ShapeError):
         Clahe.infer(attrs, [TensorType(dtype, shape)], {})
+
+
+def test_a_huge_tile_grid_is_refused_before_it_allocates() -> None:
+    """Tiles of one pixel on a 4000 x 4000 image need ~4e9 histogram bins: limit-exceeded, not a MemoryError."""
+    b = kif.GraphBuilder("big")
+    b.output(b.add(TYPE, b.input("x", "float32", (1, 4000, 4000, 1)), name="clahe", **_attrs(tile_grid_size=(4000, 4000))))
+    with pytest.raises(KifError) as caught:
+        kif.run(b.build(), {"x": np.zeros((1, 4000, 4000, 1), np.float32)})
+    assert caught.value.code == "limit-exceeded" and "working array" in str(caught.value)
