@@ -17,14 +17,17 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import keras
+import torch
 
 import kif
+import kif.onnx
 import kif.torch
 from kif.errors import KifError
 from kif.keras import convert, export, to_keras
 from kif.layers.clahe import ContrastLimitedAdaptiveHistogramEqualization as Clahe
 from kif.layers.registry import ShapeError, TensorType
 from tests.layers.harness import run_layer
+from tests.onnx.helpers import one_layer
 
 TYPE = "ContrastLimitedAdaptiveHistogramEqualization"
 TOL = {"rtol": 1e-4, "atol": 1e-3}  # the schema's float32 class
@@ -131,14 +134,33 @@ def test_round_trip_through_to_keras(tmp_path: Path) -> None:
     ]
 
 
-def test_torch_and_onnx_refuse_with_the_reason(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("shape", "grid", "clip", "value_range", "data_format"), AGREE)
+def test_torch_importer_matches_keras(
+    shape: tuple[int, ...], grid: tuple[int, int], clip: float, value_range: tuple[float, float], data_format: str
+) -> None:
+    x = _images(sum(shape), shape, value_range, 40, 200)
+    want = _keras(x, value_range=value_range, tile_grid_size=grid, clip_limit=clip, data_format=data_format)
+    module = kif.torch.load(one_layer(TYPE, [x], **_attrs(value_range, clip, grid, data_format)))
+    out = module(torch.from_numpy(x))
+    np.testing.assert_allclose((out[0] if isinstance(out, (list, tuple)) else out).numpy(), want, **TOL)
+
+
+def test_torch_importer_follows_tensorflow_where_keras_torch_departs() -> None:
+    """Symmetric padding of two rows and a fractional clip limit: the torch module equals the reference kernel."""
+    x = _images(8, (1, 13, 10, 2), low=20, high=230)
+    attrs = _attrs(clip_limit=3.0, tile_grid_size=(3, 4))
+    out = kif.torch.load(one_layer(TYPE, [x], **attrs))(torch.from_numpy(x))
+    got = (out[0] if isinstance(out, (list, tuple)) else out).numpy()
+    np.testing.assert_allclose(got, run_layer(TYPE, x, **attrs), **TOL)
+    assert np.abs(got - _keras(x, tile_grid_size=(3, 4), clip_limit=3.0)).max() > 1  # Keras-torch departs here
+
+
+def test_onnx_refuses_with_the_reason(tmp_path: Path) -> None:
     from kif.onnx import support
 
-    bundle = kif.load(export(_model(), tmp_path / "model.kif"))
-    with pytest.raises(KifError, match="histograms") as caught:
-        kif.torch.load(bundle)
-    assert caught.value.code == "layer-unsupported"
-    assert "histogram" in support.reason(TYPE)
+    with pytest.raises(KifError, match="histogram") as caught:
+        kif.onnx.export(kif.load(export(_model(), tmp_path / "model.kif")), tmp_path / "model.onnx")
+    assert "histogram" in support.reason(TYPE) and TYPE in str(caught.value)
 
 
 def _edited(src: Path, **config: object) -> Path:

@@ -11,8 +11,6 @@ import kif.torch
 from kif.conformance import runner, suite_dir
 
 STRING_TYPES = {"Hashing", "HashedCrossing", "StringLookup", "TextVectorization"}
-# refused with a reason in the support list (no implementation yet), never mis-computed
-NOT_IMPLEMENTED_TYPES = {"ContrastLimitedAdaptiveHistogramEqualization"}
 
 
 @pytest.mark.parametrize("level", ["core", "extended"])
@@ -24,7 +22,7 @@ def test_torch_backend_passes_the_conformance_cases(level: str) -> None:
     assert cases or level == "extended", "no core conformance cases found"
     results = module.run_cases(kif.torch.conformance_backend, cases)
     # torch has no string tensors (nor TF's string hashes): cases holding these types are refused, never mis-computed
-    stringy = {c.id for c in cases if set(c.layer_types) & (STRING_TYPES | NOT_IMPLEMENTED_TYPES)}
+    stringy = {c.id for c in cases if set(c.layer_types) & STRING_TYPES}
     assert {r.case.id for r in results if r.status == "not-supported"} == stringy
     failures = [f"{r.case.id}: {r.status} {r.detail}" for r in results if r.status != "pass" and r.case.id not in stringy]
     assert not failures, failures
