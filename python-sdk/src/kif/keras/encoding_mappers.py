@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from kif.keras.mapping import Context, MappedLayer, generic_attributes, mapper
+from kif.keras.text_mappers import _salt as text_salt
 
 
 def _policy(value: Any) -> str:
@@ -153,8 +154,9 @@ def _integer_lookup(ctx: Context) -> list[MappedLayer]:
     config = check_common(ctx)
     if config.get("vocabulary_dtype", "int64") != "int64":
         raise ctx.fail(f"option vocabulary_dtype={config['vocabulary_dtype']!r}: KIF IntegerLookup holds int64 tokens")
-    if config.get("salt") is not None:
-        raise ctx.fail("option salt (SipHash OOV buckets) cannot be represented in KIF IntegerLookup")
+    config["salt"] = text_salt(ctx, config.get("salt"))
+    if config["salt"] is not None and config.get("oov_method", "floormod") != "farmhash":
+        raise ctx.fail(f"option salt={config['salt']!r} needs oov_method='farmhash' (Keras refuses it with floormod)")
     mode = config.get("output_mode", "int")
     policy = _policy(config.get("dtype"))
     if ctx.generation < 3 and mode != "int" and policy != "float32":
@@ -163,7 +165,7 @@ def _integer_lookup(ctx: Context) -> list[MappedLayer]:
     if mode == "tf_idf" and idf is None:
         raise ctx.fail("output_mode='tf_idf' without idf_weights in the config (an adapted layer keeps them as a weight)")
     config["output_dtype"] = "int64" if ctx.generation >= 3 else "float32"
-    extra = {"vocabulary_size", "vocabulary_dtype", "salt", "idf_weights"}
+    extra = {"vocabulary_size", "vocabulary_dtype", "idf_weights"}
     attrs = generic_attributes(with_config(ctx, config), "IntegerLookup", extra_ignored=extra)
     weights = {} if idf is None else {"idf_weights": np.asarray(idf, np.float32)}
     return [MappedLayer("IntegerLookup", attrs, list(ctx.node.inputs), list(ctx.node.outputs), weights)]

@@ -103,7 +103,7 @@ def _integer_lookup(layer: Layer, w: W) -> nn.Module:
             elif a["oov_method"] == "floormod":
                 slot = torch.remainder(x, n)
             else:
-                slot = torch.from_numpy(il.oov_hash(x.numpy(), n))
+                slot = torch.from_numpy(il.oov_hash(x.numpy(), n, a["salt"]))
             ids = torch.where(unknown, slot + oov0, ids)
         if mode == "int":
             return ids
