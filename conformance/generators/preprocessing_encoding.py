@@ -124,11 +124,29 @@ def _salted() -> Iterator[Case]:
         )  # fmt: skip
 
 
+def _count_weights() -> Iterator[Case]:
+    """CategoryEncoding(count) with count_weights, TensorFlow's outputs (tf_encoding_extra/generate.py, by hand)."""
+    import numpy as np
+
+    data = np.load(EXTRA / "count_weights.npz")
+
+    def build() -> Any:
+        ids, weights = K.Input((4,), dtype="int64", name="ids"), K.Input((4,), dtype="float32", name="weights")
+        return K.Model([ids, weights], L.CategoryEncoding(num_tokens=6, output_mode="count")(ids, count_weights=weights))
+
+    y = data["y0"]
+    yield Case(
+        "category-encoding-count-weights", "CategoryEncoding count weighted by count_weights, a second input (TensorFlow golden)",
+        build, [data["x0"], data["x1"]], level="extended", formula=lambda model, xs: [y],
+    )  # fmt: skip
+
+
 def cases() -> Iterator[Case]:
     yield from _category_encoding()
     yield from _discretization()
     yield from _integer_lookup()
     yield from _salted()
+    yield from _count_weights()
 
 
 if __name__ == "__main__":

@@ -51,7 +51,15 @@ def _category_encoding(ctx: Context) -> list[MappedLayer]:
     if policy != "float32":
         raise ctx.fail(f"option dtype={policy!r}: KIF CategoryEncoding outputs float32 only")
     attrs = generic_attributes(with_config(ctx, config), "CategoryEncoding")
-    return [MappedLayer("CategoryEncoding", attrs, list(ctx.node.inputs), list(ctx.node.outputs))]
+    inputs = list(ctx.node.inputs) + ctx.node.kw_inputs.get("count_weights", [])  # by position or keyword
+    others = sorted(set(ctx.node.kw_inputs) - {"count_weights"})
+    if others:
+        raise ctx.fail(f"call argument {others[0]} (a tensor) cannot be represented in KIF CategoryEncoding")
+    if len(inputs) > 2:
+        raise ctx.fail(f"expected the ids and at most count_weights as call arguments. Received: {len(inputs)} tensors")
+    if len(inputs) == 2 and attrs["output_mode"] != "count":
+        raise ctx.fail(f"option count_weights needs output_mode='count' (Keras raises too). Received: {attrs['output_mode']!r}")
+    return [MappedLayer("CategoryEncoding", attrs, inputs, list(ctx.node.outputs))]
 
 
 def _summary_boundaries(ctx: Context, num_bins: Any) -> list[float]:

@@ -360,6 +360,8 @@ class _Builder:
             if mask is None:
                 return keras_layer(self.unmasked(x))
             return keras_layer(x, mask=mask)  # GlobalMaxPooling1D: kif>GlobalMaxPooling1D, which takes the mask
+        if kif_type == "CategoryEncoding" and self.arg(layer, 1) is not None:
+            return keras_layer(self.arg(layer, 0), count_weights=self.arg(layer, 1))
         return keras_layer(self.arg(layer, 0))
 
 
