@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from kif.keras import legacy_encoding
 from kif.keras.mapping import Context, MappedLayer, generic_attributes, mapper
 from kif.keras.text_mappers import _salt as text_salt
 
@@ -47,6 +48,9 @@ def with_config(ctx: Context, config: dict[str, Any]) -> Context:
 @mapper("CategoryEncoding")
 def _category_encoding(ctx: Context) -> list[MappedLayer]:
     config = check_common(ctx)
+    old = legacy_encoding.category_encoding(ctx, config, lambda c: generic_attributes(with_config(ctx, c), "CategoryEncoding"))
+    if old is not None:  # TF 2.3/2.4: max_tokens, int64 counts
+        return old
     policy = _policy(config.get("dtype"))
     if policy != "float32":
         raise ctx.fail(f"option dtype={policy!r}: KIF CategoryEncoding outputs float32 only")
@@ -86,6 +90,11 @@ def _summary_boundaries(ctx: Context, num_bins: Any) -> list[float]:
 @mapper("Discretization")
 def _discretization(ctx: Context) -> list[MappedLayer]:
     config = check_common(ctx)
+    old = legacy_encoding.discretization(ctx, config)
+    if old is not None:  # TF 2.3-2.5: bins / BoostedTreesBucketize, int32 ids
+        finite_numbers(ctx, "bin_boundaries", old["bin_boundaries"])
+        attrs = generic_attributes(with_config(ctx, old), "Discretization")
+        return [MappedLayer("Discretization", attrs, list(ctx.node.inputs), list(ctx.node.outputs))]
     mode = config.get("output_mode", "int")
     policy = _policy(config.get("dtype"))
     if mode == "int":
