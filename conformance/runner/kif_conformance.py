@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import fnmatch
 import importlib
 import importlib.util
+import inspect
 import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,11 +230,59 @@ def _finding(item: Any, severity: str = "error") -> tuple[Any, Any] | None:
     return get("code"), get("pointer")
 
 
-def run_invalid_case(backend: Any, case: Case) -> Result:
+MAX_PADDED_DOCUMENT = 2**30  # a case asking for a bigger padded model.json is itself broken
+
+
+@contextlib.contextmanager
+def invalid_target(case: Case) -> Iterator[Path]:
+    """The path a negative case's validator is given (spec/conformance.md, "Negative cases"): its bundle/ or
+    bundle.kif; <case>/bundle.kif, which does not exist, when ``bundle_absent``; a temporary copy of bundle/ whose
+    model.json is padded with spaces to ``pad_document_to`` bytes (deleted afterwards) when that is given."""
     folder = case.folder
-    target = folder / "bundle" if (folder / "bundle").is_dir() else folder / "bundle.kif"
+    if case.spec.get("bundle_absent"):
+        yield folder / "bundle.kif"
+        return
+    source = folder / "bundle" if (folder / "bundle").is_dir() else folder / "bundle.kif"
+    size = case.spec.get("pad_document_to")
+    if size is None:
+        yield source
+        return
+    if not source.is_dir() or not isinstance(size, int) or not 0 < size <= MAX_PADDED_DOCUMENT:
+        raise ValueError(f"{case.id}: pad_document_to needs a bundle/ directory and 1..{MAX_PADDED_DOCUMENT} bytes")
+    with tempfile.TemporaryDirectory(prefix="kif-case-") as tmp:
+        target = Path(tmp) / "bundle"
+        shutil.copytree(source, target, symlinks=True)
+        document = target / "model.json"
+        with document.open("r+b") as handle:  # JSON whitespace: the only fault is the size
+            handle.seek(0, os.SEEK_END)
+            missing = size - handle.tell()
+            if missing < 0:
+                raise ValueError(f"{case.id}: model.json is already larger than pad_document_to")
+            while missing:
+                chunk = min(missing, 2**20)
+                handle.write(b" " * chunk)
+                missing -= chunk
+        yield target
+
+
+def _call_validate(backend: Any, target: Path, level: str) -> list[Any]:
+    """``backend.validate`` at ``level``; a backend whose validate takes no ``level`` validates at "full" only,
+    so a numeric case is a refusal for it."""
+    if level == "full":
+        return list(backend.validate(str(target)))
+    try:
+        takes_level = "level" in inspect.signature(backend.validate).parameters
+    except (TypeError, ValueError):
+        takes_level = False
+    if not takes_level:
+        raise NotSupported(f"validate(bundle_path) takes no level; the case needs level {level!r} (the self-test run)")
+    return list(backend.validate(str(target), level=level))
+
+
+def run_invalid_case(backend: Any, case: Case) -> Result:
     severity = case.spec["expect"].get("severity", "error")  # a warning case expects a warning, never an error
-    reported = list(backend.validate(str(target)))
+    with invalid_target(case) as target:
+        reported = _call_validate(backend, target, case.spec.get("validation_level", "full"))
     findings = [f for f in (_finding(item, severity) for item in reported) if f is not None]
     want = (case.spec["expect"]["code"], case.spec["expect"]["pointer"])
     if want not in findings:

@@ -5,6 +5,7 @@ spec/conformance.md ("Process protocol"), so an importer in any language needs n
 
     COMMAND run BUNDLE INPUTS.safetensors OUTPUT.safetensors    exit 0: OUTPUT holds every graph output
     COMMAND validate BUNDLE                                     exit 0: stdout is {"findings": [...]}
+    COMMAND validate BUNDLE --level numeric                     the same, running the bundle's self-test too
     either, exit 3 with {"not_supported": "reason"} on stdout   a refusal (scored "not-supported")
     anything else (other exit status, a signal, a timeout, bad JSON, a missing OUTPUT)   an error
 
@@ -131,9 +132,10 @@ class ProcessBackend:
 
         return session
 
-    def validate(self, bundle_path: str) -> list[dict[str, Any]]:
+    def validate(self, bundle_path: str, level: str = "full") -> list[dict[str, Any]]:
+        args = ["validate", str(Path(bundle_path).resolve())] + ([] if level == "full" else ["--level", level])
         with tempfile.TemporaryDirectory(prefix="kif-proc-") as tmp:
-            out = self._invoke(["validate", str(Path(bundle_path).resolve())], Path(tmp))
+            out = self._invoke(args, Path(tmp))
         return parse_findings(out)
 
 

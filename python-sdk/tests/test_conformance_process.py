@@ -33,7 +33,7 @@ NODE_VALIDATES = {
     "invalid/not-a-zip", "invalid/archive-truncated", "invalid/missing-model-json", "invalid/archive-missing-model-json",
     "invalid/model-json-not-json", "invalid/model-json-not-utf8", "invalid/nan-in-json", "invalid/document-not-object",
     "invalid/duplicate-layer-name", "invalid/duplicate-input-name", "invalid/duplicate-tensor",
-    "invalid/dangling-tensor-reference", "invalid/output-not-produced",
+    "invalid/dangling-tensor-reference", "invalid/output-not-produced", "invalid/bundle-absent", "invalid/document-over-64-mib",
 }  # fmt: skip
 # A subset that keeps the run short: the cases holding a claimed type (for Dense, the dense-* ones), the models
 # and graph_features groups (mostly refused) and every negative case.

@@ -14,6 +14,7 @@ import path from "node:path";
 import process from "node:process";
 
 const EXIT_REFUSED = 3;
+const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024; // spec/bundle.md, "Limits"
 
 class NotSupported extends Error {}
 class Finding extends Error {
@@ -27,10 +28,12 @@ class Finding extends Error {
 // ---------------------------------------------------------------- container: directory or STORED ZIP archive
 
 function openBundle(bundlePath) {
+  if (!fs.existsSync(bundlePath)) throw new Finding("bundle-not-found", null, "no such file or directory");
   const stat = fs.lstatSync(bundlePath);
   if (stat.isDirectory()) {
     return {
       has: (name) => fs.existsSync(path.join(bundlePath, name)),
+      size: (name) => fs.statSync(path.join(bundlePath, name)).size,
       read: (name) => fs.readFileSync(path.join(bundlePath, name)),
     };
   }
@@ -72,6 +75,7 @@ function openZip(buf) {
   }
   return {
     has: (name) => members.has(name),
+    size: (name) => members.get(name)[1] - members.get(name)[0],
     read: (name) => {
       const range = members.get(name);
       if (!range) throw new NotSupported(`missing member ${name}`);
@@ -292,6 +296,7 @@ function validate(bundlePath) {
     throw err;
   }
   if (!bundle.has("model.json")) return [new Finding("bundle-missing-member", null, "no model.json")];
+  if (bundle.size("model.json") > MAX_DOCUMENT_BYTES) return [new Finding("document-too-large", null, "model.json over 64 MiB")];
   let doc;
   try {
     const text = new TextDecoder("utf-8", { fatal: true }).decode(bundle.read("model.json"));
@@ -339,6 +344,8 @@ function main(argv) {
   try {
     if (command === "run" && args.length === 3) {
       run(...args);
+    } else if (command === "validate" && args.length === 3 && args[1] === "--level") {
+      throw new NotSupported(`validation level ${args[2]} (this importer has no runtime for self-tests)`);
     } else if (command === "validate" && args.length === 1) {
       const findings = validate(args[0]);
       if (findings.length === 0) {

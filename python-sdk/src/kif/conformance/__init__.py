@@ -83,10 +83,10 @@ class ReferenceBackend:
         model = kif.load(path)
         return lambda inputs: kif.run(model, inputs)
 
-    def validate(self, path: str) -> list[dict[str, Any]]:
+    def validate(self, path: str, level: str = "full") -> list[dict[str, Any]]:
         import kif
 
-        report = kif.validate(path)
+        report = kif.validate(path, level=level)
         return [{"code": f.code, "pointer": f.pointer, "severity": f.severity} for f in [*report.errors, *report.warnings]]
 
 

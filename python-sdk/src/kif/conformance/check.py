@@ -99,17 +99,42 @@ def _check_invalid_case(folder: Path, spec: dict[str, Any], rel: str, validate_b
     if actual != severity:
         return [f"{rel}: {code} is a{'n' if actual == codes.ERROR else ''} {actual}; expect.severity is {severity!r}"]
     target = folder / "bundle" if (folder / "bundle").is_dir() else folder / "bundle.kif"
-    if not (target.is_dir() or target.is_file() or target.is_symlink()):
+    present = target.is_dir() or target.is_file() or target.is_symlink()
+    if spec.get("bundle_absent"):
+        return [f"{rel}: bundle_absent, yet the case holds {target.name}"] if present else []
+    if not present:
         return [f"{rel}: missing bundle/ or bundle.kif"]
+    if "pad_document_to" in spec and not target.is_dir():
+        return [f"{rel}: pad_document_to needs a bundle/ directory"]
     if not validate_bundles:
         return []
-    findings = kif.validate(target).findings
+    problems: list[str] = []
+    level = spec.get("validation_level", "full")
+    if "pad_document_to" in spec or level != "full":  # the bundle as committed is valid: only the runner's step breaks it
+        errors = [str(f) for f in kif.validate(target).errors]
+        if errors:
+            problems.append(f"{rel}: the committed bundle must be valid before padding or at level full; kif.validate reports {errors[:2]}")
+    from kif.conformance import runner  # the runner prepares the path exactly as a run does
+
+    try:
+        with runner().invalid_target(_RunnerCase(folder, spec)) as prepared:
+            findings = kif.validate(prepared, level=level).findings
+    except ValueError as exc:  # the runner cannot prepare it: the case is broken
+        return [*problems, f"{rel}: {str(exc).removeprefix(folder.name + ': ')}"]
     got = [(f.code, f.pointer) for f in findings if f.severity == severity]
-    problems = [] if (code, pointer) in got else [f"{rel}: kif.validate does not report {code} at {pointer!r}; it reports {got[:4]}"]
+    if (code, pointer) not in got:
+        problems.append(f"{rel}: kif.validate does not report {code} at {pointer!r}; it reports {got[:4]}")
     errors = [str(f) for f in findings if f.severity == codes.ERROR]
     if severity == codes.WARNING and errors:
         problems.append(f"{rel}: a warning case must hold an otherwise valid bundle; kif.validate reports errors {errors[:2]}")
     return problems
+
+
+class _RunnerCase:
+    """The two fields of the runner's Case that ``invalid_target`` reads."""
+
+    def __init__(self, folder: Path, spec: dict[str, Any]) -> None:
+        self.folder, self.spec, self.id = folder, spec, folder.name
 
 
 def _check_model_case(folder: Path, spec: dict[str, Any], rel: str, repo: Path, validate_bundles: bool, kif: Any) -> list[str]:

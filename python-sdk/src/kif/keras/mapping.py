@@ -329,12 +329,12 @@ def map_node(ctx: Context) -> list[MappedLayer]:
     kif_type = CLASS_ALIASES.get(class_name, class_name)
     if kif_type in catalog.catalog():
         return map_generic(ctx)
-    if class_name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
-        raise ctx.fail(
-            "a Lambda layer holds Python code, which KIF never stores or runs; rewrite it as built-in layers"
-            if class_name == "Lambda"
-            else f"a TensorFlow op node ({ctx.config.get('function', '?')}) with no KIF mapping; rebuild the model with Keras layers"
-        )
+    if class_name == "Lambda":
+        from kif.keras.lambda_defs import map_lambda
+
+        return map_lambda(ctx)
+    if class_name in ("TFOpLambda", "SlicingOpLambda"):
+        raise ctx.fail(f"a TensorFlow op node ({ctx.config.get('function', '?')}) with no KIF mapping; rebuild the model with Keras layers")
     entries = _custom_entries(ctx)
     if entries:
         from kif.keras.composite_mapper import map_composite
