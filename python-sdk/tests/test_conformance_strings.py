@@ -280,3 +280,22 @@ def test_check_reports_a_string_tensor_in_the_wrong_file(tmp_path: Path) -> None
     assert check_strings.dtypes_agree(kif.load(folder / "model.kif"), text, "c") == [
         "c: 'text' has dtype string; its tensor belongs in a .json file"
     ]
+
+
+# ---------------------------------------------------------------- the support matrix
+
+
+def test_support_matrix_counts_the_string_cases_per_backend() -> None:
+    from kif.conformance.matrix import load_scoreboards, render, string_case_ids
+
+    ids = string_case_ids(SUITE)
+    assert {p.name for p in GROUP.iterdir() if p.is_dir()} <= ids
+    board = {"spec_version": "0.2.0", "suite_version": "0", "layer_types": {}, "cases": {
+        "raw-hashing-farmhash": {"status": "pass", "worst": 0.0, "level": "core"},
+        "raw-string-lookup-invert": {"status": "not-supported", "worst": None, "level": "core", "detail": "no strings"},
+        "dense-rank3": {"status": "pass", "worst": 0.0, "level": "core"},
+    }}  # fmt: skip
+    page = render({**load_scoreboards(SUITE / "scoreboards"), "mine": board}, ids)
+    section = page.split("## String tensors", 1)[1].split("\n## ", 1)[0]
+    assert "| `mine` | 2 | 1 | 1 | 0 | 0 |" in section
+    assert "## String tensors" not in render({"mine": board})
