@@ -5,7 +5,7 @@
 Keras runs these layers on TensorFlow ops under every backend, and TensorFlow is not a generator dependency, so each
 golden is what Keras 3 on TensorFlow 2.21 computed: ``python-sdk/tests/fixtures/text/chains.{json,npz}`` (its
 ``chains.py``, run by hand). A case's inputs and outputs are numeric (a safetensors file holds no strings): strings
-arise inside the graph from an inverted StringLookup.
+arise inside the graph from an inverted StringLookup. ``preprocessing_text_raw.py`` writes the raw-string cases.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
     python kif_conformance.py --backend "process:./my-importer --flag" [--timeout 60]
 
 A backend is any object with ``load(bundle_path) -> callable``; the callable takes
-``dict[str, numpy.ndarray]`` (graph inputs by name) and returns the graph outputs as
-a dict keyed by name or a sequence in graph order. A backend MAY also have
+``dict[str, numpy.ndarray]`` (graph inputs by name; a string input is an object array of ``str``)
+and returns the graph outputs as a dict keyed by name or a sequence in graph order. A backend MAY also have
 ``validate(bundle_path) -> list`` of findings (dicts or objects with ``code`` and
 ``pointer``); it is then run on the negative cases in ``invalid/`` too. A backend refuses a case
 (scored "not-supported", not "fail") by raising an exception with a true ``not_supported``
@@ -39,18 +39,33 @@ from xml.etree import ElementTree
 import numpy as np
 
 
-def _tensor_reader() -> Any:
-    """kif_tensors.load_tensors from this folder (safetensors.numpy cannot hold bfloat16)."""
-    if "kif_tensors" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("kif_tensors", Path(__file__).resolve().with_name("kif_tensors.py"))
+def _sibling_module(name: str) -> Any:
+    """A module of this folder, imported by path (the runner is itself often imported by path)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().with_name(f"{name}.py"))
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        sys.modules["kif_tensors"] = module
-    return sys.modules["kif_tensors"].load_tensors
+        sys.modules[name] = module
+    return sys.modules[name]
 
 
-load_file = _tensor_reader()
+load_file = _sibling_module("kif_tensors").load_tensors  # safetensors.numpy cannot hold bfloat16
+strings = _sibling_module("kif_strings")  # string tensors: inputs.json / expected.json beside the safetensors files
+
+
+def load_case_tensors(folder: Path, stem: str) -> dict[str, np.ndarray]:
+    """``<stem>.safetensors`` and, when present, the string tensors of ``<stem>.json`` (names in one file only)."""
+    tensors = load_file(str(folder / f"{stem}.safetensors"))
+    text_file = folder / f"{stem}.json"
+    if text_file.is_file():
+        text = strings.load_strings(text_file)
+        both = sorted(set(tensors) & set(text))
+        if both:
+            raise ValueError(f"{folder.name}: {both} in both {stem}.safetensors and {stem}.json")
+        tensors.update(text)
+    return tensors
+
 
 SUITE = Path(__file__).resolve().parents[1]
 # Backends known by name; anything else is given as module:attr.
@@ -183,10 +198,28 @@ def compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tupl
     return float(ratio.max()), float(diff.max())
 
 
+def compare_strings(name: str, got: np.ndarray, want: np.ndarray) -> tuple[float, float, str]:
+    """(ratio, error, problem) of a string output: a string tensor equal element for element (exact code points)."""
+    if want.dtype != object or not strings.is_strings(got):
+        kinds = ["string" if a.dtype == object or strings.is_strings(a) else str(a.dtype) for a in (got, want)]
+        return math.inf, math.inf, f"{name}: dtype {kinds[0]}, expected {kinds[1]}"
+    try:
+        text = strings.as_text(got)
+    except ValueError as exc:
+        return math.inf, math.inf, f"{name}: not a string tensor: {exc}"
+    wrong = [i for i, (g, w) in enumerate(zip(text.reshape(-1), want.reshape(-1), strict=True)) if g != w]
+    if not wrong:
+        return 0.0, 0.0, ""
+    first = wrong[0]
+    problem = f"{name}: {len(wrong)} string element(s) differ; first at flat index {first}: "
+    problem += f"{text.reshape(-1)[first]!r}, expected {want.reshape(-1)[first]!r}"
+    return math.inf, math.inf, problem[:300]
+
+
 def run_model_case(backend: Any, case: Case) -> Result:
     spec = case.spec
-    inputs = load_file(str(case.folder / "inputs.safetensors"))
-    expected = load_file(str(case.folder / "expected.safetensors"))
+    inputs = load_case_tensors(case.folder, "inputs")
+    expected = load_case_tensors(case.folder, "expected")
     feed = {name: inputs[name] for name in spec["inputs"]}
     session = backend.load(str(case.folder / "model.kif"))
     outputs = session(feed)
@@ -208,6 +241,9 @@ def run_model_case(backend: Any, case: Case) -> Result:
         if got.shape != want.shape:
             problems.append(f"{name}: shape {list(got.shape)}, expected {list(want.shape)}")
             ratio, err = math.inf, math.inf
+        elif want.dtype == object or strings.is_strings(got):
+            ratio, err, problem = compare_strings(name, got, want)
+            problems += [problem] if problem else []
         elif got.dtype != want.dtype:
             problems.append(f"{name}: dtype {got.dtype}, expected {want.dtype}")
             ratio, err = math.inf, math.inf

@@ -4,6 +4,7 @@ spec/conformance.md ("Process protocol"), so an importer in any language needs n
     --backend "process:COMMAND"      COMMAND is split like a shell line (shlex), never run through a shell
 
     COMMAND run BUNDLE INPUTS.safetensors OUTPUT.safetensors    exit 0: OUTPUT holds every graph output
+        string tensors: INPUTS.json beside INPUTS (written iff the case has string inputs), OUTPUT.json beside OUTPUT
     COMMAND validate BUNDLE                                     exit 0: stdout is {"findings": [...]}
     COMMAND validate BUNDLE --level numeric                     the same, running the bundle's self-test too
     either, exit 3 with {"not_supported": "reason"} on stdout   a refusal (scored "not-supported")
@@ -17,11 +18,13 @@ when it exits or overruns the timeout. Needs only the standard library, numpy an
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shlex
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,7 +33,21 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-PROTOCOL = "1"
+
+def _strings_module() -> Any:
+    """kif_strings.py beside this file (shared with the runner, which may already have imported it)."""
+    if "kif_strings" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("kif_strings", Path(__file__).resolve().with_name("kif_strings.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["kif_strings"] = module
+    return sys.modules["kif_strings"]
+
+
+strings = _strings_module()
+
+PROTOCOL = "2"  # 2: string tensors in INPUTS.json / OUTPUT.json beside the safetensors files
 ENV_VAR = "KIF_CONFORMANCE_PROTOCOL"
 EXIT_RAN, EXIT_REFUSED = 0, 3
 PREFIX = "process:"
@@ -121,14 +138,12 @@ class ProcessBackend:
                 work = Path(tmp) / "cwd"
                 work.mkdir()
                 feed, out = Path(tmp) / "inputs.safetensors", Path(tmp) / "outputs.safetensors"
-                save_file({k: np.ascontiguousarray(v) for k, v in inputs.items()}, str(feed))
+                text = {k: v for k, v in inputs.items() if strings.is_strings(np.asarray(v))}
+                save_file({k: np.ascontiguousarray(v) for k, v in inputs.items() if k not in text}, str(feed))
+                if text:
+                    strings.save_strings(text, strings.sibling(feed))
                 self._invoke(["run", bundle, str(feed), str(out)], work)
-                if not out.is_file():
-                    raise ProtocolError("exit status 0 but OUTPUT.safetensors was not written")
-                try:
-                    return dict(load_file(str(out)))
-                except Exception as exc:  # any parse failure of the executable's file is its protocol error
-                    raise ProtocolError(f"OUTPUT.safetensors is not a readable safetensors file: {exc}"[:300]) from None
+                return _read_outputs(out)
 
         return session
 
@@ -137,6 +152,27 @@ class ProcessBackend:
         with tempfile.TemporaryDirectory(prefix="kif-proc-") as tmp:
             out = self._invoke(args, Path(tmp))
         return parse_findings(out)
+
+
+def _read_outputs(out: Path) -> dict[str, np.ndarray]:
+    """OUTPUT.safetensors (required, MAY hold no tensor) and, when written, the string outputs of OUTPUT.json."""
+    if not out.is_file():
+        raise ProtocolError("exit status 0 but OUTPUT.safetensors was not written")
+    try:
+        tensors = dict(load_file(str(out)))
+    except Exception as exc:  # any parse failure of the executable's file is its protocol error
+        raise ProtocolError(f"OUTPUT.safetensors is not a readable safetensors file: {exc}"[:300]) from None
+    text_file = strings.sibling(out)
+    if not text_file.exists():
+        return tensors
+    try:
+        text = strings.load_strings(text_file)
+    except (OSError, ValueError) as exc:
+        raise ProtocolError(f"OUTPUT.json: {exc}".replace(str(text_file), "OUTPUT.json")[:300]) from None
+    both = sorted(set(tensors) & set(text))
+    if both:
+        raise ProtocolError(f"outputs {both} are in both OUTPUT.safetensors and OUTPUT.json")
+    return {**tensors, **text}
 
 
 def parse_findings(out: bytes) -> list[dict[str, Any]]:

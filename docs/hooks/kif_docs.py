@@ -122,10 +122,13 @@ def on_files(files: Files, config: Any) -> Files:
                 config, f"spec/examples/{example.name}", abs_src_path=str(example)
             )
         )
-    from kif.conformance.matrix import load_scoreboards, render
+    from kif.conformance.matrix import load_scoreboards, render, string_case_ids
 
     boards = load_scoreboards(repo / "conformance" / "scoreboards")
-    files.append(File.generated(config, "support-matrix.md", content=render(boards)))
+    text_cases = string_case_ids(repo / "conformance")
+    files.append(
+        File.generated(config, "support-matrix.md", content=render(boards, text_cases))
+    )
     schemas = _schemas(repo)
     files.append(
         File.generated(config, "schemas/index.md", content=_schema_index(schemas))

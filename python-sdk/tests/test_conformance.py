@@ -229,13 +229,19 @@ def test_runner_standalone_without_kif(tmp_path: Path) -> None:
     (tmp_path / "replay_backend.py").write_text(
         textwrap.dedent(
             """
+            import json
             from pathlib import Path
+            import numpy as np
             from safetensors.numpy import load_file
 
             class Replay:
                 name = "replay"
                 def load(self, bundle_path):
-                    expected = load_file(str(Path(bundle_path).parent / "expected.safetensors"))
+                    folder = Path(bundle_path).parent
+                    expected = load_file(str(folder / "expected.safetensors"))
+                    if (folder / "expected.json").is_file():  # string outputs: {name: {shape, values}}
+                        for name, t in json.loads((folder / "expected.json").read_text("utf-8")).items():
+                            expected[name] = np.array(t["values"], dtype=object).reshape(t["shape"])
                     return lambda inputs: expected
             """
         )

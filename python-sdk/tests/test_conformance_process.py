@@ -112,7 +112,7 @@ import json, os, signal, subprocess, sys, time
 from pathlib import Path
 
 mode, pids, action, bundle = sys.argv[1], Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
-assert os.environ.get("KIF_CONFORMANCE_PROTOCOL") == "1", "protocol version not set"
+assert os.environ.get("KIF_CONFORMANCE_PROTOCOL") == "2", "protocol version not set"
 assert list(Path.cwd().iterdir()) == [] and Path.cwd() != bundle.parent, "not a fresh empty working directory"
 if mode == "hang":
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

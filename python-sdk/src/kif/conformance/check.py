@@ -3,7 +3,7 @@
 Every case.json is valid against conformance/case.schema.json; ids are unique and
 match their folder; descriptions are unique, short and free of "should"; every
 positive bundle (an archive, STORED or ZIP64, or a bundle directory) passes ``kif.validate`` and holds exactly the layer types its
-case.json lists; input and expected files hold exactly the declared names; spec
+case.json lists; input and expected files (with their string-tensor .json files) hold exactly the declared names; spec
 sections exist; every catalog layer type has a case; VERSION holds a version. Every negative
 case names a known code with its severity, and the reference validator reports it at the
 expected pointer (a warning case: and no error); every error and warning code of the closed
@@ -18,16 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from safetensors import safe_open
 
 from kif import catalog, codes
 from kif.bundle.container import open_container
+from kif.conformance import check_strings
 from kif.validate import tensor_digests
-
-
-def _tensor_names(path: Path) -> list[str]:
-    with safe_open(str(path), framework="numpy") as f:
-        return list(f.keys())
 
 
 def check_suite(suite: Path, *, validate_bundles: bool = True) -> list[str]:
@@ -145,10 +140,8 @@ def _check_model_case(folder: Path, spec: dict[str, Any], rel: str, repo: Path, 
     for name in ("inputs.safetensors", "expected.safetensors"):
         if not (folder / name).is_file():
             return [f"{rel}: missing {name}"]
-    if sorted(_tensor_names(folder / "inputs.safetensors")) != sorted(spec.get("inputs", [])):
-        problems.append(f"{rel}: inputs.safetensors does not hold exactly {spec.get('inputs')}")
-    if sorted(_tensor_names(folder / "expected.safetensors")) != sorted(spec.get("outputs", [])):
-        problems.append(f"{rel}: expected.safetensors does not hold exactly {spec.get('outputs')}")
+    names_problems, text_names = check_strings.tensor_names(folder, spec, rel)  # and inputs.json / expected.json
+    problems += names_problems
     for section in spec.get("spec_sections", []):
         if not (repo / section.split("#")[0]).is_file():
             problems.append(f"{rel}: spec section {section} does not exist")
@@ -163,6 +156,7 @@ def _check_model_case(folder: Path, spec: dict[str, Any], rel: str, repo: Path, 
         problems.append(f"{rel}: layer_types {spec.get('layer_types')} but the bundle has {types}")
     if [s.name for s in model.inputs] != spec.get("inputs") or [s.name for s in model.outputs] != spec.get("outputs"):
         problems.append(f"{rel}: inputs/outputs differ from the bundle's graph order")
+    problems += check_strings.dtypes_agree(model, text_names, rel)
     needed = catalog.required_version(model.inlined().layers)  # writers stamp the lowest version a document needs
     if model.composites:
         needed = max(needed, "0.2.0", key=catalog.version_key)  # composites are a 0.2.0 feature

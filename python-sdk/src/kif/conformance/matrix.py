@@ -8,7 +8,7 @@ cannot drift from what the importers actually do.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,33 @@ def _validator_cell(board: Mapping[str, Any]) -> str:
     return f"{'✓' if passed == len(cases) else '✗'} {passed}/{len(cases)}"
 
 
-def render(boards: Mapping[str, Mapping[str, Any]]) -> str:
+def string_case_ids(suite: Path) -> set[str]:
+    """Positive cases with string inputs or outputs: an inputs.json or expected.json beside their safetensors files."""
+    return {p.parent.name for name in ("inputs.json", "expected.json") for p in (suite / "cases").glob(f"*/*/{name}")}
+
+
+def _string_rows(boards: Mapping[str, Mapping[str, Any]], names: Sequence[str], string_cases: Collection[str]) -> list[str]:
+    """Per backend, the outcomes of the cases that feed or expect string tensors (spec/conformance.md#string-tensors)."""
+    lines = [
+        "",
+        "## String tensors",
+        "",
+        "Cases whose graph inputs or outputs are `string` tensors (`inputs.json` / `expected.json` beside the",
+        "safetensors files, [Conformance](spec/conformance.md#string-tensors)). A backend without string tensors",
+        "refuses them (*Not supported*).",
+        "",
+        "| Backend | Cases | " + " | ".join(label for _, label in OUTCOMES) + " |",
+        "|---|---:|" + "---:|" * len(OUTCOMES),
+    ]
+    for name in names:
+        cases = [c for case_id, c in boards[name]["cases"].items() if case_id in string_cases]
+        counts = [sum(c["status"] == status for c in cases) for status, _ in OUTCOMES]
+        lines.append(f"| `{name}` | {len(cases)} | " + " | ".join(map(str, counts)) + " |")
+    return lines
+
+
+def render(boards: Mapping[str, Mapping[str, Any]], string_cases: Collection[str] = ()) -> str:
+    """The page; ``string_cases`` (``string_case_ids(suite)``) adds the String tensors section."""
     names = [n for n in BACKENDS if n in boards] + sorted(set(boards) - set(BACKENDS))
     lines = [
         "# Support matrix",
@@ -102,6 +128,8 @@ def render(boards: Mapping[str, Mapping[str, Any]]) -> str:
         "|---|---|",
     ]
     lines += [f"| `{name}` | {_validator_cell(boards[name])} |" for name in names]
+    if string_cases:
+        lines += _string_rows(boards, names, string_cases)
     lines += ["", "## Cases not passed", ""]
     failures = [(name, case, info) for name in names for case, info in sorted(boards[name]["cases"].items()) if info["status"] != "pass"]
     if not failures:
@@ -124,4 +152,4 @@ def statuses(board: Mapping[str, Any]) -> dict[str, str]:
     return {case: info["status"] for case, info in board["cases"].items()}
 
 
-__all__: Sequence[str] = ["BACKENDS", "load_scoreboards", "render", "statuses"]
+__all__: Sequence[str] = ["BACKENDS", "load_scoreboards", "render", "statuses", "string_case_ids"]

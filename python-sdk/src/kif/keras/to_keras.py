@@ -433,7 +433,7 @@ class KerasBackend:
         model = to_keras(graph)
 
         def run(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            args = [np.asarray(inputs[s.name]).astype(by_name(s.dtype).numpy, copy=False) for s in graph.inputs]
+            args = [np.asarray(inputs[s.name], dtype=None if s.dtype == "string" else by_name(s.dtype).numpy) for s in graph.inputs]
             out = model(args if len(args) > 1 else args[0], training=False)
             outs = out if isinstance(out, (list, tuple)) else [out]
             return {s.name: np.asarray(keras.ops.convert_to_numpy(o)) for s, o in zip(graph.outputs, outs, strict=True)}

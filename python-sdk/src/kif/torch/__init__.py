@@ -51,6 +51,12 @@ class _Backend:
         from kif.bundle.reader import load as load_bundle
 
         model = load_bundle(bundle_path)
+        text = [s.name for s in (*model.inputs, *model.outputs) if s.dtype == "string"]
+        if text:  # refused before any layer: the runner then scores the case "not-supported"
+            from kif.errors import UnsupportedLayerError
+
+            names = ", ".join(text)
+            raise UnsupportedLayerError(f"kif.torch cannot take or return string tensors ({names})", code="layer-unsupported")
         module = KifModule(model)
         specs = model.inputs
 
