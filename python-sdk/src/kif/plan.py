@@ -61,8 +61,8 @@ class Plan:
         self._layers = copy.deepcopy(model.layers)
         self._io = (copy.deepcopy(model.inputs), copy.deepcopy(model.outputs), copy.deepcopy(model.composites))
         self._mapping = model.weights
-        graph = model.inlined()
-        self.graph = graph
+        graph = model.inlined()  # no reference to the model is kept: the cache below must not keep it alive
+        self.layers, self.outputs = graph.layers, [spec.name for spec in graph.outputs]
         self.table = _kernel_for(graph)
         _verify_weights(graph)
         self.weights = {layer.name: {role: model.weights[t] for role, t in layer.weights.items()} for layer in graph.layers}
@@ -99,13 +99,13 @@ class Plan:
             values.update(zip(step.outputs, results, strict=True))
             for tensor in step.free:
                 del values[tensor]
-        return {spec.name: values[spec.name] for spec in self.graph.outputs}
+        return {name: values[name] for name in self.outputs}
 
     def _run_dynamic(self, bound: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Layer by layer, each guarded on the arrays it receives (an output extent only a run tells)."""
         values = dict(bound)
-        steps = [Step([layer], plan_fuse_generic(self, layer), list(layer.inputs), list(layer.outputs)) for layer in self.graph.layers]
-        _set_frees(steps, {s.name for s in self.graph.outputs}, set(bound))
+        steps = [Step([layer], plan_fuse_generic(self, layer), list(layer.inputs), list(layer.outputs)) for layer in self.layers]
+        _set_frees(steps, set(self.outputs), set(bound))
         for step in steps:
             args = [values[t] if t is not None else None for t in step.inputs]
             layer = step.head
@@ -114,7 +114,7 @@ class Plan:
             values.update(zip(step.outputs, _call(step, args), strict=True))
             for tensor in step.free:
                 values.pop(tensor, None)
-        return {spec.name: values[spec.name] for spec in self.graph.outputs}
+        return {name: values[name] for name in self.outputs}
 
     # ------------------------------------------------------------------ building a schedule
 
@@ -130,7 +130,7 @@ class Plan:
                 steps += [self._step([layer], plan_fuse_generic(self, layer), types) for layer in group]
             else:
                 steps.append(self._step(group, fn or plan_fuse_generic(self, group[0]), types))
-        _set_frees(steps, {s.name for s in self.graph.outputs}, set(bound))
+        _set_frees(steps, set(self.outputs), set(bound))
         return steps
 
     def _types(self, group: list[Layer], types: dict[str, TensorType | None]) -> bool:
@@ -223,8 +223,14 @@ def plan_for(model: Model) -> Plan:
         return entry[1]
     built = Plan(model)
     key = id(model)
-    _PLANS[key] = (weakref.ref(model, lambda _ref, key=key: _PLANS.pop(key, None)), built)
+    _PLANS[key] = (weakref.ref(model, lambda ref: _drop(key, ref)), built)
     return built
+
+
+def _drop(key: int, ref: weakref.ref[Model]) -> None:
+    plans = _PLANS
+    if plans is not None and plans.get(key, (None,))[0] is ref:  # not a later model that got the same id
+        del plans[key]
 
 
 def forget(model: Model) -> None:

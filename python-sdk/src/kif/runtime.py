@@ -106,7 +106,7 @@ def run(model: Model | str | os.PathLike[str], inputs: Mapping[str, Any] | np.nd
     from kif.plan import plan_for
 
     plan = plan_for(model)  # composites inlined, kernels, weights, fusions: once per model (kif/plan.py)
-    return plan.run(_bind_inputs(plan.graph, inputs))
+    return plan.run(_bind_inputs(model, inputs))
 
 
 def _guard(kernel: type[Kernel], layer: Any, args: list[np.ndarray | None], weights: Mapping[str, np.ndarray]) -> None:
