@@ -78,10 +78,9 @@ def test_dense_residual_add_in_place_matches_torch() -> None:
     model = b.build()
     xs = rng.standard_normal((3, 5)).astype(np.float32)
     got = kif.run(model, xs)["res"]
-    expected = torch.nn.functional.gelu(
-        torch.from_numpy(xs.astype(np.float64)) @ torch.from_numpy(k1.astype(np.float64)) + torch.from_numpy(b1.astype(np.float64))
-    )
-    np.testing.assert_allclose(got, (expected + torch.from_numpy(xs.astype(np.float64))).numpy(), rtol=1e-6, atol=1e-6)
+    t64 = {k: torch.from_numpy(v.astype(np.float64)) for k, v in {"x": xs, "k": k1, "b": b1}.items()}
+    expected = torch.nn.functional.gelu(t64["x"] @ t64["k"] + t64["b"])
+    np.testing.assert_allclose(got, (expected + t64["x"]).numpy(), rtol=1e-6, atol=1e-6)
     before = xs.copy()
     kif.run(model, xs)
     np.testing.assert_array_equal(xs, before)  # the graph input is never written into
