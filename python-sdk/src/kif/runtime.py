@@ -8,6 +8,7 @@ the runtime allocate terabytes or loop for hours, it gets ``limit-exceeded`` nam
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -82,10 +83,11 @@ def _bind_inputs(model: Model, inputs: Mapping[str, Any] | np.ndarray) -> dict[s
     return bound
 
 
+@functools.lru_cache(maxsize=64)
 def _numpy_dtype(name: str) -> np.dtype:
     from kif.dtypes import by_name
 
-    return by_name(name).numpy
+    return np.dtype(by_name(name).numpy)
 
 
 def _verify_weights(model: Model) -> None:
