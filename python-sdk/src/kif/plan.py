@@ -95,8 +95,9 @@ class Plan:
         values = dict(bound)
         for step in steps:
             results = _call(step, [values[t] if t is not None else None for t in step.inputs])
-            if any(r.shape != s or r.dtype != d for r, (s, d) in zip(results, step.expect, strict=False)):  # type: ignore[arg-type]
-                return self._run_dynamic(bound)  # a kernel departed from its shape rule: run again, guarding each layer
+            for r, (shape, dtype) in zip(results, step.expect, strict=False):  # type: ignore[arg-type]
+                if r.shape != shape or r.dtype != dtype:
+                    return self._run_dynamic(bound)  # a kernel departed from its shape rule: run again, guarding each layer
             values.update(zip(step.outputs, results, strict=True))
             for tensor in step.free:
                 del values[tensor]

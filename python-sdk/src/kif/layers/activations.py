@@ -279,10 +279,10 @@ def apply_fresh(name: str, y: np.ndarray) -> np.ndarray:
         return apply(name, y)
     if name == "relu":
         return np.maximum(y, 0, out=y)
-    y -= np.max(y, axis=-1, keepdims=True)
+    y -= y.max(axis=-1, keepdims=True)
     with np.errstate(under="ignore"):
         np.exp(y, out=y)
-    y /= np.sum(y, axis=-1, keepdims=True)
+    y /= y.sum(axis=-1, keepdims=True)
     return y
 
 
