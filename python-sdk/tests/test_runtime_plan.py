@@ -126,3 +126,89 @@ def test_a_new_input_shape_gets_its_own_guard() -> None:
         kif.run(model, np.zeros((1, 8), np.float32))  # a second signature: its own shape rule and cost check
     assert caught.value.code == "limit-exceeded"
     np.testing.assert_allclose(kif.run(model, np.zeros((1, 4), np.float32))["s"], [[0.25] * 4])
+
+
+class _Unknown:
+    """Identity whose shape rule leaves the last extent unknown (as a data-dependent output would)."""
+
+    @staticmethod
+    def infer(attrs: dict, inputs: list, weights: dict) -> list:
+        x = inputs[0]
+        return [x._replace(shape=(*x.shape[:-1], None))]
+
+    @staticmethod
+    def run(attrs: dict, inputs: list, weights: dict) -> list:
+        return [inputs[0] * np.float32(2)]
+
+
+class _Liar:
+    """Says it keeps the shape; returns one more column."""
+
+    @staticmethod
+    def infer(attrs: dict, inputs: list, weights: dict) -> list:
+        return [inputs[0]]
+
+    @staticmethod
+    def run(attrs: dict, inputs: list, weights: dict) -> list:
+        x = inputs[0]
+        return [np.concatenate([x, x[..., :1]], axis=-1)]
+
+
+def _custom_then_dense(custom: str) -> kif.Model:
+    b = kif.GraphBuilder("m")
+    x = b.input("x", "float32", (None, 2))
+    t = b.add("Activation", x, name="c", activation="linear")
+    b.output(b.add("Dense", t, name="d", units=1, use_bias=False, weights={"kernel": np.ones((2, 1), np.float32)}))
+    model = b.build()
+    model.layers[0].type = custom
+    return model
+
+
+def test_an_unknown_extent_runs_layer_by_layer_with_each_guard() -> None:
+    kif.runtime.register_custom("test.plan:Unknown", _Unknown)
+    model = _custom_then_dense("test.plan:Unknown")
+    x = np.array([[1.0, 2.0]], np.float32)
+    np.testing.assert_array_equal(kif.run(model, x)["d"], [[6.0]])  # 2 * (1 + 2), by hand
+    assert next(iter(plan.plan_for(model)._schedules.values())) is plan._DYNAMIC
+
+
+def test_a_kernel_that_departs_from_its_shape_rule_is_guarded_on_its_arrays() -> None:
+    kif.runtime.register_custom("test.plan:Liar", _Liar)
+    model = _custom_then_dense("test.plan:Liar")
+    with pytest.raises(kif.KifError) as caught:  # Dense's rule sees the three columns the kernel really returned
+        kif.run(model, np.array([[1.0, 2.0]], np.float32))
+    assert caught.value.code == "run-failed" and caught.value.pointer == "d"
+
+
+def test_dense_batchnorm_is_folded_and_matches_torch() -> None:
+    rng = np.random.default_rng(4)
+    kernel, bias = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    bn = {
+        "gamma": rng.standard_normal(4).astype(np.float32),
+        "beta": rng.standard_normal(4).astype(np.float32),
+        "moving_mean": rng.standard_normal(4).astype(np.float32),
+        "moving_variance": rng.uniform(0.5, 2, 4).astype(np.float32),
+    }
+    b = kif.GraphBuilder("m")
+    x = b.input("x", "float32", (None, 5, 3))
+    t = b.add("Dense", x, name="d", units=4, weights={"kernel": kernel, "bias": bias})
+    t = b.add("BatchNormalization", t, name="bn", epsilon=1e-3, weights=bn)
+    b.output(b.add("Activation", t, name="act", activation="tanh"))
+    model = b.build()
+    xs = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    got = kif.run(model, xs)["act"]
+    assert [len(s.layers) for s in next(iter(plan.plan_for(model)._schedules.values()))] == [3]
+    norm = torch.nn.BatchNorm1d(4, eps=1e-3).double().eval()
+    with torch.no_grad():
+        for param, value in (
+            (norm.weight, bn["gamma"]),
+            (norm.bias, bn["beta"]),
+            (norm.running_mean, bn["moving_mean"]),
+            (norm.running_var, bn["moving_variance"]),
+        ):
+            param.copy_(torch.from_numpy(value.astype(np.float64)))
+        y = torch.from_numpy(xs.astype(np.float64)) @ torch.from_numpy(kernel.astype(np.float64)) + torch.from_numpy(
+            bias.astype(np.float64)
+        )
+        expected = torch.tanh(norm(y.transpose(1, 2)).transpose(1, 2)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
