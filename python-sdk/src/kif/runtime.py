@@ -1,4 +1,5 @@
-"""The NumPy reference runtime: executes a Model layer by layer with the registered kernels.
+"""The NumPy reference runtime: executes a Model layer by layer with the registered kernels, through the run
+plan of kif/plan.py (built once per model and input signature).
 
 Before a layer runs, its shape rule is applied to the concrete input shapes and kif.cost
 checks the outputs, scratch arrays and work against kif.limits: a small file cannot make
@@ -7,6 +8,7 @@ the runtime allocate terabytes or loop for hours, it gets ``limit-exceeded`` nam
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -81,10 +83,11 @@ def _bind_inputs(model: Model, inputs: Mapping[str, Any] | np.ndarray) -> dict[s
     return bound
 
 
+@functools.lru_cache(maxsize=64)
 def _numpy_dtype(name: str) -> np.dtype:
     from kif.dtypes import by_name
 
-    return by_name(name).numpy
+    return np.dtype(by_name(name).numpy)
 
 
 def _verify_weights(model: Model) -> None:
@@ -102,38 +105,10 @@ def run(model: Model | str | os.PathLike[str], inputs: Mapping[str, Any] | np.nd
         from kif.bundle.reader import load
 
         model = load(model)
-    model = model.inlined()  # composite calls run as their bodies
-    table = _kernel_for(model)
-    values: dict[str, np.ndarray] = _bind_inputs(model, inputs)
-    _verify_weights(model)
-    last_use = _last_uses(model)
-    keep = {s.name for s in model.outputs}
-    for index, layer in enumerate(model.layers):
-        args = [values[t] if t is not None else None for t in layer.inputs]
-        weights = {role: model.weights[t] for role, t in layer.weights.items()}
-        _guard(table[layer.name], layer, args, weights)
-        try:
-            results = table[layer.name].run(layer.attributes, args, weights)
-        except (ValueError, IndexError, TypeError) as exc:
-            raise KifError(f"Layer {layer.name!r} ({layer.type}) failed: {exc}", code="run-failed", pointer=layer.name) from exc
-        except MemoryError:  # the estimates bound the kernels' arrays; this is the machine having less than the limits
-            raise KifError(
-                f"Layer {layer.name!r} ({layer.type}) ran out of memory; lower the kif.limits to fail earlier",
-                code="limit-exceeded",
-                pointer=layer.name,
-            ) from None
-        if len(results) < len(layer.outputs):
-            raise KifError(
-                f"Layer {layer.name!r} ({layer.type}): expected {len(layer.outputs)} outputs from the kernel. Received: {len(results)}",
-                code="run-failed",
-                pointer=layer.name,
-            )
-        # A layer may leave trailing optional outputs (e.g. Masking's mask) undeclared.
-        values.update(zip(layer.outputs, results[: len(layer.outputs)], strict=True))
-        for tensor in layer.inputs:
-            if tensor is not None and last_use.get(tensor) == index and tensor not in keep:
-                values.pop(tensor, None)  # free intermediates as soon as nothing reads them
-    return {spec.name: values[spec.name] for spec in model.outputs}
+    from kif.plan import plan_for
+
+    plan = plan_for(model)  # composites inlined, kernels, weights, fusions: once per model (kif/plan.py)
+    return plan.run(_bind_inputs(model, inputs))
 
 
 def _guard(kernel: type[Kernel], layer: Any, args: list[np.ndarray | None], weights: Mapping[str, np.ndarray]) -> None:

@@ -61,14 +61,35 @@ def conjoin(*masks: np.ndarray | None) -> np.ndarray | None:
     return out
 
 
-def sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float | None, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """q [Bf, H, Tq, D], k [Bf, H, S, D], v [Bf, H, S, Dv] → (out [Bf, H, Tq, Dv], weights [Bf, H, Tq, S]).
 
-    The query is scaled before the product, in Keras's order.
+    The query is scaled before the product, in Keras's order (``scale`` None: the caller has scaled it).
     """
-    scores = np.matmul(q * np.asarray(scale, dtype=q.dtype), np.swapaxes(k, -1, -2))
+    scaled = q if scale is None else q * np.asarray(scale, dtype=q.dtype)
+    scores = np.matmul(scaled, np.swapaxes(k, -1, -2))
+    if mask is None:  # the softmax in place: scores is matmul's own array (the same operations as masked_softmax)
+        scores -= np.max(scores, axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= np.sum(scores, axis=-1, keepdims=True)
+        return np.matmul(scores, v), scores
     weights = masked_softmax(scores, mask)
     return np.matmul(weights, v), weights
+
+
+def project_self(x: np.ndarray, kernels: list[np.ndarray], biases: list[np.ndarray | None]) -> list[np.ndarray]:
+    """``project`` of one input by several kernels [f, h, d] as one BLAS matmul (self-attention's q, k and v)."""
+    f = kernels[0].shape[0]
+    widths = [k.shape[1] * k.shape[2] for k in kernels]
+    y = np.matmul(x, np.concatenate([k.astype(x.dtype, copy=False).reshape(f, -1) for k in kernels], axis=1))
+    out, start = [], 0
+    for kernel, bias, width in zip(kernels, biases, widths, strict=True):
+        part = y[..., start : start + width]
+        if bias is not None:
+            part += bias.astype(x.dtype, copy=False).reshape(width)
+        out.append(part.reshape(*x.shape[:-1], kernel.shape[1], kernel.shape[2]))
+        start += width
+    return out
 
 
 def project(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None) -> np.ndarray:

@@ -238,9 +238,14 @@ def _mha_run(attrs: dict[str, Any], inputs: list[np.ndarray | None], weights: di
     ct = at.compute_dtype(q_in.dtype)
     weights = at.cast_weights(weights, q_in.dtype)
     bias = attrs["use_bias"]
-    q = at.project(q_in.astype(ct, copy=False), weights["query_kernel"], weights["query_bias"] if bias else None)
-    k = at.project(k_in.astype(ct, copy=False), weights["key_kernel"], weights["key_bias"] if bias else None)
-    v = at.project(v_in.astype(ct, copy=False), weights["value_kernel"], weights["value_bias"] if bias else None)
+    roles = ("query", "key", "value")
+    if q_in is k_in and k_in is v_in:  # self-attention: the three projections as one matmul
+        q, k, v = at.project_self(
+            q_in.astype(ct, copy=False), [weights[f"{r}_kernel"] for r in roles], [weights[f"{r}_bias"] if bias else None for r in roles]
+        )
+    else:
+        q, k, v = (at.project(x.astype(ct, copy=False), weights[f"{r}_kernel"], weights[f"{r}_bias"] if bias else None)
+                   for x, r in zip((q_in, k_in, v_in), roles, strict=True))  # fmt: skip
     r = q_in.ndim
     axes = [1] if grouped else _attention_axes(attrs, r)
     others = [a for a in range(1, r - 1) if a not in axes]
@@ -250,13 +255,15 @@ def _mha_run(attrs: dict[str, Any], inputs: list[np.ndarray | None], weights: di
     nb = len(others) + 1
     batch, q_att, s_att = qt.shape[:nb], qt.shape[nb + 1 : -1], kt.shape[nb + 1 : -1]
     bf, tq, ts = math.prod(batch), math.prod(q_att), math.prod(s_att)
-    qf = qt.reshape(bf, qt.shape[nb], tq, -1)
+    depth = attrs["head_dim"] if grouped else attrs["key_dim"]
+    # The query scaled before the product (Keras's order), written straight in the [.., H, T, D] layout: one pass.
+    scale = np.asarray(1.0 / math.sqrt(depth), dtype=qt.dtype)
+    qf = np.multiply(qt, scale, out=np.empty(qt.shape, qt.dtype)).reshape(bf, qt.shape[nb], tq, -1)
     kf = kt.reshape(bf, kt.shape[nb], ts, -1)
     vf = vt.reshape(bf, vt.shape[nb], ts, -1)
     if grouped:
         repeats = attrs["num_query_heads"] // attrs["num_key_value_heads"]
         kf, vf = np.repeat(kf, repeats, axis=1), np.repeat(vf, repeats, axis=1)
-    depth = attrs["head_dim"] if grouped else attrs["key_dim"]
 
     def flat_positions(m: np.ndarray | None, length: int) -> np.ndarray | None:
         return None if m is None else m.transpose([0, *others, *axes]).reshape(bf, length)
@@ -270,7 +277,7 @@ def _mha_run(attrs: dict[str, Any], inputs: list[np.ndarray | None], weights: di
         None if km is None else km[:, None, None, :],
         at.band_mask(tq, ts, attrs["use_causal_mask"], attrs["sliding_window"]),
     )
-    out, probs = at.sdpa(qf, kf, vf, 1.0 / math.sqrt(depth), mask)
+    out, probs = at.sdpa(qf, kf, vf, None, mask)
     heads = out.shape[1]
     out = out.reshape(*batch, heads, *q_att, -1).transpose(np.argsort(perm))  # back to [B, ..., H, Dv]
     if attrs["use_gate"]:
@@ -279,7 +286,7 @@ def _mha_run(attrs: dict[str, Any], inputs: list[np.ndarray | None], weights: di
     h, dv, o = weights["output_kernel"].shape
     y = np.matmul(out.reshape(*out.shape[:-2], h * dv), weights["output_kernel"].reshape(h * dv, o))  # "...hd,hdo->...o" via BLAS
     if bias:
-        y = y + weights["output_bias"]
+        y += weights["output_bias"]  # in place: y is matmul's own array
     result = [y.astype(q_in.dtype, copy=False)]
     if attrs["return_attention_scores"]:
         result.append(probs.reshape(*batch, heads, *q_att, *s_att).astype(q_in.dtype, copy=False))

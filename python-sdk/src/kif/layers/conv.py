@@ -174,7 +174,7 @@ def _finish(attrs: dict[str, Any], y: np.ndarray, weights: dict[str, np.ndarray]
         y += weights["bias"].astype(dtype, copy=False).astype(y.dtype, copy=False)  # in place: y is the core's fresh result
     if attrs["data_format"] == "channels_first":
         y = np.moveaxis(y, -1, 1)
-    return [np.ascontiguousarray(activations.apply(attrs["activation"], y).astype(dtype, copy=False))]
+    return [np.ascontiguousarray(activations.apply_fresh(attrs["activation"], y).astype(dtype, copy=False))]
 
 
 def _forward_pads(attrs: dict[str, Any], spatial: Sequence[int]) -> cu.Pads:

@@ -40,4 +40,4 @@ class Dense:
         if attrs["use_bias"]:
             y += weights["bias"].astype(x.dtype, copy=False)  # in place: y is matmul's fresh result
         # ml_dtypes' matmul of bfloat16 gives float32: round once, after the activation, to the input's dtype
-        return [activations.apply(attrs["activation"], y).astype(x.dtype, copy=False)]
+        return [activations.apply_fresh(attrs["activation"], y).astype(x.dtype, copy=False)]  # y is matmul's own
