@@ -81,7 +81,8 @@ def lookup_vocabulary(ctx: Context, config: dict[str, Any]) -> tuple[list[str], 
             return held
     if vocab is None:
         raise ctx.fail(
-            "the vocabulary is not in the config (learned by adapt(), it is stored in the file's assets, which KIF does not read)"
+            "the vocabulary is not in the config (learned by adapt(), it is stored in the file's assets, which KIF does not "
+            "read for StringLookup) and the file holds no lookup table for it"
         )
     if isinstance(vocab, str):
         raise ctx.fail(f"option vocabulary={vocab!r} names a file outside the model; KIF needs the vocabulary in the config")
