@@ -27,6 +27,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "savedmodel_lookup
 OUTPUTS = np.load(FIXTURES / "outputs.npz")
 MODELS = [
     "tfidf_adapted",
+    "text_vocabulary_file",
     "string_lookup_adapted",
     "string_lookup_file",
     "string_lookup_invert",
@@ -34,7 +35,7 @@ MODELS = [
     "integer_lookup_adapted",
     "integer_lookup_masked",
 ]
-LAYER_TYPE = {"tfidf": "TextVectorization", "string": "StringLookup", "integer": "IntegerLookup"}
+LAYER_TYPE = {"tfidf": "TextVectorization", "text": "TextVectorization", "string": "StringLookup", "integer": "IntegerLookup"}
 
 
 @pytest.mark.parametrize("name", MODELS)
