@@ -128,6 +128,7 @@ def _to_model(source: KerasSource, allow_custom: bool, custom: Any) -> Model:
             custom,
             composites,
             source.asset,
+            lambda start, integers, invert, n=node: source.lookup_vocabulary(n.layer_name, n.owners, start, integers, invert),
         )
         try:
             mapped_layers = map_node(ctx)

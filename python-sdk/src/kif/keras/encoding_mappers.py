@@ -138,9 +138,27 @@ def _adapted_vocabulary(ctx: Context, mode: str) -> tuple[list[int], list[float]
     return vocab, [float(v) for v in np.asarray(stored[0][()], np.float64).reshape(-1)]
 
 
+def _table_idf(ctx: Context, tokens: list[int], mode: str) -> tuple[list[int], list[float] | None]:
+    """A SavedModel table's bare tokens, and for tf_idf the weight of every index from the idf_weights variable."""
+    if mode != "tf_idf":
+        return tokens, None
+    stored = [ds for key, ds in ctx.load_weights().items if key.split("/")[-1].split(":")[0] == "idf_weights"]
+    if len(stored) != 1:
+        raise ctx.fail("output_mode='tf_idf' needs the adapted idf_weights variable; the checkpoint holds none")
+    return tokens, [float(v) for v in np.asarray(stored[0][()], np.float64).reshape(-1)]
+
+
 def _lookup_vocabulary(ctx: Context, config: dict[str, Any]) -> tuple[list[int], list[float] | None]:
     """The vocabulary without its leading special tokens (Keras strips them too) and idf weights for every slot."""
     vocab, idf = config.get("vocabulary"), config.get("idf_weights")
+    held = None
+    if vocab is None or isinstance(vocab, str):  # a tf_keras SavedModel keeps it in the layer's lookup table
+        start = (1 if config.get("mask_token") is not None and config.get("output_mode", "int") == "int" else 0) + (
+            config.get("num_oov_indices", 1) if isinstance(config.get("num_oov_indices", 1), int) else 0
+        )
+        held = ctx.table(start, True, bool(config.get("invert")))
+    if held is not None:
+        return _table_idf(ctx, list(held), config.get("output_mode", "int"))  # bare tokens; idf of every index
     if vocab is None:
         vocab, idf = _adapted_vocabulary(ctx, config.get("output_mode", "int"))
     if isinstance(vocab, str) or not isinstance(vocab, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in vocab):
@@ -182,7 +200,7 @@ def _integer_lookup(ctx: Context) -> list[MappedLayer]:
     if mode == "tf_idf" and idf is None:
         raise ctx.fail("output_mode='tf_idf' without idf_weights in the config (an adapted layer keeps them as a weight)")
     config["output_dtype"] = "int64" if ctx.generation >= 3 else "float32"
-    extra = {"vocabulary_size", "vocabulary_dtype", "idf_weights"}
+    extra = {"vocabulary_size", "vocabulary_dtype", "idf_weights", "has_input_vocabulary"}
     attrs = generic_attributes(with_config(ctx, config), "IntegerLookup", extra_ignored=extra)
     weights = {} if idf is None else {"idf_weights": np.asarray(idf, np.float32)}
     return [MappedLayer("IntegerLookup", attrs, list(ctx.node.inputs), list(ctx.node.outputs), weights)]

@@ -145,6 +145,8 @@ class Context:
     custom: Any = None  # kif.keras.custom_defs.Definitions: composites for custom classes (--custom, the built-in library)
     composites: dict[str, Any] = field(default_factory=dict)  # the model's composite definitions, filled as layers map
     asset: Callable[[str], bytes | None] = lambda member: None  # a .keras archive's assets/<member> (bounded), None if absent
+    # a SavedModel lookup layer's vocabulary from its table: (first index, integer tokens?, invert?) -> tokens or None
+    table: Callable[[int, bool, bool], list[Any] | None] = lambda start, integers, invert: None
 
     def mask_of(self, tensor: str | None) -> str | None:
         return self.masks.get(tensor) if tensor is not None else None

@@ -40,6 +40,11 @@ class KerasSource:
         """The bytes of ``assets/<member>`` in a .keras archive (bounded by max_document_bytes); None elsewhere."""
         return None if self._assets is None else self._assets.read_document(f"assets/{member}")
 
+    def lookup_vocabulary(self, name: str, owners: tuple[str, ...], start: int, integers: bool, invert: bool) -> list[Any] | None:
+        """A SavedModel lookup layer's vocabulary from its table (tokens of indices start, start+1, …); None elsewhere."""
+        read = getattr(self.weights, "lookup_vocabulary", None)
+        return None if read is None else read(name, owners, start, integers=integers, invert=invert)
+
     @property
     def generation(self) -> int:
         """2 for Keras 2 / tf.keras writers, 3 for Keras 3 (decides e.g. hard_sigmoid's meaning)."""

@@ -75,9 +75,14 @@ def _crossing(ctx: Context) -> list[MappedLayer]:
 def lookup_vocabulary(ctx: Context, config: dict[str, Any]) -> tuple[list[str], np.ndarray | None]:
     """The bare vocabulary and, for tf_idf, the weight of every index (Keras's IndexLookup.set_vocabulary)."""
     vocab = config.get("vocabulary")
+    if vocab is None or isinstance(vocab, str):
+        held = _table_vocabulary(ctx, config)
+        if held is not None:
+            return held
     if vocab is None:
         raise ctx.fail(
-            "the vocabulary is not in the config (learned by adapt(), it is stored in the file's assets, which KIF does not read)"
+            "the vocabulary is not in the config (learned by adapt(), it is stored in the file's assets, which KIF does not "
+            "read for StringLookup) and the file holds no lookup table for it"
         )
     if isinstance(vocab, str):
         raise ctx.fail(f"option vocabulary={vocab!r} names a file outside the model; KIF needs the vocabulary in the config")
@@ -102,6 +107,21 @@ def lookup_vocabulary(ctx: Context, config: dict[str, Any]) -> tuple[list[str], 
     if config.get("pad_to_max_tokens") and isinstance(max_tokens, int) and max_tokens > len(weights):
         weights = np.concatenate([weights, np.zeros(max_tokens - len(weights), dtype=np.float32)])
     return tokens, weights.astype(np.float32)
+
+
+def _table_vocabulary(ctx: Context, config: dict[str, Any]) -> tuple[list[str], np.ndarray | None] | None:
+    """A tf_keras SavedModel's lookup table: the bare tokens and, for tf_idf, the checkpoint's idf_weights variable."""
+    mode = config.get("output_mode", "int")
+    start = (1 if config.get("mask_token") is not None and mode == "int" else 0) + int(config.get("num_oov_indices", 1))
+    tokens = ctx.table(start, False, bool(config.get("invert")))
+    if tokens is None:
+        return None
+    if mode != "tf_idf":
+        return list(tokens), None
+    stored = [ds for key, ds in ctx.load_weights().items if key.split("/")[-1].split(":")[0] == "idf_weights"]
+    if len(stored) != 1:
+        raise ctx.fail("output_mode='tf_idf' needs the adapted idf_weights variable; the checkpoint holds none")
+    return list(tokens), np.asarray(stored[0][()], np.float32).reshape(-1)
 
 
 @mapper("StringLookup")

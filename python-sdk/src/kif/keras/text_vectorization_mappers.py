@@ -1,9 +1,9 @@
 """TextVectorization: Keras config + vocabulary + idf weights -> KIF (spec/layers/TextVectorization.md).
 
 Where the vocabulary is: in the config when it was passed to the constructor (every file kind); after ``adapt()``
-only in a .keras archive's ``assets/<layer path>/vocabulary.txt`` (written by Keras 3 and tf_keras). A legacy .h5
-or an architecture JSON of an adapted layer does not hold it, nor does a SavedModel outside its traced graph
-(saved_model.pb, which KIF never reads), and the conversion is refused. The idf weights of
+only in a .keras archive's ``assets/<layer path>/vocabulary.txt`` (written by Keras 3 and tf_keras), or in a tf_keras
+SavedModel's lookup table (savedmodel/lookup_tables.py; its config holds none, even when given). A legacy .h5 or an
+architecture JSON of an adapted layer does not hold it, and the conversion is refused. The idf weights of
 tf_idf mode are stored as the layer's ``idf_weights`` variable (.keras), its one weight (tf_keras .h5), or only
 the config's ``idf_weights`` (Keras 3 .h5), which Keras pads with their mean for the OOV index.
 """
@@ -55,6 +55,9 @@ def _strip_reserved(tokens: list[str], mode: str) -> list[str]:
 
 def _vocabulary(ctx: Context, mode: str) -> list[str]:
     given = ctx.config.get("vocabulary")
+    held = ctx.table(2 if mode == "int" else 1, False, False) if given is None or isinstance(given, str) else None
+    if held is not None:
+        return list(held)  # a tf_keras SavedModel: the layer's lookup table (or its vocabulary asset)
     if isinstance(given, str):
         raise ctx.fail(f"vocabulary is the path {given!r} of a file on the writer's machine, which the model file does not hold")
     if isinstance(given, list):
@@ -65,16 +68,14 @@ def _vocabulary(ctx: Context, mode: str) -> list[str]:
         raise ctx.fail(f"expected the vocabulary to be a list of strings. Received: {type(given).__name__}")
     if ctx.config.get("has_input_vocabulary"):
         raise ctx.fail(
-            "this file records that a vocabulary was given to the constructor but does not hold it (a tf_keras SavedModel "
-            "keeps it only as a constant of its traced graph, which KIF never reads): save the model as .keras"
+            "this file records that a vocabulary was given to the constructor but does not hold it: save the model as .keras"
         )
     path = ctx.node.save_fallback or ctx.node.save_path
     data = ctx.asset("/".join(f"layers/{key}" for key in path) + "/vocabulary.txt") if path else None
     if data is None:
         raise ctx.fail(
             "the vocabulary was learned by adapt() and this file does not hold it (Keras writes it only into a .keras "
-            "archive's assets/; a legacy .h5 or an architecture JSON loses it, a SavedModel keeps it only as a constant of "
-            "its traced graph, which KIF never reads): save the model as .keras"
+            "archive's assets/ or a SavedModel's lookup table; a legacy .h5 or an architecture JSON loses it): save the model as .keras"
         )
     try:
         lines = data.decode("utf-8").splitlines()  # as Keras's load_assets reads it
@@ -89,7 +90,7 @@ def _idf(ctx: Context, attrs: dict[str, Any]) -> Any:
     from kif.layers.text_vectorization import width
 
     stored = ctx.load_weights().items
-    own = [ds for key, ds in stored if key in ("vars/idf_weights", "Variable:0") or key.endswith("/Variable:0")]
+    own = [ds for key, ds in stored if key in ("vars/idf_weights", "Variable:0") or key.endswith(("/Variable:0", "/idf_weights"))]
     if own:
         return own[0]
     given = ctx.config.get("idf_weights")

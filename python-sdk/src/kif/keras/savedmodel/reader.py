@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kif.errors import KifError
+from kif.keras.savedmodel.lookup_tables import SavedGraph, vocabulary
 from kif.keras.savedmodel.metadata import KerasObject, read_keras_metadata, read_saved_model
 from kif.keras.savedmodel.object_graph import parse_object_graph, variables_under
 from kif.keras.savedmodel.tensors import OBJECT_GRAPH_KEY, Checkpoint, CheckpointTensor
@@ -51,6 +52,8 @@ class SavedModelWeights:
     def __init__(self, directory: Path, objects: list[KerasObject]) -> None:
         self.path = directory / "variables" / "variables.index"
         self.keras_version: str | None = None
+        self.directory = directory
+        self._graph: SavedGraph | None = None
         self.checkpoint = Checkpoint(directory / "variables" / "variables")
         self.nodes = parse_object_graph(self.checkpoint.read_string(OBJECT_GRAPH_KEY), str(self.path))
         by_path = {o.node_path: o for o in objects}
@@ -68,6 +71,20 @@ class SavedModelWeights:
 
     def close(self) -> None:
         pass
+
+    def lookup_vocabulary(
+        self, name: str, scope: tuple[str, ...], start: int, *, integers: bool, invert: bool = False
+    ) -> list[str] | list[int] | None:
+        """The vocabulary a lookup layer's table holds (lookup_tables.py), None when the layer has no table."""
+        node_path = self.layers.get((*scope, name)) or self.layers.get((name,))
+        if node_path is None:
+            return None
+        if self._graph is None:
+            self._graph = SavedGraph(self.directory)
+        table = self._graph.table(node_path, name)
+        if table is None:
+            return None
+        return vocabulary(table, start, name, self._graph.file, integers=integers, invert=invert)
 
     def _node(self, node_path: str, name: str) -> int:
         node = 0
