@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin
@@ -103,8 +104,7 @@ class _Module:
         return name
 
     def define(self, name: str, schema: Any) -> str:
-        lines = self.checks(schema)
-        body = "".join(f"    {line}\n" for line in lines) or ""
+        body = "".join(textwrap.indent(statement, "    ") + "\n" for statement in self.checks(schema))
         return f"def {name}(x: Any) -> bool:\n{body}    return True\n"
 
     def sub(self, schema: Any, x: str) -> str:
@@ -132,21 +132,23 @@ class _Module:
         unknown = (set(schema) & self.gen.keywords) - _HANDLED
         if unknown:
             raise Unsupported(f"{self.path}: keywords {sorted(unknown)}")
+        kinds = schema.get("type")
+        kinds = None if kinds is None else {kinds} if isinstance(kinds, str) else set(kinds)
         out: list[str] = []
-        if "type" in schema:
-            out.append(f"if not {self.type_test(schema['type'], 'x')}:\n        return False")
+        if kinds is not None:
+            out.append(f"if not {self.type_test(schema['type'], 'x')}:\n    return False")
         if "enum" in schema:
             values = schema["enum"]
             if values and all(isinstance(v, str) for v in values):
-                out.append(f"if not (isinstance(x, str) and x in {self.constant(frozenset(values))}):\n        return False")
+                out.append(f"if not (isinstance(x, str) and x in {self.constant(frozenset(values))}):\n    return False")
             else:
-                out.append(f"if not _rt.enum(x, {self.constant(tuple(values))}):\n        return False")
+                out.append(f"if not _rt.enum(x, {self.constant(tuple(values))}):\n    return False")
         if "const" in schema:
-            out.append(f"if not _rt.equal(x, {self.constant(schema['const'])}):\n        return False")
-        number = [(k, op) for k, op in (("minimum", "<"), ("maximum", ">"), ("exclusiveMinimum", "<="), ("exclusiveMaximum", ">="))]
+            out.append(f"if not _rt.equal(x, {self.constant(schema['const'])}):\n    return False")
+        number = (("minimum", "<"), ("maximum", ">"), ("exclusiveMinimum", "<="), ("exclusiveMaximum", ">="))
         tests = [f"x {op} {schema[k]!r}" for k, op in number if k in schema]
         if tests:
-            out.append(f"if {_TYPES['number'].format(x='x')} and ({' or '.join(tests)}):\n        return False")
+            out += _guarded(kinds, {"integer", "number"}, _TYPES["number"].format(x="x"), [f"if {' or '.join(tests)}:\n    return False"])
         tests = []
         if "minLength" in schema:
             tests.append(f"len(x) < {schema['minLength']!r}")
@@ -155,69 +157,70 @@ class _Module:
         if "pattern" in schema:
             tests.append(f"{self.pattern(schema['pattern'])}.search(x) is None")
         if tests:
-            out.append(f"if isinstance(x, str) and ({' or '.join(tests)}):\n        return False")
-        out += self.array_checks(schema)
-        out += self.object_checks(schema)
+            out += _guarded(kinds, {"string"}, "isinstance(x, str)", [f"if {' or '.join(tests)}:\n    return False"])
+        out += _guarded(kinds, {"array"}, "isinstance(x, list)", self.array_checks(schema))
+        out += _guarded(kinds, {"object"}, "isinstance(x, dict)", self.object_checks(schema))
         if "$ref" in schema:
-            out.append(f"if not {self.ref(schema['$ref'])}(x):\n        return False")
+            out.append(f"if not {self.ref(schema['$ref'])}(x):\n    return False")
         if "allOf" in schema:
-            out += [f"if not {self.sub(s, 'x')}:\n        return False" for s in schema["allOf"]]
+            out += [f"if not {self.sub(s, 'x')}:\n    return False" for s in schema["allOf"]]
         if "anyOf" in schema:
-            out.append(f"if not ({' or '.join(self.sub(s, 'x') for s in schema['anyOf'])}):\n        return False")
+            out.append(f"if not ({' or '.join(self.sub(s, 'x') for s in schema['anyOf'])}):\n    return False")
         if "oneOf" in schema:
             listed = ", ".join(self.sub(s, "x") for s in schema["oneOf"])
-            out.append(f"if [{listed}].count(True) != 1:\n        return False")
+            out.append(f"if [{listed}].count(True) != 1:\n    return False")
         if "not" in schema:
-            out.append(f"if {self.sub(schema['not'], 'x')}:\n        return False")
+            out.append(f"if {self.sub(schema['not'], 'x')}:\n    return False")
         if "if" in schema:
             then, other = self.sub(schema.get("then", True), "x"), self.sub(schema.get("else", True), "x")
-            out.append(f"if not ({then} if {self.sub(schema['if'], 'x')} else {other}):\n        return False")
+            out.append(f"if not ({then} if {self.sub(schema['if'], 'x')} else {other}):\n    return False")
         return out
 
     def array_checks(self, schema: dict[str, Any]) -> list[str]:
         tests = []
         if "minItems" in schema:
-            tests.append(f"if len(x) < {schema['minItems']!r}:\n            return False")
+            tests.append(f"if len(x) < {schema['minItems']!r}:\n    return False")
         if "maxItems" in schema:
-            tests.append(f"if len(x) > {schema['maxItems']!r}:\n            return False")
+            tests.append(f"if len(x) > {schema['maxItems']!r}:\n    return False")
         if schema.get("uniqueItems") is True:
-            tests.append("if not _rt.unique(x):\n            return False")
+            tests.append("if not _rt.unique(x):\n    return False")
         prefix = schema.get("prefixItems", [])
         for index, item in enumerate(prefix):
-            tests.append(f"if len(x) > {index} and not {self.sub(item, f'x[{index}]')}:\n            return False")
+            tests.append(f"if len(x) > {index} and not {self.sub(item, f'x[{index}]')}:\n    return False")
         items = schema.get("items", True)
         if items is False:
-            tests.append(f"if len(x) > {len(prefix)}:\n            return False")
+            tests.append(f"if len(x) > {len(prefix)}:\n    return False")
         elif (test := self.sub(items, "i")) != "True":
             start = f"x[{len(prefix)}:]" if prefix else "x"
-            tests.append(f"for i in {start}:\n            if not {test}:\n                return False")
-        return ["if isinstance(x, list):\n        " + "\n        ".join(tests)] if tests else []
+            tests.append(f"for i in {start}:\n    if not {test}:\n        return False")
+        return tests
 
     def object_checks(self, schema: dict[str, Any]) -> list[str]:
         tests = []
         if "minProperties" in schema:
-            tests.append(f"if len(x) < {schema['minProperties']!r}:\n            return False")
+            tests.append(f"if len(x) < {schema['minProperties']!r}:\n    return False")
         if "maxProperties" in schema:
-            tests.append(f"if len(x) > {schema['maxProperties']!r}:\n            return False")
-        for name in schema.get("required", []):
-            tests.append(f"if {name!r} not in x:\n            return False")
+            tests.append(f"if len(x) > {schema['maxProperties']!r}:\n    return False")
+        required = schema.get("required", [])
+        tests += [f"if {name!r} not in x:\n    return False" for name in required]
         properties = schema.get("properties", {})
         for name, sub in properties.items():
             test = self.sub(sub, f"x[{name!r}]")
             if test != "True":
-                tests.append(f"if {name!r} in x and not {test}:\n            return False")
+                present = "" if name in required else f"{name!r} in x and "  # a required one is there by now
+                tests.append(f"if {present}not {test}:\n    return False")
         extra = schema.get("additionalProperties", True)
         if extra is False:
             if properties:
-                tests.append(f"if not {self.constant(frozenset(properties))}.issuperset(x):\n            return False")
+                tests.append(f"if not {self.constant(frozenset(properties))}.issuperset(x):\n    return False")
             else:
-                tests.append("if x:\n            return False")
+                tests.append("if x:\n    return False")
         elif (test := self.sub(extra, "v")) != "True":
             known = self.constant(frozenset(properties))
-            tests.append(f"for k, v in x.items():\n            if k not in {known} and not {test}:\n                return False")
+            tests.append(f"for k, v in x.items():\n    if k not in {known} and not {test}:\n        return False")
         if "propertyNames" in schema and (test := self.sub(schema["propertyNames"], "k")) != "True":
-            tests.append(f"for k in x:\n            if not {test}:\n                return False")
-        return ["if isinstance(x, dict):\n        " + "\n        ".join(tests)] if tests else []
+            tests.append(f"for k in x:\n    if not {test}:\n        return False")
+        return tests
 
     def pattern(self, pattern: str) -> str:
         return self.constant(_Pattern(schemas.ecma_pattern(pattern).pattern))
@@ -241,6 +244,15 @@ class _Pattern:
 
     def __repr__(self) -> str:
         return f"re.compile({self.text!r})"
+
+
+def _guarded(kinds: set[str] | None, applies_to: set[str], test: str, statements: list[str]) -> list[str]:
+    """``statements`` under ``if test:``; without the test when ``type`` already ensured it, none when it excluded it."""
+    if not statements or (kinds is not None and not kinds & applies_to):
+        return []
+    if kinds is not None and kinds <= applies_to:
+        return statements
+    return [f"if {test}:\n" + "\n".join(textwrap.indent(s, "    ") for s in statements)]
 
 
 def _resolve(root: Any, pointer: str) -> Any:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kif.validate import schema_rt as _rt
-
 _C0 = frozenset({'celu', 'elu', 'exponential', 'gelu', 'gelu_tanh', 'glu', 'hard_shrink', 'hard_sigmoid', 'hard_sigmoid_keras2', 'hard_silu', 'hard_tanh', 'leaky_relu', 'linear', 'log_sigmoid', 'log_softmax', 'mish', 'relu', 'relu6', 'selu', 'sigmoid', 'silu', 'soft_shrink', 'softmax', 'softplus', 'softsign', 'sparse_plus', 'sparse_sigmoid', 'sparsemax', 'squareplus', 'tanh', 'tanh_shrink'})
 _C1 = frozenset({'channels_first', 'channels_last'})
 _C2 = frozenset({'same', 'valid'})
@@ -25,7 +23,7 @@ def ref_activation(x: Any) -> bool:
 def _s1(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
+    if x < 1:
         return False
     return True
 
@@ -33,14 +31,13 @@ def _s1(x: Any) -> bool:
 def ref_ints_1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    if len(x) > 1:
+        return False
+    for i in x:
+        if not _s1(i):
             return False
-        if len(x) > 1:
-            return False
-        for i in x:
-            if not _s1(i):
-                return False
     return True
 
 
@@ -53,7 +50,7 @@ def ref_data_format(x: Any) -> bool:
 def _s2(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
+    if x < 1:
         return False
     return True
 
@@ -61,21 +58,20 @@ def _s2(x: Any) -> bool:
 def ref_ints_2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 2:
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    for i in x:
+        if not _s2(i):
             return False
-        if len(x) > 2:
-            return False
-        for i in x:
-            if not _s2(i):
-                return False
     return True
 
 
 def _s3(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
+    if x < 1:
         return False
     return True
 
@@ -83,14 +79,13 @@ def _s3(x: Any) -> bool:
 def ref_ints_3(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 3:
+    if len(x) < 3:
+        return False
+    if len(x) > 3:
+        return False
+    for i in x:
+        if not _s3(i):
             return False
-        if len(x) > 3:
-            return False
-        for i in x:
-            if not _s3(i):
-                return False
     return True
 
 
@@ -103,7 +98,7 @@ def ref_padding(x: Any) -> bool:
 def ref_positive_int(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
+    if x < 1:
         return False
     return True
 
@@ -123,6 +118,6 @@ def ref_resize_interpolation(x: Any) -> bool:
 def ref_non_negative_int(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True

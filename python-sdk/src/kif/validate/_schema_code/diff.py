@@ -54,38 +54,36 @@ def _s6(x: Any) -> bool:
 def _s3(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'field' not in x:
-            return False
-        if 'a' not in x:
-            return False
-        if 'b' not in x:
-            return False
-        if 'field' in x and not _s4(x['field']):
-            return False
-        if 'a' in x and not _s5(x['a']):
-            return False
-        if 'b' in x and not _s6(x['b']):
-            return False
-        if not _C2.issuperset(x):
-            return False
+    if 'field' not in x:
+        return False
+    if 'a' not in x:
+        return False
+    if 'b' not in x:
+        return False
+    if not _s4(x['field']):
+        return False
+    if not _s5(x['a']):
+        return False
+    if not _s6(x['b']):
+        return False
+    if not _C2.issuperset(x):
+        return False
     return True
 
 
 def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s3(i):
-                return False
+    for i in x:
+        if not _s3(i):
+            return False
     return True
 
 
 def _s8(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -93,113 +91,105 @@ def _s8(x: Any) -> bool:
 def _s9(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not isinstance(i, str):
-                return False
+    for i in x:
+        if not isinstance(i, str):
+            return False
     return True
 
 
 def _s7(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'index' not in x:
-            return False
-        if 'fields' not in x:
-            return False
-        if 'a' not in x:
-            return False
-        if 'b' not in x:
-            return False
-        if 'index' in x and not _s8(x['index']):
-            return False
-        if 'fields' in x and not _s9(x['fields']):
-            return False
-        if 'a' in x and not (isinstance(x['a'], dict) or (x['a'] is None)):
-            return False
-        if 'b' in x and not (isinstance(x['b'], dict) or (x['b'] is None)):
-            return False
-        if not _C3.issuperset(x):
-            return False
+    if 'index' not in x:
+        return False
+    if 'fields' not in x:
+        return False
+    if 'a' not in x:
+        return False
+    if 'b' not in x:
+        return False
+    if not _s8(x['index']):
+        return False
+    if not _s9(x['fields']):
+        return False
+    if not (isinstance(x['a'], dict) or (x['a'] is None)):
+        return False
+    if not (isinstance(x['b'], dict) or (x['b'] is None)):
+        return False
+    if not _C3.issuperset(x):
+        return False
     return True
 
 
 def ref_io_changes(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s7(i):
-                return False
+    for i in x:
+        if not _s7(i):
+            return False
     return True
 
 
 def ref_named_layer(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'name' not in x:
-            return False
-        if 'type' not in x:
-            return False
-        if 'name' in x and not isinstance(x['name'], str):
-            return False
-        if 'type' in x and not isinstance(x['type'], str):
-            return False
-        if not _C4.issuperset(x):
-            return False
+    if 'name' not in x:
+        return False
+    if 'type' not in x:
+        return False
+    if not isinstance(x['name'], str):
+        return False
+    if not isinstance(x['type'], str):
+        return False
+    if not _C4.issuperset(x):
+        return False
     return True
 
 
 def _s11(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not ref_named_layer(i):
-                return False
+    for i in x:
+        if not ref_named_layer(i):
+            return False
     return True
 
 
 def _s12(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not ref_named_layer(i):
-                return False
+    for i in x:
+        if not ref_named_layer(i):
+            return False
     return True
 
 
 def _s14(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'a' not in x:
-            return False
-        if 'b' not in x:
-            return False
-        if 'type' not in x:
-            return False
-        if 'a' in x and not isinstance(x['a'], str):
-            return False
-        if 'b' in x and not isinstance(x['b'], str):
-            return False
-        if 'type' in x and not isinstance(x['type'], str):
-            return False
-        if not _C5.issuperset(x):
-            return False
+    if 'a' not in x:
+        return False
+    if 'b' not in x:
+        return False
+    if 'type' not in x:
+        return False
+    if not isinstance(x['a'], str):
+        return False
+    if not isinstance(x['b'], str):
+        return False
+    if not isinstance(x['type'], str):
+        return False
+    if not _C5.issuperset(x):
+        return False
     return True
 
 
 def _s13(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s14(i):
-                return False
+    for i in x:
+        if not _s14(i):
+            return False
     return True
 
 
@@ -221,7 +211,7 @@ def _s19(x: Any) -> bool:
             return False
         if 'what' in x and not _s20(x['what']):
             return False
-        if 'attribute' in x and not isinstance(x['attribute'], str):
+        if not isinstance(x['attribute'], str):
             return False
         if not _C8.issuperset(x):
             return False
@@ -256,20 +246,18 @@ def _s24(x: Any) -> bool:
 def _s25(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not (isinstance(i, str) or (i is None)):
-                return False
+    for i in x:
+        if not (isinstance(i, str) or (i is None)):
+            return False
     return True
 
 
 def _s26(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not (isinstance(i, str) or (i is None)):
-                return False
+    for i in x:
+        if not (isinstance(i, str) or (i is None)):
+            return False
     return True
 
 
@@ -295,20 +283,18 @@ def _s28(x: Any) -> bool:
 def _s29(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not isinstance(i, str):
-                return False
+    for i in x:
+        if not isinstance(i, str):
+            return False
     return True
 
 
 def _s30(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not isinstance(i, str):
-                return False
+    for i in x:
+        if not isinstance(i, str):
+            return False
     return True
 
 
@@ -334,25 +320,23 @@ def _s32(x: Any) -> bool:
 def _s34(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not ((isinstance(i, int) and not isinstance(i, bool)) or (i is None)):
-                return False
+    for i in x:
+        if not ((isinstance(i, int) and not isinstance(i, bool)) or (i is None)):
+            return False
     return True
 
 
 def _s33(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 2:
-            return False
-        if len(x) > 2:
-            return False
-        if len(x) > 0 and not isinstance(x[0], str):
-            return False
-        if len(x) > 1 and not _s34(x[1]):
-            return False
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    if len(x) > 0 and not isinstance(x[0], str):
+        return False
+    if len(x) > 1 and not _s34(x[1]):
+        return False
     return True
 
 
@@ -370,9 +354,9 @@ def _s31(x: Any) -> bool:
             return False
         if 'what' in x and not _s32(x['what']):
             return False
-        if 'a_tensor' in x and not isinstance(x['a_tensor'], str):
+        if not isinstance(x['a_tensor'], str):
             return False
-        if 'b_tensor' in x and not isinstance(x['b_tensor'], str):
+        if not isinstance(x['b_tensor'], str):
             return False
         if 'a' in x and not ref_type_pair(x['a']):
             return False
@@ -386,15 +370,14 @@ def _s31(x: Any) -> bool:
 def ref_layer_change(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'what' not in x:
-            return False
-        if 'a' not in x:
-            return False
-        if 'b' not in x:
-            return False
-        if 'what' in x and not _s18(x['what']):
-            return False
+    if 'what' not in x:
+        return False
+    if 'a' not in x:
+        return False
+    if 'b' not in x:
+        return False
+    if not _s18(x['what']):
+        return False
     if [_s19(x), _s21(x), _s23(x), _s27(x), _s31(x)].count(True) != 1:
         return False
     return True
@@ -403,106 +386,100 @@ def ref_layer_change(x: Any) -> bool:
 def _s17(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    for i in x:
+        if not ref_layer_change(i):
             return False
-        for i in x:
-            if not ref_layer_change(i):
-                return False
     return True
 
 
 def _s16(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'a' not in x:
-            return False
-        if 'b' not in x:
-            return False
-        if 'type' not in x:
-            return False
-        if 'changes' not in x:
-            return False
-        if 'a' in x and not isinstance(x['a'], str):
-            return False
-        if 'b' in x and not isinstance(x['b'], str):
-            return False
-        if 'type' in x and not isinstance(x['type'], str):
-            return False
-        if 'changes' in x and not _s17(x['changes']):
-            return False
-        if not _C15.issuperset(x):
-            return False
+    if 'a' not in x:
+        return False
+    if 'b' not in x:
+        return False
+    if 'type' not in x:
+        return False
+    if 'changes' not in x:
+        return False
+    if not isinstance(x['a'], str):
+        return False
+    if not isinstance(x['b'], str):
+        return False
+    if not isinstance(x['type'], str):
+        return False
+    if not _s17(x['changes']):
+        return False
+    if not _C15.issuperset(x):
+        return False
     return True
 
 
 def _s15(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s16(i):
-                return False
+    for i in x:
+        if not _s16(i):
+            return False
     return True
 
 
 def _s10(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'added' not in x:
-            return False
-        if 'removed' not in x:
-            return False
-        if 'renamed' not in x:
-            return False
-        if 'changed' not in x:
-            return False
-        if 'added' in x and not _s11(x['added']):
-            return False
-        if 'removed' in x and not _s12(x['removed']):
-            return False
-        if 'renamed' in x and not _s13(x['renamed']):
-            return False
-        if 'changed' in x and not _s15(x['changed']):
-            return False
-        if not _C16.issuperset(x):
-            return False
+    if 'added' not in x:
+        return False
+    if 'removed' not in x:
+        return False
+    if 'renamed' not in x:
+        return False
+    if 'changed' not in x:
+        return False
+    if not _s11(x['added']):
+        return False
+    if not _s12(x['removed']):
+        return False
+    if not _s13(x['renamed']):
+        return False
+    if not _s15(x['changed']):
+        return False
+    if not _C16.issuperset(x):
+        return False
     return True
 
 
 def _s36(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'a' not in x:
-            return False
-        if 'b' not in x:
-            return False
-        if 'a' in x and not isinstance(x['a'], str):
-            return False
-        if 'b' in x and not isinstance(x['b'], str):
-            return False
-        if not _C17.issuperset(x):
-            return False
+    if 'a' not in x:
+        return False
+    if 'b' not in x:
+        return False
+    if not isinstance(x['a'], str):
+        return False
+    if not isinstance(x['b'], str):
+        return False
+    if not _C17.issuperset(x):
+        return False
     return True
 
 
 def _s35(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s36(i):
-                return False
+    for i in x:
+        if not _s36(i):
+            return False
     return True
 
 
 def _s38(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -510,7 +487,7 @@ def _s38(x: Any) -> bool:
 def _s41(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -518,17 +495,16 @@ def _s41(x: Any) -> bool:
 def ref_static_shape(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s41(i):
-                return False
+    for i in x:
+        if not _s41(i):
+            return False
     return True
 
 
 def _s42(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -548,7 +524,7 @@ def ref_difference(x: Any) -> bool:
 def _s44(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -556,7 +532,7 @@ def _s44(x: Any) -> bool:
 def _s45(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -564,178 +540,172 @@ def _s45(x: Any) -> bool:
 def _s40(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'layer' not in x:
-            return False
-        if 'role' not in x:
-            return False
-        if 'a' not in x:
-            return False
-        if 'b' not in x:
-            return False
-        if 'shape' not in x:
-            return False
-        if 'dtype' not in x:
-            return False
-        if 'max_abs_diff' not in x:
-            return False
-        if 'max_rel_diff' not in x:
-            return False
-        if 'elements_differing' not in x:
-            return False
-        if 'elements' not in x:
-            return False
-        if 'layer' in x and not isinstance(x['layer'], str):
-            return False
-        if 'role' in x and not isinstance(x['role'], str):
-            return False
-        if 'a' in x and not isinstance(x['a'], str):
-            return False
-        if 'b' in x and not isinstance(x['b'], str):
-            return False
-        if 'shape' in x and not ref_static_shape(x['shape']):
-            return False
-        if 'dtype' in x and not isinstance(x['dtype'], str):
-            return False
-        if 'max_abs_diff' in x and not ref_difference(x['max_abs_diff']):
-            return False
-        if 'max_rel_diff' in x and not ref_difference(x['max_rel_diff']):
-            return False
-        if 'elements_differing' in x and not _s44(x['elements_differing']):
-            return False
-        if 'elements' in x and not _s45(x['elements']):
-            return False
-        if not _C19.issuperset(x):
-            return False
+    if 'layer' not in x:
+        return False
+    if 'role' not in x:
+        return False
+    if 'a' not in x:
+        return False
+    if 'b' not in x:
+        return False
+    if 'shape' not in x:
+        return False
+    if 'dtype' not in x:
+        return False
+    if 'max_abs_diff' not in x:
+        return False
+    if 'max_rel_diff' not in x:
+        return False
+    if 'elements_differing' not in x:
+        return False
+    if 'elements' not in x:
+        return False
+    if not isinstance(x['layer'], str):
+        return False
+    if not isinstance(x['role'], str):
+        return False
+    if not isinstance(x['a'], str):
+        return False
+    if not isinstance(x['b'], str):
+        return False
+    if not ref_static_shape(x['shape']):
+        return False
+    if not isinstance(x['dtype'], str):
+        return False
+    if not ref_difference(x['max_abs_diff']):
+        return False
+    if not ref_difference(x['max_rel_diff']):
+        return False
+    if not _s44(x['elements_differing']):
+        return False
+    if not _s45(x['elements']):
+        return False
+    if not _C19.issuperset(x):
+        return False
     return True
 
 
 def _s39(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s40(i):
-                return False
+    for i in x:
+        if not _s40(i):
+            return False
     return True
 
 
 def _s47(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'layer' not in x:
-            return False
-        if 'role' not in x:
-            return False
-        if 'a' not in x:
-            return False
-        if 'b' not in x:
-            return False
-        if 'a_shape' not in x:
-            return False
-        if 'b_shape' not in x:
-            return False
-        if 'a_dtype' not in x:
-            return False
-        if 'b_dtype' not in x:
-            return False
-        if 'layer' in x and not isinstance(x['layer'], str):
-            return False
-        if 'role' in x and not isinstance(x['role'], str):
-            return False
-        if 'a' in x and not isinstance(x['a'], str):
-            return False
-        if 'b' in x and not isinstance(x['b'], str):
-            return False
-        if 'a_shape' in x and not ref_static_shape(x['a_shape']):
-            return False
-        if 'b_shape' in x and not ref_static_shape(x['b_shape']):
-            return False
-        if 'a_dtype' in x and not isinstance(x['a_dtype'], str):
-            return False
-        if 'b_dtype' in x and not isinstance(x['b_dtype'], str):
-            return False
-        if not _C20.issuperset(x):
-            return False
+    if 'layer' not in x:
+        return False
+    if 'role' not in x:
+        return False
+    if 'a' not in x:
+        return False
+    if 'b' not in x:
+        return False
+    if 'a_shape' not in x:
+        return False
+    if 'b_shape' not in x:
+        return False
+    if 'a_dtype' not in x:
+        return False
+    if 'b_dtype' not in x:
+        return False
+    if not isinstance(x['layer'], str):
+        return False
+    if not isinstance(x['role'], str):
+        return False
+    if not isinstance(x['a'], str):
+        return False
+    if not isinstance(x['b'], str):
+        return False
+    if not ref_static_shape(x['a_shape']):
+        return False
+    if not ref_static_shape(x['b_shape']):
+        return False
+    if not isinstance(x['a_dtype'], str):
+        return False
+    if not isinstance(x['b_dtype'], str):
+        return False
+    if not _C20.issuperset(x):
+        return False
     return True
 
 
 def _s46(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s47(i):
-                return False
+    for i in x:
+        if not _s47(i):
+            return False
     return True
 
 
 def _s37(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'identical' not in x:
-            return False
-        if 'changed' not in x:
-            return False
-        if 'reshaped' not in x:
-            return False
-        if 'identical' in x and not _s38(x['identical']):
-            return False
-        if 'changed' in x and not _s39(x['changed']):
-            return False
-        if 'reshaped' in x and not _s46(x['reshaped']):
-            return False
-        if not _C21.issuperset(x):
-            return False
+    if 'identical' not in x:
+        return False
+    if 'changed' not in x:
+        return False
+    if 'reshaped' not in x:
+        return False
+    if not _s38(x['identical']):
+        return False
+    if not _s39(x['changed']):
+        return False
+    if not _s46(x['reshaped']):
+        return False
+    if not _C21.issuperset(x):
+        return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'format' not in x:
-            return False
-        if 'a' not in x:
-            return False
-        if 'b' not in x:
-            return False
-        if 'identical' not in x:
-            return False
-        if 'metadata' not in x:
-            return False
-        if 'inputs' not in x:
-            return False
-        if 'outputs' not in x:
-            return False
-        if 'layers' not in x:
-            return False
-        if 'tensors_renamed' not in x:
-            return False
-        if 'weights' not in x:
-            return False
-        if 'format' in x and not _s1(x['format']):
-            return False
-        if 'a' in x and not isinstance(x['a'], str):
-            return False
-        if 'b' in x and not isinstance(x['b'], str):
-            return False
-        if 'identical' in x and not isinstance(x['identical'], bool):
-            return False
-        if 'metadata' in x and not _s2(x['metadata']):
-            return False
-        if 'inputs' in x and not ref_io_changes(x['inputs']):
-            return False
-        if 'outputs' in x and not ref_io_changes(x['outputs']):
-            return False
-        if 'layers' in x and not _s10(x['layers']):
-            return False
-        if 'tensors_renamed' in x and not _s35(x['tensors_renamed']):
-            return False
-        if 'weights' in x and not _s37(x['weights']):
-            return False
-        if not _C22.issuperset(x):
-            return False
+    if 'format' not in x:
+        return False
+    if 'a' not in x:
+        return False
+    if 'b' not in x:
+        return False
+    if 'identical' not in x:
+        return False
+    if 'metadata' not in x:
+        return False
+    if 'inputs' not in x:
+        return False
+    if 'outputs' not in x:
+        return False
+    if 'layers' not in x:
+        return False
+    if 'tensors_renamed' not in x:
+        return False
+    if 'weights' not in x:
+        return False
+    if not _s1(x['format']):
+        return False
+    if not isinstance(x['a'], str):
+        return False
+    if not isinstance(x['b'], str):
+        return False
+    if not isinstance(x['identical'], bool):
+        return False
+    if not _s2(x['metadata']):
+        return False
+    if not ref_io_changes(x['inputs']):
+        return False
+    if not ref_io_changes(x['outputs']):
+        return False
+    if not _s10(x['layers']):
+        return False
+    if not _s35(x['tensors_renamed']):
+        return False
+    if not _s37(x['weights']):
+        return False
+    if not _C22.issuperset(x):
+        return False
     return True

@@ -38,7 +38,7 @@ _C25 = frozenset({'composites', 'description', 'inputs', 'kif_version', 'layers'
 def _s1(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (_C0.search(x) is None):
+    if _C0.search(x) is None:
         return False
     return True
 
@@ -46,7 +46,7 @@ def _s1(x: Any) -> bool:
 def _s3(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) < 1 or len(x) > 128):
+    if len(x) < 1 or len(x) > 128:
         return False
     return True
 
@@ -54,7 +54,7 @@ def _s3(x: Any) -> bool:
 def _s4(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) < 1 or len(x) > 64):
+    if len(x) < 1 or len(x) > 64:
         return False
     return True
 
@@ -62,24 +62,23 @@ def _s4(x: Any) -> bool:
 def _s2(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'name' not in x:
-            return False
-        if 'version' not in x:
-            return False
-        if 'name' in x and not _s3(x['name']):
-            return False
-        if 'version' in x and not _s4(x['version']):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'name' not in x:
+        return False
+    if 'version' not in x:
+        return False
+    if not _s3(x['name']):
+        return False
+    if not _s4(x['version']):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True
 
 
 def ref_name(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) < 1 or len(x) > 256 or _C2.search(x) is None):
+    if len(x) < 1 or len(x) > 256 or _C2.search(x) is None:
         return False
     return True
 
@@ -87,7 +86,7 @@ def ref_name(x: Any) -> bool:
 def _s5(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) > 65536):
+    if len(x) > 65536:
         return False
     return True
 
@@ -95,7 +94,7 @@ def _s5(x: Any) -> bool:
 def _s6(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) > 256):
+    if len(x) > 256:
         return False
     return True
 
@@ -103,27 +102,27 @@ def _s6(x: Any) -> bool:
 def _s7(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) > 65536):
+    if len(x) > 65536:
         return False
     return True
 
 
 def _s9(x: Any) -> bool:
-    if isinstance(x, str) and (len(x) > 256):
-        return False
+    if isinstance(x, str):
+        if len(x) > 256:
+            return False
     return True
 
 
 def _s8(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        for k, v in x.items():
-            if k not in _C3 and not isinstance(v, str):
-                return False
-        for k in x:
-            if not _s9(k):
-                return False
+    for k, v in x.items():
+        if k not in _C3 and not isinstance(v, str):
+            return False
+    for k in x:
+        if not _s9(k):
+            return False
     return True
 
 
@@ -136,20 +135,20 @@ def ref_io_dtype(x: Any) -> bool:
 def _s11(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
-        return False
+    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
+        if x < 0:
+            return False
     return True
 
 
 def ref_shape(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) > 8:
+    if len(x) > 8:
+        return False
+    for i in x:
+        if not _s11(i):
             return False
-        for i in x:
-            if not _s11(i):
-                return False
     return True
 
 
@@ -162,27 +161,25 @@ def _s12(x: Any) -> bool:
 def _s13(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 2:
-            return False
-        if len(x) > 2:
-            return False
-        if len(x) > 0 and not (isinstance(x[0], _rt.NUMBER) and not isinstance(x[0], bool)):
-            return False
-        if len(x) > 1 and not (isinstance(x[1], _rt.NUMBER) and not isinstance(x[1], bool)):
-            return False
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    if len(x) > 0 and not (isinstance(x[0], _rt.NUMBER) and not isinstance(x[0], bool)):
+        return False
+    if len(x) > 1 and not (isinstance(x[1], _rt.NUMBER) and not isinstance(x[1], bool)):
+        return False
     return True
 
 
 def _s15(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    for i in x:
+        if not (isinstance(i, _rt.NUMBER) and not isinstance(i, bool)):
             return False
-        for i in x:
-            if not (isinstance(i, _rt.NUMBER) and not isinstance(i, bool)):
-                return False
     return True
 
 
@@ -195,17 +192,16 @@ def ref_numbers(x: Any) -> bool:
 def _s14(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'mean' not in x:
-            return False
-        if 'std' not in x:
-            return False
-        if 'mean' in x and not ref_numbers(x['mean']):
-            return False
-        if 'std' in x and not ref_numbers(x['std']):
-            return False
-        if not _C6.issuperset(x):
-            return False
+    if 'mean' not in x:
+        return False
+    if 'std' not in x:
+        return False
+    if not ref_numbers(x['mean']):
+        return False
+    if not ref_numbers(x['std']):
+        return False
+    if not _C6.issuperset(x):
+        return False
     return True
 
 
@@ -218,115 +214,108 @@ def _s16(x: Any) -> bool:
 def ref_input_meta(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'layout' in x and not _s12(x['layout']):
-            return False
-        if 'value_range' in x and not _s13(x['value_range']):
-            return False
-        if 'normalization' in x and not _s14(x['normalization']):
-            return False
-        if 'color_order' in x and not _s16(x['color_order']):
-            return False
-        if not _C8.issuperset(x):
-            return False
+    if 'layout' in x and not _s12(x['layout']):
+        return False
+    if 'value_range' in x and not _s13(x['value_range']):
+        return False
+    if 'normalization' in x and not _s14(x['normalization']):
+        return False
+    if 'color_order' in x and not _s16(x['color_order']):
+        return False
+    if not _C8.issuperset(x):
+        return False
     return True
 
 
 def ref_graph_input(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'name' not in x:
-            return False
-        if 'dtype' not in x:
-            return False
-        if 'shape' not in x:
-            return False
-        if 'name' in x and not ref_name(x['name']):
-            return False
-        if 'dtype' in x and not ref_io_dtype(x['dtype']):
-            return False
-        if 'shape' in x and not ref_shape(x['shape']):
-            return False
-        if 'meta' in x and not ref_input_meta(x['meta']):
-            return False
-        if not _C9.issuperset(x):
-            return False
+    if 'name' not in x:
+        return False
+    if 'dtype' not in x:
+        return False
+    if 'shape' not in x:
+        return False
+    if not ref_name(x['name']):
+        return False
+    if not ref_io_dtype(x['dtype']):
+        return False
+    if not ref_shape(x['shape']):
+        return False
+    if 'meta' in x and not ref_input_meta(x['meta']):
+        return False
+    if not _C9.issuperset(x):
+        return False
     return True
 
 
 def _s10(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    for i in x:
+        if not ref_graph_input(i):
             return False
-        for i in x:
-            if not ref_graph_input(i):
-                return False
     return True
 
 
 def _s18(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not isinstance(i, str):
-                return False
+    for i in x:
+        if not isinstance(i, str):
+            return False
     return True
 
 
 def ref_output_meta(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'labels' in x and not _s18(x['labels']):
-            return False
-        if not _C10.issuperset(x):
-            return False
+    if 'labels' in x and not _s18(x['labels']):
+        return False
+    if not _C10.issuperset(x):
+        return False
     return True
 
 
 def ref_graph_output(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'name' not in x:
-            return False
-        if 'dtype' not in x:
-            return False
-        if 'shape' not in x:
-            return False
-        if 'name' in x and not ref_name(x['name']):
-            return False
-        if 'dtype' in x and not ref_io_dtype(x['dtype']):
-            return False
-        if 'shape' in x and not ref_shape(x['shape']):
-            return False
-        if 'meta' in x and not ref_output_meta(x['meta']):
-            return False
-        if not _C9.issuperset(x):
-            return False
+    if 'name' not in x:
+        return False
+    if 'dtype' not in x:
+        return False
+    if 'shape' not in x:
+        return False
+    if not ref_name(x['name']):
+        return False
+    if not ref_io_dtype(x['dtype']):
+        return False
+    if not ref_shape(x['shape']):
+        return False
+    if 'meta' in x and not ref_output_meta(x['meta']):
+        return False
+    if not _C9.issuperset(x):
+        return False
     return True
 
 
 def _s17(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    for i in x:
+        if not ref_graph_output(i):
             return False
-        for i in x:
-            if not ref_graph_output(i):
-                return False
     return True
 
 
 def _s20(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) > 4096):
+    if len(x) > 4096:
         return False
     return True
 
@@ -340,7 +329,7 @@ def _s23(x: Any) -> bool:
 def _s24(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) > 4096):
+    if len(x) > 4096:
         return False
     return True
 
@@ -348,89 +337,85 @@ def _s24(x: Any) -> bool:
 def _s22(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'type' not in x:
-            return False
-        if 'type' in x and not _s23(x['type']):
-            return False
-        if 'description' in x and not _s24(x['description']):
-            return False
-        if not _C12.issuperset(x):
-            return False
+    if 'type' not in x:
+        return False
+    if not _s23(x['type']):
+        return False
+    if 'description' in x and not _s24(x['description']):
+        return False
+    if not _C12.issuperset(x):
+        return False
     return True
 
 
 def _s25(x: Any) -> bool:
-    if isinstance(x, str) and (_C13.search(x) is None):
-        return False
+    if isinstance(x, str):
+        if _C13.search(x) is None:
+            return False
     return True
 
 
 def _s21(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if len(x) > 256:
+    if len(x) > 256:
+        return False
+    for k, v in x.items():
+        if k not in _C3 and not _s22(v):
             return False
-        for k, v in x.items():
-            if k not in _C3 and not _s22(v):
-                return False
-        for k in x:
-            if not _s25(k):
-                return False
+    for k in x:
+        if not _s25(k):
+            return False
     return True
 
 
 def _s26(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    if len(x) > 4096:
+        return False
+    if not _rt.unique(x):
+        return False
+    for i in x:
+        if not ref_name(i):
             return False
-        if len(x) > 4096:
-            return False
-        if not _rt.unique(x):
-            return False
-        for i in x:
-            if not ref_name(i):
-                return False
     return True
 
 
 def _s27(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    if len(x) > 4096:
+        return False
+    if not _rt.unique(x):
+        return False
+    for i in x:
+        if not ref_name(i):
             return False
-        if len(x) > 4096:
-            return False
-        if not _rt.unique(x):
-            return False
-        for i in x:
-            if not ref_name(i):
-                return False
     return True
 
 
 def _s28(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) > 4096:
+    if len(x) > 4096:
+        return False
+    if not _rt.unique(x):
+        return False
+    for i in x:
+        if not ref_name(i):
             return False
-        if not _rt.unique(x):
-            return False
-        for i in x:
-            if not ref_name(i):
-                return False
     return True
 
 
 def ref_layer_type(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (_C14.search(x) is None):
+    if _C14.search(x) is None:
         return False
     return True
 
@@ -444,142 +429,135 @@ def _s31(x: Any) -> bool:
 def _s30(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s31(i):
-                return False
+    for i in x:
+        if not _s31(i):
+            return False
     return True
 
 
 def _s32(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    for i in x:
+        if not ref_name(i):
             return False
-        for i in x:
-            if not ref_name(i):
-                return False
     return True
 
 
 def _s33(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        for k, v in x.items():
-            if k not in _C3 and not ref_name(v):
-                return False
+    for k, v in x.items():
+        if k not in _C3 and not ref_name(v):
+            return False
     return True
 
 
 def ref_layer(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'name' not in x:
-            return False
-        if 'type' not in x:
-            return False
-        if 'attributes' not in x:
-            return False
-        if 'inputs' not in x:
-            return False
-        if 'outputs' not in x:
-            return False
-        if 'weights' not in x:
-            return False
-        if 'name' in x and not ref_name(x['name']):
-            return False
-        if 'type' in x and not ref_layer_type(x['type']):
-            return False
-        if 'attributes' in x and not isinstance(x['attributes'], dict):
-            return False
-        if 'inputs' in x and not _s30(x['inputs']):
-            return False
-        if 'outputs' in x and not _s32(x['outputs']):
-            return False
-        if 'weights' in x and not _s33(x['weights']):
-            return False
-        if not _C15.issuperset(x):
-            return False
+    if 'name' not in x:
+        return False
+    if 'type' not in x:
+        return False
+    if 'attributes' not in x:
+        return False
+    if 'inputs' not in x:
+        return False
+    if 'outputs' not in x:
+        return False
+    if 'weights' not in x:
+        return False
+    if not ref_name(x['name']):
+        return False
+    if not ref_layer_type(x['type']):
+        return False
+    if not isinstance(x['attributes'], dict):
+        return False
+    if not _s30(x['inputs']):
+        return False
+    if not _s32(x['outputs']):
+        return False
+    if not _s33(x['weights']):
+        return False
+    if not _C15.issuperset(x):
+        return False
     return True
 
 
 def _s29(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    for i in x:
+        if not ref_layer(i):
             return False
-        for i in x:
-            if not ref_layer(i):
-                return False
     return True
 
 
 def ref_composite(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'inputs' not in x:
-            return False
-        if 'outputs' not in x:
-            return False
-        if 'layers' not in x:
-            return False
-        if 'description' in x and not _s20(x['description']):
-            return False
-        if 'parameters' in x and not _s21(x['parameters']):
-            return False
-        if 'inputs' in x and not _s26(x['inputs']):
-            return False
-        if 'outputs' in x and not _s27(x['outputs']):
-            return False
-        if 'weights' in x and not _s28(x['weights']):
-            return False
-        if 'layers' in x and not _s29(x['layers']):
-            return False
-        if not _C16.issuperset(x):
-            return False
+    if 'inputs' not in x:
+        return False
+    if 'outputs' not in x:
+        return False
+    if 'layers' not in x:
+        return False
+    if 'description' in x and not _s20(x['description']):
+        return False
+    if 'parameters' in x and not _s21(x['parameters']):
+        return False
+    if not _s26(x['inputs']):
+        return False
+    if not _s27(x['outputs']):
+        return False
+    if 'weights' in x and not _s28(x['weights']):
+        return False
+    if not _s29(x['layers']):
+        return False
+    if not _C16.issuperset(x):
+        return False
     return True
 
 
 def _s34(x: Any) -> bool:
-    if isinstance(x, str) and (_C17.search(x) is None):
-        return False
+    if isinstance(x, str):
+        if _C17.search(x) is None:
+            return False
     return True
 
 
 def _s19(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if len(x) > 4096:
+    if len(x) > 4096:
+        return False
+    for k, v in x.items():
+        if k not in _C3 and not ref_composite(v):
             return False
-        for k, v in x.items():
-            if k not in _C3 and not ref_composite(v):
-                return False
-        for k in x:
-            if not _s34(k):
-                return False
+    for k in x:
+        if not _s34(k):
+            return False
     return True
 
 
 def _s35(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not ref_layer(i):
-                return False
+    for i in x:
+        if not ref_layer(i):
+            return False
     return True
 
 
 def ref_file_name(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) > 128 or _C18.search(x) is None):
+    if len(x) > 128 or _C18.search(x) is None:
         return False
     return True
 
@@ -587,7 +565,7 @@ def ref_file_name(x: Any) -> bool:
 def ref_sha256(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (_C19.search(x) is None):
+    if _C19.search(x) is None:
         return False
     return True
 
@@ -601,7 +579,7 @@ def _s38(x: Any) -> bool:
 def _s39(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 8):
+    if x < 8:
         return False
     return True
 
@@ -623,21 +601,20 @@ def _s41(x: Any) -> bool:
 def _s37(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'path' not in x:
-            return False
-        if 'size' not in x:
-            return False
-        if 'path' in x and not ref_file_name(x['path']):
-            return False
-        if 'sha256' in x and not ref_sha256(x['sha256']):
-            return False
-        if 'header_sha256' in x and not _s38(x['header_sha256']):
-            return False
-        if 'size' in x and not _s39(x['size']):
-            return False
-        if not _C20.issuperset(x):
-            return False
+    if 'path' not in x:
+        return False
+    if 'size' not in x:
+        return False
+    if not ref_file_name(x['path']):
+        return False
+    if 'sha256' in x and not ref_sha256(x['sha256']):
+        return False
+    if 'header_sha256' in x and not _s38(x['header_sha256']):
+        return False
+    if not _s39(x['size']):
+        return False
+    if not _C20.issuperset(x):
+        return False
     if not (_s40(x) or _s41(x)):
         return False
     return True
@@ -646,10 +623,9 @@ def _s37(x: Any) -> bool:
 def _s36(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s37(i):
-                return False
+    for i in x:
+        if not _s37(i):
+            return False
     return True
 
 
@@ -662,7 +638,7 @@ def ref_dtype(x: Any) -> bool:
 def _s44(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -670,12 +646,11 @@ def _s44(x: Any) -> bool:
 def ref_static_shape(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) > 8:
+    if len(x) > 8:
+        return False
+    for i in x:
+        if not _s44(i):
             return False
-        for i in x:
-            if not _s44(i):
-                return False
     return True
 
 
@@ -688,60 +663,57 @@ def _s45(x: Any) -> bool:
 def _s43(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'file' not in x:
-            return False
-        if 'dtype' not in x:
-            return False
-        if 'shape' not in x:
-            return False
-        if 'file' in x and not ref_file_name(x['file']):
-            return False
-        if 'dtype' in x and not ref_dtype(x['dtype']):
-            return False
-        if 'shape' in x and not ref_static_shape(x['shape']):
-            return False
-        if 'sha256' in x and not _s45(x['sha256']):
-            return False
-        if not _C22.issuperset(x):
-            return False
+    if 'file' not in x:
+        return False
+    if 'dtype' not in x:
+        return False
+    if 'shape' not in x:
+        return False
+    if not ref_file_name(x['file']):
+        return False
+    if not ref_dtype(x['dtype']):
+        return False
+    if not ref_static_shape(x['shape']):
+        return False
+    if 'sha256' in x and not _s45(x['sha256']):
+        return False
+    if not _C22.issuperset(x):
+        return False
     return True
 
 
 def _s42(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        for k, v in x.items():
-            if k not in _C3 and not _s43(v):
-                return False
-        for k in x:
-            if not ref_name(k):
-                return False
+    for k, v in x.items():
+        if k not in _C3 and not _s43(v):
+            return False
+    for k in x:
+        if not ref_name(k):
+            return False
     return True
 
 
 def ref_weights(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'files' not in x:
-            return False
-        if 'tensors' not in x:
-            return False
-        if 'files' in x and not _s36(x['files']):
-            return False
-        if 'tensors' in x and not _s42(x['tensors']):
-            return False
-        if not _C23.issuperset(x):
-            return False
+    if 'files' not in x:
+        return False
+    if 'tensors' not in x:
+        return False
+    if not _s36(x['files']):
+        return False
+    if not _s42(x['tensors']):
+        return False
+    if not _C23.issuperset(x):
+        return False
     return True
 
 
 def _s46(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 8):
+    if x < 8:
         return False
     return True
 
@@ -749,7 +721,7 @@ def _s46(x: Any) -> bool:
 def _s47(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -757,7 +729,7 @@ def _s47(x: Any) -> bool:
 def _s48(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -765,76 +737,74 @@ def _s48(x: Any) -> bool:
 def ref_self_test(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'file' not in x:
-            return False
-        if 'sha256' not in x:
-            return False
-        if 'size' not in x:
-            return False
-        if 'rtol' not in x:
-            return False
-        if 'atol' not in x:
-            return False
-        if 'file' in x and not ref_file_name(x['file']):
-            return False
-        if 'sha256' in x and not ref_sha256(x['sha256']):
-            return False
-        if 'size' in x and not _s46(x['size']):
-            return False
-        if 'rtol' in x and not _s47(x['rtol']):
-            return False
-        if 'atol' in x and not _s48(x['atol']):
-            return False
-        if not _C24.issuperset(x):
-            return False
+    if 'file' not in x:
+        return False
+    if 'sha256' not in x:
+        return False
+    if 'size' not in x:
+        return False
+    if 'rtol' not in x:
+        return False
+    if 'atol' not in x:
+        return False
+    if not ref_file_name(x['file']):
+        return False
+    if not ref_sha256(x['sha256']):
+        return False
+    if not _s46(x['size']):
+        return False
+    if not _s47(x['rtol']):
+        return False
+    if not _s48(x['atol']):
+        return False
+    if not _C24.issuperset(x):
+        return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'kif_version' not in x:
-            return False
-        if 'producer' not in x:
-            return False
-        if 'name' not in x:
-            return False
-        if 'inputs' not in x:
-            return False
-        if 'outputs' not in x:
-            return False
-        if 'layers' not in x:
-            return False
-        if 'weights' not in x:
-            return False
-        if 'kif_version' in x and not _s1(x['kif_version']):
-            return False
-        if 'producer' in x and not _s2(x['producer']):
-            return False
-        if 'name' in x and not ref_name(x['name']):
-            return False
-        if 'description' in x and not _s5(x['description']):
-            return False
-        if 'license' in x and not _s6(x['license']):
-            return False
-        if 'preprocessing' in x and not _s7(x['preprocessing']):
-            return False
-        if 'metadata' in x and not _s8(x['metadata']):
-            return False
-        if 'inputs' in x and not _s10(x['inputs']):
-            return False
-        if 'outputs' in x and not _s17(x['outputs']):
-            return False
-        if 'composites' in x and not _s19(x['composites']):
-            return False
-        if 'layers' in x and not _s35(x['layers']):
-            return False
-        if 'weights' in x and not ref_weights(x['weights']):
-            return False
-        if 'self_test' in x and not ref_self_test(x['self_test']):
-            return False
-        if not _C25.issuperset(x):
-            return False
+    if 'kif_version' not in x:
+        return False
+    if 'producer' not in x:
+        return False
+    if 'name' not in x:
+        return False
+    if 'inputs' not in x:
+        return False
+    if 'outputs' not in x:
+        return False
+    if 'layers' not in x:
+        return False
+    if 'weights' not in x:
+        return False
+    if not _s1(x['kif_version']):
+        return False
+    if not _s2(x['producer']):
+        return False
+    if not ref_name(x['name']):
+        return False
+    if 'description' in x and not _s5(x['description']):
+        return False
+    if 'license' in x and not _s6(x['license']):
+        return False
+    if 'preprocessing' in x and not _s7(x['preprocessing']):
+        return False
+    if 'metadata' in x and not _s8(x['metadata']):
+        return False
+    if not _s10(x['inputs']):
+        return False
+    if not _s17(x['outputs']):
+        return False
+    if 'composites' in x and not _s19(x['composites']):
+        return False
+    if not _s35(x['layers']):
+        return False
+    if not ref_weights(x['weights']):
+        return False
+    if 'self_test' in x and not ref_self_test(x['self_test']):
+        return False
+    if not _C25.issuperset(x):
+        return False
     return True

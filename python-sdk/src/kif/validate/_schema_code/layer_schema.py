@@ -31,7 +31,7 @@ def _s1(x: Any) -> bool:
 def _s2(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (_C1.search(x) is None):
+    if _C1.search(x) is None:
         return False
     return True
 
@@ -39,7 +39,7 @@ def _s2(x: Any) -> bool:
 def _s3(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (_C2.search(x) is None):
+    if _C2.search(x) is None:
         return False
     return True
 
@@ -47,7 +47,7 @@ def _s3(x: Any) -> bool:
 def _s4(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) < 1):
+    if len(x) < 1:
         return False
     return True
 
@@ -67,36 +67,33 @@ def _s6(x: Any) -> bool:
 def _s8(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'description' not in x:
-            return False
+    if 'description' not in x:
+        return False
     return True
 
 
 def _s7(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        for k, v in x.items():
-            if k not in _C5 and not _s8(v):
-                return False
+    for k, v in x.items():
+        if k not in _C5 and not _s8(v):
+            return False
     return True
 
 
 def _s9(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not isinstance(i, str):
-                return False
+    for i in x:
+        if not isinstance(i, str):
+            return False
     return True
 
 
 def _s11(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (_C6.search(x) is None):
+    if _C6.search(x) is None:
         return False
     return True
 
@@ -104,7 +101,7 @@ def _s11(x: Any) -> bool:
 def _s12(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -112,32 +109,32 @@ def _s12(x: Any) -> bool:
 def _s13(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
-        return False
+    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
+        if x < 0:
+            return False
     return True
 
 
 def ref_arity(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'min' not in x:
-            return False
-        if 'max' not in x:
-            return False
-        if 'min' in x and not _s12(x['min']):
-            return False
-        if 'max' in x and not _s13(x['max']):
-            return False
-        if not _C7.issuperset(x):
-            return False
+    if 'min' not in x:
+        return False
+    if 'max' not in x:
+        return False
+    if not _s12(x['min']):
+        return False
+    if not _s13(x['max']):
+        return False
+    if not _C7.issuperset(x):
+        return False
     return True
 
 
 def _s14(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (_C8.search(x) is None):
+    if _C8.search(x) is None:
         return False
     return True
 
@@ -145,20 +142,20 @@ def _s14(x: Any) -> bool:
 def _s17(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
-        return False
+    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
+        if x < 0:
+            return False
     return True
 
 
 def _s19(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    for i in x:
+        if not isinstance(i, str):
             return False
-        for i in x:
-            if not isinstance(i, str):
-                return False
     return True
 
 
@@ -171,40 +168,38 @@ def _s18(x: Any) -> bool:
 def _s16(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'rank' not in x:
-            return False
-        if 'layout' not in x:
-            return False
-        if 'description' not in x:
-            return False
-        if 'rank' in x and not _s17(x['rank']):
-            return False
-        if 'layout' in x and not isinstance(x['layout'], str):
-            return False
-        if 'description' in x and not isinstance(x['description'], str):
-            return False
-        if 'when' in x and not _s18(x['when']):
-            return False
-        if not _C9.issuperset(x):
-            return False
+    if 'rank' not in x:
+        return False
+    if 'layout' not in x:
+        return False
+    if 'description' not in x:
+        return False
+    if not _s17(x['rank']):
+        return False
+    if not isinstance(x['layout'], str):
+        return False
+    if not isinstance(x['description'], str):
+        return False
+    if 'when' in x and not _s18(x['when']):
+        return False
+    if not _C9.issuperset(x):
+        return False
     return True
 
 
 def _s15(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        for k, v in x.items():
-            if k not in _C5 and not _s16(v):
-                return False
+    for k, v in x.items():
+        if k not in _C5 and not _s16(v):
+            return False
     return True
 
 
 def _s21(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -212,7 +207,7 @@ def _s21(x: Any) -> bool:
 def _s22(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -220,24 +215,23 @@ def _s22(x: Any) -> bool:
 def ref_tol(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'rtol' not in x:
-            return False
-        if 'atol' not in x:
-            return False
-        if 'rtol' in x and not _s21(x['rtol']):
-            return False
-        if 'atol' in x and not _s22(x['atol']):
-            return False
-        if not _C10.issuperset(x):
-            return False
+    if 'rtol' not in x:
+        return False
+    if 'atol' not in x:
+        return False
+    if not _s21(x['rtol']):
+        return False
+    if not _s22(x['atol']):
+        return False
+    if not _C10.issuperset(x):
+        return False
     return True
 
 
 def _s23(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) < 1):
+    if len(x) < 1:
         return False
     return True
 
@@ -245,95 +239,92 @@ def _s23(x: Any) -> bool:
 def _s20(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'float32' not in x:
-            return False
-        if 'float16' not in x:
-            return False
-        if 'reason' not in x:
-            return False
-        if 'float32' in x and not ref_tol(x['float32']):
-            return False
-        if 'float16' in x and not ref_tol(x['float16']):
-            return False
-        if 'reason' in x and not _s23(x['reason']):
-            return False
-        if not _C11.issuperset(x):
-            return False
+    if 'float32' not in x:
+        return False
+    if 'float16' not in x:
+        return False
+    if 'reason' not in x:
+        return False
+    if not ref_tol(x['float32']):
+        return False
+    if not ref_tol(x['float16']):
+        return False
+    if not _s23(x['reason']):
+        return False
+    if not _C11.issuperset(x):
+        return False
     return True
 
 
 def _s10(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'since' not in x:
-            return False
-        if 'inputs' not in x:
-            return False
-        if 'outputs' not in x:
-            return False
-        if 'weights' not in x:
-            return False
-        if 'tolerance' not in x:
-            return False
-        if 'since' in x and not _s11(x['since']):
-            return False
-        if 'inputs' in x and not ref_arity(x['inputs']):
-            return False
-        if 'outputs' in x and not ref_arity(x['outputs']):
-            return False
-        if 'page' in x and not _s14(x['page']):
-            return False
-        if 'weights_from' in x and not isinstance(x['weights_from'], str):
-            return False
-        if 'weights' in x and not _s15(x['weights']):
-            return False
-        if 'tolerance' in x and not _s20(x['tolerance']):
-            return False
-        if not _C12.issuperset(x):
-            return False
+    if 'since' not in x:
+        return False
+    if 'inputs' not in x:
+        return False
+    if 'outputs' not in x:
+        return False
+    if 'weights' not in x:
+        return False
+    if 'tolerance' not in x:
+        return False
+    if not _s11(x['since']):
+        return False
+    if not ref_arity(x['inputs']):
+        return False
+    if not ref_arity(x['outputs']):
+        return False
+    if 'page' in x and not _s14(x['page']):
+        return False
+    if 'weights_from' in x and not isinstance(x['weights_from'], str):
+        return False
+    if not _s15(x['weights']):
+        return False
+    if not _s20(x['tolerance']):
+        return False
+    if not _C12.issuperset(x):
+        return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if '$schema' not in x:
-            return False
-        if '$id' not in x:
-            return False
-        if 'title' not in x:
-            return False
-        if 'description' not in x:
-            return False
-        if 'type' not in x:
-            return False
-        if 'properties' not in x:
-            return False
-        if 'required' not in x:
-            return False
-        if 'additionalProperties' not in x:
-            return False
-        if 'x-kif' not in x:
-            return False
-        if '$schema' in x and not _s1(x['$schema']):
-            return False
-        if '$id' in x and not _s2(x['$id']):
-            return False
-        if 'title' in x and not _s3(x['title']):
-            return False
-        if 'description' in x and not _s4(x['description']):
-            return False
-        if 'type' in x and not _s5(x['type']):
-            return False
-        if 'additionalProperties' in x and not _s6(x['additionalProperties']):
-            return False
-        if 'properties' in x and not _s7(x['properties']):
-            return False
-        if 'required' in x and not _s9(x['required']):
-            return False
-        if 'x-kif' in x and not _s10(x['x-kif']):
-            return False
+    if '$schema' not in x:
+        return False
+    if '$id' not in x:
+        return False
+    if 'title' not in x:
+        return False
+    if 'description' not in x:
+        return False
+    if 'type' not in x:
+        return False
+    if 'properties' not in x:
+        return False
+    if 'required' not in x:
+        return False
+    if 'additionalProperties' not in x:
+        return False
+    if 'x-kif' not in x:
+        return False
+    if not _s1(x['$schema']):
+        return False
+    if not _s2(x['$id']):
+        return False
+    if not _s3(x['title']):
+        return False
+    if not _s4(x['description']):
+        return False
+    if not _s5(x['type']):
+        return False
+    if not _s6(x['additionalProperties']):
+        return False
+    if not _s7(x['properties']):
+        return False
+    if not _s9(x['required']):
+        return False
+    if not _s10(x['x-kif']):
+        return False
     return True

@@ -12,11 +12,10 @@ _C0 = frozenset({'activation'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'activation' not in x:
-            return False
-        if 'activation' in x and not common.ref_activation(x['activation']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'activation' not in x:
+        return False
+    if not common.ref_activation(x['activation']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

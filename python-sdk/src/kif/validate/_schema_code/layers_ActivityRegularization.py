@@ -12,7 +12,7 @@ _C0 = frozenset({'l1', 'l2'})
 def _s1(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -20,7 +20,7 @@ def _s1(x: Any) -> bool:
 def _s2(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -28,15 +28,14 @@ def _s2(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'l1' not in x:
-            return False
-        if 'l2' not in x:
-            return False
-        if 'l1' in x and not _s1(x['l1']):
-            return False
-        if 'l2' in x and not _s2(x['l2']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'l1' not in x:
+        return False
+    if 'l2' not in x:
+        return False
+    if not _s1(x['l1']):
+        return False
+    if not _s2(x['l2']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -12,15 +12,14 @@ _C0 = frozenset({'data_format', 'output_size'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'output_size' not in x:
-            return False
-        if 'data_format' not in x:
-            return False
-        if 'output_size' in x and not common.ref_ints_2(x['output_size']):
-            return False
-        if 'data_format' in x and not common.ref_data_format(x['data_format']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'output_size' not in x:
+        return False
+    if 'data_format' not in x:
+        return False
+    if not common.ref_ints_2(x['output_size']):
+        return False
+    if not common.ref_data_format(x['data_format']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -10,19 +10,18 @@ _C0 = frozenset({'return_attention_scores', 'use_causal_mask', 'use_scale'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'use_scale' not in x:
-            return False
-        if 'use_causal_mask' not in x:
-            return False
-        if 'return_attention_scores' not in x:
-            return False
-        if 'use_scale' in x and not isinstance(x['use_scale'], bool):
-            return False
-        if 'use_causal_mask' in x and not isinstance(x['use_causal_mask'], bool):
-            return False
-        if 'return_attention_scores' in x and not isinstance(x['return_attention_scores'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'use_scale' not in x:
+        return False
+    if 'use_causal_mask' not in x:
+        return False
+    if 'return_attention_scores' not in x:
+        return False
+    if not isinstance(x['use_scale'], bool):
+        return False
+    if not isinstance(x['use_causal_mask'], bool):
+        return False
+    if not isinstance(x['return_attention_scores'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -17,23 +17,22 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'use_scale' not in x:
-            return False
-        if 'score_mode' not in x:
-            return False
-        if 'use_causal_mask' not in x:
-            return False
-        if 'return_attention_scores' not in x:
-            return False
-        if 'use_scale' in x and not isinstance(x['use_scale'], bool):
-            return False
-        if 'score_mode' in x and not _s1(x['score_mode']):
-            return False
-        if 'use_causal_mask' in x and not isinstance(x['use_causal_mask'], bool):
-            return False
-        if 'return_attention_scores' in x and not isinstance(x['return_attention_scores'], bool):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'use_scale' not in x:
+        return False
+    if 'score_mode' not in x:
+        return False
+    if 'use_causal_mask' not in x:
+        return False
+    if 'return_attention_scores' not in x:
+        return False
+    if not isinstance(x['use_scale'], bool):
+        return False
+    if not _s1(x['score_mode']):
+        return False
+    if not isinstance(x['use_causal_mask'], bool):
+        return False
+    if not isinstance(x['return_attention_scores'], bool):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

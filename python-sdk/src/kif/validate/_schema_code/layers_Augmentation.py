@@ -17,15 +17,14 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'keras_class' not in x:
-            return False
-        if 'config' not in x:
-            return False
-        if 'keras_class' in x and not _s1(x['keras_class']):
-            return False
-        if 'config' in x and not isinstance(x['config'], dict):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'keras_class' not in x:
+        return False
+    if 'config' not in x:
+        return False
+    if not _s1(x['keras_class']):
+        return False
+    if not isinstance(x['config'], dict):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

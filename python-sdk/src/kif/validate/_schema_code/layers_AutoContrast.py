@@ -12,25 +12,23 @@ _C0 = frozenset({'value_range'})
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 2:
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    for i in x:
+        if not (isinstance(i, _rt.NUMBER) and not isinstance(i, bool)):
             return False
-        if len(x) > 2:
-            return False
-        for i in x:
-            if not (isinstance(i, _rt.NUMBER) and not isinstance(i, bool)):
-                return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'value_range' not in x:
-            return False
-        if 'value_range' in x and not _s1(x['value_range']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'value_range' not in x:
+        return False
+    if not _s1(x['value_range']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -18,23 +18,22 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'pool_size' not in x:
-            return False
-        if 'strides' not in x:
-            return False
-        if 'padding' not in x:
-            return False
-        if 'data_format' not in x:
-            return False
-        if 'pool_size' in x and not common.ref_ints_3(x['pool_size']):
-            return False
-        if 'strides' in x and not _s1(x['strides']):
-            return False
-        if 'padding' in x and not common.ref_padding(x['padding']):
-            return False
-        if 'data_format' in x and not common.ref_data_format(x['data_format']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'pool_size' not in x:
+        return False
+    if 'strides' not in x:
+        return False
+    if 'padding' not in x:
+        return False
+    if 'data_format' not in x:
+        return False
+    if not common.ref_ints_3(x['pool_size']):
+        return False
+    if not _s1(x['strides']):
+        return False
+    if not common.ref_padding(x['padding']):
+        return False
+    if not common.ref_data_format(x['data_format']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -12,7 +12,7 @@ _C0 = frozenset({'axis', 'center', 'epsilon', 'scale'})
 def _s1(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x <= 0):
+    if x <= 0:
         return False
     return True
 
@@ -20,23 +20,22 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'axis' not in x:
-            return False
-        if 'epsilon' not in x:
-            return False
-        if 'center' not in x:
-            return False
-        if 'scale' not in x:
-            return False
-        if 'axis' in x and not (isinstance(x['axis'], int) and not isinstance(x['axis'], bool)):
-            return False
-        if 'epsilon' in x and not _s1(x['epsilon']):
-            return False
-        if 'center' in x and not isinstance(x['center'], bool):
-            return False
-        if 'scale' in x and not isinstance(x['scale'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'axis' not in x:
+        return False
+    if 'epsilon' not in x:
+        return False
+    if 'center' not in x:
+        return False
+    if 'scale' not in x:
+        return False
+    if not (isinstance(x['axis'], int) and not isinstance(x['axis'], bool)):
+        return False
+    if not _s1(x['epsilon']):
+        return False
+    if not isinstance(x['center'], bool):
+        return False
+    if not isinstance(x['scale'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

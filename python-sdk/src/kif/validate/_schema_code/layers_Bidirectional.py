@@ -109,17 +109,16 @@ def _s11(x: Any) -> bool:
 def ref_rnn(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'type' not in x:
-            return False
-        if 'attributes' not in x:
-            return False
-        if 'type' in x and not _s2(x['type']):
-            return False
-        if 'attributes' in x and not isinstance(x['attributes'], dict):
-            return False
-        if not _C2.issuperset(x):
-            return False
+    if 'type' not in x:
+        return False
+    if 'attributes' not in x:
+        return False
+    if not _s2(x['type']):
+        return False
+    if not isinstance(x['attributes'], dict):
+        return False
+    if not _C2.issuperset(x):
+        return False
     if not _s3(x):
         return False
     if not _s7(x):
@@ -132,19 +131,18 @@ def ref_rnn(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'merge_mode' not in x:
-            return False
-        if 'forward' not in x:
-            return False
-        if 'backward' not in x:
-            return False
-        if 'merge_mode' in x and not _s1(x['merge_mode']):
-            return False
-        if 'forward' in x and not ref_rnn(x['forward']):
-            return False
-        if 'backward' in x and not ref_rnn(x['backward']):
-            return False
-        if not _C6.issuperset(x):
-            return False
+    if 'merge_mode' not in x:
+        return False
+    if 'forward' not in x:
+        return False
+    if 'backward' not in x:
+        return False
+    if not _s1(x['merge_mode']):
+        return False
+    if not ref_rnn(x['forward']):
+        return False
+    if not ref_rnn(x['backward']):
+        return False
+    if not _C6.issuperset(x):
+        return False
     return True

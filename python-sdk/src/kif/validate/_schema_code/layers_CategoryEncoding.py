@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kif.validate import schema_rt as _rt
-
 _C0 = frozenset({'count', 'multi_hot', 'one_hot'})
 _C1 = frozenset({'num_tokens', 'output_mode'})
 
@@ -13,7 +11,7 @@ _C1 = frozenset({'num_tokens', 'output_mode'})
 def _s1(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
+    if x < 1:
         return False
     return True
 
@@ -27,15 +25,14 @@ def _s2(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'num_tokens' not in x:
-            return False
-        if 'output_mode' not in x:
-            return False
-        if 'num_tokens' in x and not _s1(x['num_tokens']):
-            return False
-        if 'output_mode' in x and not _s2(x['output_mode']):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'num_tokens' not in x:
+        return False
+    if 'output_mode' not in x:
+        return False
+    if not _s1(x['num_tokens']):
+        return False
+    if not _s2(x['output_mode']):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

@@ -12,19 +12,18 @@ _C0 = frozenset({'data_format', 'height', 'width'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'height' not in x:
-            return False
-        if 'width' not in x:
-            return False
-        if 'data_format' not in x:
-            return False
-        if 'height' in x and not common.ref_positive_int(x['height']):
-            return False
-        if 'width' in x and not common.ref_positive_int(x['width']):
-            return False
-        if 'data_format' in x and not common.ref_data_format(x['data_format']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'height' not in x:
+        return False
+    if 'width' not in x:
+        return False
+    if 'data_format' not in x:
+        return False
+    if not common.ref_positive_int(x['height']):
+        return False
+    if not common.ref_positive_int(x['width']):
+        return False
+    if not common.ref_data_format(x['data_format']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

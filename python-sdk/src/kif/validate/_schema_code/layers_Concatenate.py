@@ -12,11 +12,10 @@ _C0 = frozenset({'axis'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'axis' not in x:
-            return False
-        if 'axis' in x and not common.ref_axis(x['axis']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'axis' not in x:
+        return False
+    if not common.ref_axis(x['axis']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -13,21 +13,20 @@ _C1 = frozenset({'clip_limit', 'data_format', 'tile_grid_size', 'value_range'})
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 2:
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    for i in x:
+        if not (isinstance(i, _rt.NUMBER) and not isinstance(i, bool)):
             return False
-        if len(x) > 2:
-            return False
-        for i in x:
-            if not (isinstance(i, _rt.NUMBER) and not isinstance(i, bool)):
-                return False
     return True
 
 
 def _s3(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
+    if x < 1:
         return False
     return True
 
@@ -35,14 +34,13 @@ def _s3(x: Any) -> bool:
 def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 2:
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    for i in x:
+        if not _s3(i):
             return False
-        if len(x) > 2:
-            return False
-        for i in x:
-            if not _s3(i):
-                return False
     return True
 
 
@@ -55,23 +53,22 @@ def _s4(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'value_range' not in x:
-            return False
-        if 'clip_limit' not in x:
-            return False
-        if 'tile_grid_size' not in x:
-            return False
-        if 'data_format' not in x:
-            return False
-        if 'value_range' in x and not _s1(x['value_range']):
-            return False
-        if 'clip_limit' in x and not (isinstance(x['clip_limit'], _rt.NUMBER) and not isinstance(x['clip_limit'], bool)):
-            return False
-        if 'tile_grid_size' in x and not _s2(x['tile_grid_size']):
-            return False
-        if 'data_format' in x and not _s4(x['data_format']):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'value_range' not in x:
+        return False
+    if 'clip_limit' not in x:
+        return False
+    if 'tile_grid_size' not in x:
+        return False
+    if 'data_format' not in x:
+        return False
+    if not _s1(x['value_range']):
+        return False
+    if not (isinstance(x['clip_limit'], _rt.NUMBER) and not isinstance(x['clip_limit'], bool)):
+        return False
+    if not _s2(x['tile_grid_size']):
+        return False
+    if not _s4(x['data_format']):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kif.validate import schema_rt as _rt
 from kif.validate._schema_code import common
 
 _C0 = frozenset({'activation', 'data_format', 'dilation_rate', 'filters', 'kernel_size', 'output_padding', 'padding', 'strides', 'use_bias'})
@@ -13,7 +12,7 @@ _C0 = frozenset({'activation', 'data_format', 'dilation_rate', 'filters', 'kerne
 def _s2(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -21,14 +20,13 @@ def _s2(x: Any) -> bool:
 def ref_output_padding(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    if len(x) > 1:
+        return False
+    for i in x:
+        if not _s2(i):
             return False
-        if len(x) > 1:
-            return False
-        for i in x:
-            if not _s2(i):
-                return False
     return True
 
 
@@ -41,43 +39,42 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'filters' not in x:
-            return False
-        if 'kernel_size' not in x:
-            return False
-        if 'strides' not in x:
-            return False
-        if 'padding' not in x:
-            return False
-        if 'output_padding' not in x:
-            return False
-        if 'data_format' not in x:
-            return False
-        if 'dilation_rate' not in x:
-            return False
-        if 'activation' not in x:
-            return False
-        if 'use_bias' not in x:
-            return False
-        if 'filters' in x and not common.ref_positive_int(x['filters']):
-            return False
-        if 'kernel_size' in x and not common.ref_ints_1(x['kernel_size']):
-            return False
-        if 'strides' in x and not common.ref_ints_1(x['strides']):
-            return False
-        if 'padding' in x and not common.ref_padding(x['padding']):
-            return False
-        if 'output_padding' in x and not _s1(x['output_padding']):
-            return False
-        if 'data_format' in x and not common.ref_data_format(x['data_format']):
-            return False
-        if 'dilation_rate' in x and not common.ref_ints_1(x['dilation_rate']):
-            return False
-        if 'activation' in x and not common.ref_activation(x['activation']):
-            return False
-        if 'use_bias' in x and not isinstance(x['use_bias'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'filters' not in x:
+        return False
+    if 'kernel_size' not in x:
+        return False
+    if 'strides' not in x:
+        return False
+    if 'padding' not in x:
+        return False
+    if 'output_padding' not in x:
+        return False
+    if 'data_format' not in x:
+        return False
+    if 'dilation_rate' not in x:
+        return False
+    if 'activation' not in x:
+        return False
+    if 'use_bias' not in x:
+        return False
+    if not common.ref_positive_int(x['filters']):
+        return False
+    if not common.ref_ints_1(x['kernel_size']):
+        return False
+    if not common.ref_ints_1(x['strides']):
+        return False
+    if not common.ref_padding(x['padding']):
+        return False
+    if not _s1(x['output_padding']):
+        return False
+    if not common.ref_data_format(x['data_format']):
+        return False
+    if not common.ref_ints_1(x['dilation_rate']):
+        return False
+    if not common.ref_activation(x['activation']):
+        return False
+    if not isinstance(x['use_bias'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

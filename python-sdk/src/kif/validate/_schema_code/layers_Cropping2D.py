@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kif.validate import schema_rt as _rt
 from kif.validate._schema_code import common
 
 _C0 = frozenset({'cropping', 'data_format'})
@@ -13,7 +12,7 @@ _C0 = frozenset({'cropping', 'data_format'})
 def _s2(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -21,43 +20,40 @@ def _s2(x: Any) -> bool:
 def ref_pair(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 2:
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    for i in x:
+        if not _s2(i):
             return False
-        if len(x) > 2:
-            return False
-        for i in x:
-            if not _s2(i):
-                return False
     return True
 
 
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 2:
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    for i in x:
+        if not ref_pair(i):
             return False
-        if len(x) > 2:
-            return False
-        for i in x:
-            if not ref_pair(i):
-                return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'cropping' not in x:
-            return False
-        if 'data_format' not in x:
-            return False
-        if 'cropping' in x and not _s1(x['cropping']):
-            return False
-        if 'data_format' in x and not common.ref_data_format(x['data_format']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'cropping' not in x:
+        return False
+    if 'data_format' not in x:
+        return False
+    if not _s1(x['cropping']):
+        return False
+    if not common.ref_data_format(x['data_format']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -12,19 +12,18 @@ _C0 = frozenset({'activation', 'units', 'use_bias'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'units' not in x:
-            return False
-        if 'activation' not in x:
-            return False
-        if 'use_bias' not in x:
-            return False
-        if 'units' in x and not common.ref_positive_int(x['units']):
-            return False
-        if 'activation' in x and not common.ref_activation(x['activation']):
-            return False
-        if 'use_bias' in x and not isinstance(x['use_bias'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'units' not in x:
+        return False
+    if 'activation' not in x:
+        return False
+    if 'use_bias' not in x:
+        return False
+    if not common.ref_positive_int(x['units']):
+        return False
+    if not common.ref_activation(x['activation']):
+        return False
+    if not isinstance(x['use_bias'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -14,10 +14,9 @@ _C2 = frozenset({'bin_boundaries', 'output_dtype', 'output_mode'})
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not (isinstance(i, _rt.NUMBER) and not isinstance(i, bool)):
-                return False
+    for i in x:
+        if not (isinstance(i, _rt.NUMBER) and not isinstance(i, bool)):
+            return False
     return True
 
 
@@ -36,19 +35,18 @@ def _s3(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'bin_boundaries' not in x:
-            return False
-        if 'output_mode' not in x:
-            return False
-        if 'output_dtype' not in x:
-            return False
-        if 'bin_boundaries' in x and not _s1(x['bin_boundaries']):
-            return False
-        if 'output_mode' in x and not _s2(x['output_mode']):
-            return False
-        if 'output_dtype' in x and not _s3(x['output_dtype']):
-            return False
-        if not _C2.issuperset(x):
-            return False
+    if 'bin_boundaries' not in x:
+        return False
+    if 'output_mode' not in x:
+        return False
+    if 'output_dtype' not in x:
+        return False
+    if not _s1(x['bin_boundaries']):
+        return False
+    if not _s2(x['output_mode']):
+        return False
+    if not _s3(x['output_dtype']):
+        return False
+    if not _C2.issuperset(x):
+        return False
     return True

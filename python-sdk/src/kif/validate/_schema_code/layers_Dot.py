@@ -10,29 +10,27 @@ _C0 = frozenset({'axes', 'normalize'})
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 2:
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    for i in x:
+        if not (isinstance(i, int) and not isinstance(i, bool)):
             return False
-        if len(x) > 2:
-            return False
-        for i in x:
-            if not (isinstance(i, int) and not isinstance(i, bool)):
-                return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'axes' not in x:
-            return False
-        if 'normalize' not in x:
-            return False
-        if 'axes' in x and not _s1(x['axes']):
-            return False
-        if 'normalize' in x and not isinstance(x['normalize'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'axes' not in x:
+        return False
+    if 'normalize' not in x:
+        return False
+    if not _s1(x['axes']):
+        return False
+    if not isinstance(x['normalize'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

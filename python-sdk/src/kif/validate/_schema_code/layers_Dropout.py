@@ -12,7 +12,7 @@ _C0 = frozenset({'noise_shape', 'rate', 'seed'})
 def _s1(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0 or x > 1):
+    if x < 0 or x > 1:
         return False
     return True
 
@@ -20,18 +20,18 @@ def _s1(x: Any) -> bool:
 def _s4(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
-        return False
+    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
+        if x < 1:
+            return False
     return True
 
 
 def _s3(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s4(i):
-                return False
+    for i in x:
+        if not _s4(i):
+            return False
     return True
 
 
@@ -44,19 +44,18 @@ def _s2(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'rate' not in x:
-            return False
-        if 'noise_shape' not in x:
-            return False
-        if 'seed' not in x:
-            return False
-        if 'rate' in x and not _s1(x['rate']):
-            return False
-        if 'noise_shape' in x and not _s2(x['noise_shape']):
-            return False
-        if 'seed' in x and not ((isinstance(x['seed'], int) and not isinstance(x['seed'], bool)) or (x['seed'] is None)):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'rate' not in x:
+        return False
+    if 'noise_shape' not in x:
+        return False
+    if 'seed' not in x:
+        return False
+    if not _s1(x['rate']):
+        return False
+    if not _s2(x['noise_shape']):
+        return False
+    if not ((isinstance(x['seed'], int) and not isinstance(x['seed'], bool)) or (x['seed'] is None)):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

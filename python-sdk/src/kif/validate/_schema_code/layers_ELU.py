@@ -12,11 +12,10 @@ _C0 = frozenset({'alpha'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'alpha' not in x:
-            return False
-        if 'alpha' in x and not (isinstance(x['alpha'], _rt.NUMBER) and not isinstance(x['alpha'], bool)):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'alpha' not in x:
+        return False
+    if not (isinstance(x['alpha'], _rt.NUMBER) and not isinstance(x['alpha'], bool)):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

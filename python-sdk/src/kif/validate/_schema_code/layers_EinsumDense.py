@@ -16,7 +16,7 @@ _C2 = frozenset({'activation', 'bias_axes', 'equation', 'output_shape'})
 def _s1(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (_C0.search(x) is None):
+    if _C0.search(x) is None:
         return False
     return True
 
@@ -24,49 +24,49 @@ def _s1(x: Any) -> bool:
 def _s3(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
-        return False
+    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
+        if x < 1:
+            return False
     return True
 
 
 def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s3(i):
-                return False
+    for i in x:
+        if not _s3(i):
+            return False
     return True
 
 
 def _s4(x: Any) -> bool:
     if not (isinstance(x, str) or (x is None)):
         return False
-    if isinstance(x, str) and (_C1.search(x) is None):
-        return False
+    if isinstance(x, str):
+        if _C1.search(x) is None:
+            return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'equation' not in x:
-            return False
-        if 'output_shape' not in x:
-            return False
-        if 'bias_axes' not in x:
-            return False
-        if 'activation' not in x:
-            return False
-        if 'equation' in x and not _s1(x['equation']):
-            return False
-        if 'output_shape' in x and not _s2(x['output_shape']):
-            return False
-        if 'bias_axes' in x and not _s4(x['bias_axes']):
-            return False
-        if 'activation' in x and not common.ref_activation(x['activation']):
-            return False
-        if not _C2.issuperset(x):
-            return False
+    if 'equation' not in x:
+        return False
+    if 'output_shape' not in x:
+        return False
+    if 'bias_axes' not in x:
+        return False
+    if 'activation' not in x:
+        return False
+    if not _s1(x['equation']):
+        return False
+    if not _s2(x['output_shape']):
+        return False
+    if not _s4(x['bias_axes']):
+        return False
+    if not common.ref_activation(x['activation']):
+        return False
+    if not _C2.issuperset(x):
+        return False
     return True

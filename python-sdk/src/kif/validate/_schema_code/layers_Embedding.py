@@ -12,19 +12,18 @@ _C0 = frozenset({'input_dim', 'mask_zero', 'output_dim'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'input_dim' not in x:
-            return False
-        if 'output_dim' not in x:
-            return False
-        if 'mask_zero' not in x:
-            return False
-        if 'input_dim' in x and not common.ref_positive_int(x['input_dim']):
-            return False
-        if 'output_dim' in x and not common.ref_positive_int(x['output_dim']):
-            return False
-        if 'mask_zero' in x and not isinstance(x['mask_zero'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'input_dim' not in x:
+        return False
+    if 'output_dim' not in x:
+        return False
+    if 'mask_zero' not in x:
+        return False
+    if not common.ref_positive_int(x['input_dim']):
+        return False
+    if not common.ref_positive_int(x['output_dim']):
+        return False
+    if not isinstance(x['mask_zero'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -12,11 +12,10 @@ _C0 = frozenset({'data_format'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'data_format' not in x:
-            return False
-        if 'data_format' in x and not common.ref_data_format(x['data_format']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'data_format' not in x:
+        return False
+    if not common.ref_data_format(x['data_format']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -12,7 +12,7 @@ _C0 = frozenset({'seed', 'stddev'})
 def _s1(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -20,15 +20,14 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'stddev' not in x:
-            return False
-        if 'seed' not in x:
-            return False
-        if 'stddev' in x and not _s1(x['stddev']):
-            return False
-        if 'seed' in x and not ((isinstance(x['seed'], int) and not isinstance(x['seed'], bool)) or (x['seed'] is None)):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'stddev' not in x:
+        return False
+    if 'seed' not in x:
+        return False
+    if not _s1(x['stddev']):
+        return False
+    if not ((isinstance(x['seed'], int) and not isinstance(x['seed'], bool)) or (x['seed'] is None)):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

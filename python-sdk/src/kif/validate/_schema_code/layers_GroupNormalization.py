@@ -13,7 +13,7 @@ _C1 = frozenset({'axis', 'center', 'epsilon', 'groups', 'scale'})
 def _s2(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
+    if x < 1:
         return False
     return True
 
@@ -33,7 +33,7 @@ def _s1(x: Any) -> bool:
 def _s4(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x <= 0):
+    if x <= 0:
         return False
     return True
 
@@ -41,27 +41,26 @@ def _s4(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'groups' not in x:
-            return False
-        if 'axis' not in x:
-            return False
-        if 'epsilon' not in x:
-            return False
-        if 'center' not in x:
-            return False
-        if 'scale' not in x:
-            return False
-        if 'groups' in x and not _s1(x['groups']):
-            return False
-        if 'axis' in x and not (isinstance(x['axis'], int) and not isinstance(x['axis'], bool)):
-            return False
-        if 'epsilon' in x and not _s4(x['epsilon']):
-            return False
-        if 'center' in x and not isinstance(x['center'], bool):
-            return False
-        if 'scale' in x and not isinstance(x['scale'], bool):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'groups' not in x:
+        return False
+    if 'axis' not in x:
+        return False
+    if 'epsilon' not in x:
+        return False
+    if 'center' not in x:
+        return False
+    if 'scale' not in x:
+        return False
+    if not _s1(x['groups']):
+        return False
+    if not (isinstance(x['axis'], int) and not isinstance(x['axis'], bool)):
+        return False
+    if not _s4(x['epsilon']):
+        return False
+    if not isinstance(x['center'], bool):
+        return False
+    if not isinstance(x['scale'], bool):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

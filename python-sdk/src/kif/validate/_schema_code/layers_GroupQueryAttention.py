@@ -18,39 +18,38 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'head_dim' not in x:
-            return False
-        if 'num_query_heads' not in x:
-            return False
-        if 'num_key_value_heads' not in x:
-            return False
-        if 'use_bias' not in x:
-            return False
-        if 'use_gate' not in x:
-            return False
-        if 'use_causal_mask' not in x:
-            return False
-        if 'sliding_window' not in x:
-            return False
-        if 'return_attention_scores' not in x:
-            return False
-        if 'head_dim' in x and not common.ref_positive_int(x['head_dim']):
-            return False
-        if 'num_query_heads' in x and not common.ref_positive_int(x['num_query_heads']):
-            return False
-        if 'num_key_value_heads' in x and not common.ref_positive_int(x['num_key_value_heads']):
-            return False
-        if 'use_bias' in x and not isinstance(x['use_bias'], bool):
-            return False
-        if 'use_gate' in x and not isinstance(x['use_gate'], bool):
-            return False
-        if 'use_causal_mask' in x and not isinstance(x['use_causal_mask'], bool):
-            return False
-        if 'sliding_window' in x and not _s1(x['sliding_window']):
-            return False
-        if 'return_attention_scores' in x and not isinstance(x['return_attention_scores'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'head_dim' not in x:
+        return False
+    if 'num_query_heads' not in x:
+        return False
+    if 'num_key_value_heads' not in x:
+        return False
+    if 'use_bias' not in x:
+        return False
+    if 'use_gate' not in x:
+        return False
+    if 'use_causal_mask' not in x:
+        return False
+    if 'sliding_window' not in x:
+        return False
+    if 'return_attention_scores' not in x:
+        return False
+    if not common.ref_positive_int(x['head_dim']):
+        return False
+    if not common.ref_positive_int(x['num_query_heads']):
+        return False
+    if not common.ref_positive_int(x['num_key_value_heads']):
+        return False
+    if not isinstance(x['use_bias'], bool):
+        return False
+    if not isinstance(x['use_gate'], bool):
+        return False
+    if not isinstance(x['use_causal_mask'], bool):
+        return False
+    if not _s1(x['sliding_window']):
+        return False
+    if not isinstance(x['return_attention_scores'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

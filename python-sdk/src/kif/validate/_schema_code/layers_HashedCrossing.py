@@ -19,15 +19,14 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'num_bins' not in x:
-            return False
-        if 'output_mode' not in x:
-            return False
-        if 'num_bins' in x and not common.ref_positive_int(x['num_bins']):
-            return False
-        if 'output_mode' in x and not _s1(x['output_mode']):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'num_bins' not in x:
+        return False
+    if 'output_mode' not in x:
+        return False
+    if not common.ref_positive_int(x['num_bins']):
+        return False
+    if not _s1(x['output_mode']):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kif.validate import schema_rt as _rt
 from kif.validate._schema_code import common
 
 _C0 = frozenset({'count', 'int', 'multi_hot', 'one_hot'})
@@ -14,15 +13,16 @@ _C1 = frozenset({'mask_value', 'num_bins', 'output_mode', 'salt'})
 def _s1(x: Any) -> bool:
     if not (isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
-    if isinstance(x, str) and (len(x) > 4096):
-        return False
+    if isinstance(x, str):
+        if len(x) > 4096:
+            return False
     return True
 
 
 def _s4(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < -9223372036854775808 or x > 18446744073709551615):
+    if x < -9223372036854775808 or x > 18446744073709551615:
         return False
     return True
 
@@ -30,14 +30,13 @@ def _s4(x: Any) -> bool:
 def _s3(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 2:
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    for i in x:
+        if not _s4(i):
             return False
-        if len(x) > 2:
-            return False
-        for i in x:
-            if not _s4(i):
-                return False
     return True
 
 
@@ -56,23 +55,22 @@ def _s5(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'num_bins' not in x:
-            return False
-        if 'mask_value' not in x:
-            return False
-        if 'salt' not in x:
-            return False
-        if 'output_mode' not in x:
-            return False
-        if 'num_bins' in x and not common.ref_positive_int(x['num_bins']):
-            return False
-        if 'mask_value' in x and not _s1(x['mask_value']):
-            return False
-        if 'salt' in x and not _s2(x['salt']):
-            return False
-        if 'output_mode' in x and not _s5(x['output_mode']):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'num_bins' not in x:
+        return False
+    if 'mask_value' not in x:
+        return False
+    if 'salt' not in x:
+        return False
+    if 'output_mode' not in x:
+        return False
+    if not common.ref_positive_int(x['num_bins']):
+        return False
+    if not _s1(x['mask_value']):
+        return False
+    if not _s2(x['salt']):
+        return False
+    if not _s5(x['output_mode']):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

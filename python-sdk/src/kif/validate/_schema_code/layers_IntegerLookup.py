@@ -15,7 +15,7 @@ _C3 = frozenset({'invert', 'mask_token', 'max_tokens', 'num_oov_indices', 'oov_m
 def _s2(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < -9223372036854775808 or x > 9223372036854775807):
+    if x < -9223372036854775808 or x > 9223372036854775807:
         return False
     return True
 
@@ -23,29 +23,29 @@ def _s2(x: Any) -> bool:
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    if len(x) > 1048576:
+        return False
+    for i in x:
+        if not _s2(i):
             return False
-        if len(x) > 1048576:
-            return False
-        for i in x:
-            if not _s2(i):
-                return False
     return True
 
 
 def _s3(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < -9223372036854775808 or x > 9223372036854775807):
-        return False
+    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
+        if x < -9223372036854775808 or x > 9223372036854775807:
+            return False
     return True
 
 
 def _s4(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0 or x > 2147483647):
+    if x < 0 or x > 2147483647:
         return False
     return True
 
@@ -53,7 +53,7 @@ def _s4(x: Any) -> bool:
 def _s5(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < -9223372036854775808 or x > 9223372036854775807):
+    if x < -9223372036854775808 or x > 9223372036854775807:
         return False
     return True
 
@@ -73,8 +73,9 @@ def _s7(x: Any) -> bool:
 def _s8(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
-        return False
+    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
+        if x < 1:
+            return False
     return True
 
 
@@ -87,47 +88,46 @@ def _s9(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'vocabulary' not in x:
-            return False
-        if 'mask_token' not in x:
-            return False
-        if 'num_oov_indices' not in x:
-            return False
-        if 'oov_token' not in x:
-            return False
-        if 'oov_method' not in x:
-            return False
-        if 'invert' not in x:
-            return False
-        if 'output_mode' not in x:
-            return False
-        if 'max_tokens' not in x:
-            return False
-        if 'pad_to_max_tokens' not in x:
-            return False
-        if 'output_dtype' not in x:
-            return False
-        if 'vocabulary' in x and not _s1(x['vocabulary']):
-            return False
-        if 'mask_token' in x and not _s3(x['mask_token']):
-            return False
-        if 'num_oov_indices' in x and not _s4(x['num_oov_indices']):
-            return False
-        if 'oov_token' in x and not _s5(x['oov_token']):
-            return False
-        if 'oov_method' in x and not _s6(x['oov_method']):
-            return False
-        if 'invert' in x and not isinstance(x['invert'], bool):
-            return False
-        if 'output_mode' in x and not _s7(x['output_mode']):
-            return False
-        if 'max_tokens' in x and not _s8(x['max_tokens']):
-            return False
-        if 'pad_to_max_tokens' in x and not isinstance(x['pad_to_max_tokens'], bool):
-            return False
-        if 'output_dtype' in x and not _s9(x['output_dtype']):
-            return False
-        if not _C3.issuperset(x):
-            return False
+    if 'vocabulary' not in x:
+        return False
+    if 'mask_token' not in x:
+        return False
+    if 'num_oov_indices' not in x:
+        return False
+    if 'oov_token' not in x:
+        return False
+    if 'oov_method' not in x:
+        return False
+    if 'invert' not in x:
+        return False
+    if 'output_mode' not in x:
+        return False
+    if 'max_tokens' not in x:
+        return False
+    if 'pad_to_max_tokens' not in x:
+        return False
+    if 'output_dtype' not in x:
+        return False
+    if not _s1(x['vocabulary']):
+        return False
+    if not _s3(x['mask_token']):
+        return False
+    if not _s4(x['num_oov_indices']):
+        return False
+    if not _s5(x['oov_token']):
+        return False
+    if not _s6(x['oov_method']):
+        return False
+    if not isinstance(x['invert'], bool):
+        return False
+    if not _s7(x['output_mode']):
+        return False
+    if not _s8(x['max_tokens']):
+        return False
+    if not isinstance(x['pad_to_max_tokens'], bool):
+        return False
+    if not _s9(x['output_dtype']):
+        return False
+    if not _C3.issuperset(x):
+        return False
     return True

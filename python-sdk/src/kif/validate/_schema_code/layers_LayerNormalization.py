@@ -14,14 +14,13 @@ _C2 = True
 def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    if not _rt.unique(x):
+        return False
+    for i in x:
+        if not (isinstance(i, int) and not isinstance(i, bool)):
             return False
-        if not _rt.unique(x):
-            return False
-        for i in x:
-            if not (isinstance(i, int) and not isinstance(i, bool)):
-                return False
     return True
 
 
@@ -34,7 +33,7 @@ def _s1(x: Any) -> bool:
 def _s3(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x <= 0):
+    if x <= 0:
         return False
     return True
 
@@ -70,7 +69,7 @@ def _s7(x: Any) -> bool:
     if isinstance(x, dict):
         if 'rms_scaling' not in x:
             return False
-        if 'rms_scaling' in x and not _s8(x['rms_scaling']):
+        if not _s8(x['rms_scaling']):
             return False
     return True
 
@@ -78,29 +77,28 @@ def _s7(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'axis' not in x:
-            return False
-        if 'epsilon' not in x:
-            return False
-        if 'center' not in x:
-            return False
-        if 'scale' not in x:
-            return False
-        if 'rms_scaling' not in x:
-            return False
-        if 'axis' in x and not _s1(x['axis']):
-            return False
-        if 'epsilon' in x and not _s3(x['epsilon']):
-            return False
-        if 'center' in x and not isinstance(x['center'], bool):
-            return False
-        if 'scale' in x and not isinstance(x['scale'], bool):
-            return False
-        if 'rms_scaling' in x and not isinstance(x['rms_scaling'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'axis' not in x:
+        return False
+    if 'epsilon' not in x:
+        return False
+    if 'center' not in x:
+        return False
+    if 'scale' not in x:
+        return False
+    if 'rms_scaling' not in x:
+        return False
+    if not _s1(x['axis']):
+        return False
+    if not _s3(x['epsilon']):
+        return False
+    if not isinstance(x['center'], bool):
+        return False
+    if not isinstance(x['scale'], bool):
+        return False
+    if not isinstance(x['rms_scaling'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     if not (_s4(x) if _s7(x) else True):
         return False
     return True

@@ -12,7 +12,7 @@ _C0 = frozenset({'negative_slope'})
 def _s1(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -20,11 +20,10 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'negative_slope' not in x:
-            return False
-        if 'negative_slope' in x and not _s1(x['negative_slope']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'negative_slope' not in x:
+        return False
+    if not _s1(x['negative_slope']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

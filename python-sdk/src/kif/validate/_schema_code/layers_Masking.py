@@ -12,11 +12,10 @@ _C0 = frozenset({'mask_value'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'mask_value' not in x:
-            return False
-        if 'mask_value' in x and not (isinstance(x['mask_value'], _rt.NUMBER) and not isinstance(x['mask_value'], bool)):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'mask_value' not in x:
+        return False
+    if not (isinstance(x['mask_value'], _rt.NUMBER) and not isinstance(x['mask_value'], bool)):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -20,7 +20,7 @@ def _s1(x: Any) -> bool:
 def _s2(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x <= 0):
+    if x <= 0:
         return False
     return True
 
@@ -28,7 +28,7 @@ def _s2(x: Any) -> bool:
 def _s3(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -36,7 +36,7 @@ def _s3(x: Any) -> bool:
 def _s4(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x <= 0):
+    if x <= 0:
         return False
     return True
 
@@ -44,7 +44,7 @@ def _s4(x: Any) -> bool:
 def _s5(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x <= 0):
+    if x <= 0:
         return False
     return True
 
@@ -52,59 +52,58 @@ def _s5(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'fft_length' not in x:
-            return False
-        if 'sequence_stride' not in x:
-            return False
-        if 'sequence_length' not in x:
-            return False
-        if 'window' not in x:
-            return False
-        if 'sampling_rate' not in x:
-            return False
-        if 'num_mel_bins' not in x:
-            return False
-        if 'min_freq' not in x:
-            return False
-        if 'max_freq' not in x:
-            return False
-        if 'power_to_db' not in x:
-            return False
-        if 'top_db' not in x:
-            return False
-        if 'mag_exp' not in x:
-            return False
-        if 'min_power' not in x:
-            return False
-        if 'ref_power' not in x:
-            return False
-        if 'fft_length' in x and not common.ref_positive_int(x['fft_length']):
-            return False
-        if 'sequence_stride' in x and not common.ref_positive_int(x['sequence_stride']):
-            return False
-        if 'sequence_length' in x and not common.ref_positive_int(x['sequence_length']):
-            return False
-        if 'window' in x and not _s1(x['window']):
-            return False
-        if 'sampling_rate' in x and not _s2(x['sampling_rate']):
-            return False
-        if 'num_mel_bins' in x and not common.ref_positive_int(x['num_mel_bins']):
-            return False
-        if 'min_freq' in x and not _s3(x['min_freq']):
-            return False
-        if 'max_freq' in x and not _s4(x['max_freq']):
-            return False
-        if 'power_to_db' in x and not isinstance(x['power_to_db'], bool):
-            return False
-        if 'top_db' in x and not (isinstance(x['top_db'], _rt.NUMBER) and not isinstance(x['top_db'], bool)):
-            return False
-        if 'mag_exp' in x and not (isinstance(x['mag_exp'], _rt.NUMBER) and not isinstance(x['mag_exp'], bool)):
-            return False
-        if 'min_power' in x and not _s5(x['min_power']):
-            return False
-        if 'ref_power' in x and not (isinstance(x['ref_power'], _rt.NUMBER) and not isinstance(x['ref_power'], bool)):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'fft_length' not in x:
+        return False
+    if 'sequence_stride' not in x:
+        return False
+    if 'sequence_length' not in x:
+        return False
+    if 'window' not in x:
+        return False
+    if 'sampling_rate' not in x:
+        return False
+    if 'num_mel_bins' not in x:
+        return False
+    if 'min_freq' not in x:
+        return False
+    if 'max_freq' not in x:
+        return False
+    if 'power_to_db' not in x:
+        return False
+    if 'top_db' not in x:
+        return False
+    if 'mag_exp' not in x:
+        return False
+    if 'min_power' not in x:
+        return False
+    if 'ref_power' not in x:
+        return False
+    if not common.ref_positive_int(x['fft_length']):
+        return False
+    if not common.ref_positive_int(x['sequence_stride']):
+        return False
+    if not common.ref_positive_int(x['sequence_length']):
+        return False
+    if not _s1(x['window']):
+        return False
+    if not _s2(x['sampling_rate']):
+        return False
+    if not common.ref_positive_int(x['num_mel_bins']):
+        return False
+    if not _s3(x['min_freq']):
+        return False
+    if not _s4(x['max_freq']):
+        return False
+    if not isinstance(x['power_to_db'], bool):
+        return False
+    if not (isinstance(x['top_db'], _rt.NUMBER) and not isinstance(x['top_db'], bool)):
+        return False
+    if not (isinstance(x['mag_exp'], _rt.NUMBER) and not isinstance(x['mag_exp'], bool)):
+        return False
+    if not _s5(x['min_power']):
+        return False
+    if not (isinstance(x['ref_power'], _rt.NUMBER) and not isinstance(x['ref_power'], bool)):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

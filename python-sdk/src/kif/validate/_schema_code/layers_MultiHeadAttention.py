@@ -24,12 +24,11 @@ def _s2(x: Any) -> bool:
 def _s4(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    for i in x:
+        if not (isinstance(i, int) and not isinstance(i, bool)):
             return False
-        for i in x:
-            if not (isinstance(i, int) and not isinstance(i, bool)):
-                return False
     return True
 
 
@@ -48,47 +47,46 @@ def _s5(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'num_heads' not in x:
-            return False
-        if 'key_dim' not in x:
-            return False
-        if 'value_dim' not in x:
-            return False
-        if 'use_bias' not in x:
-            return False
-        if 'use_gate' not in x:
-            return False
-        if 'output_shape' not in x:
-            return False
-        if 'attention_axes' not in x:
-            return False
-        if 'use_causal_mask' not in x:
-            return False
-        if 'sliding_window' not in x:
-            return False
-        if 'return_attention_scores' not in x:
-            return False
-        if 'num_heads' in x and not common.ref_positive_int(x['num_heads']):
-            return False
-        if 'key_dim' in x and not common.ref_positive_int(x['key_dim']):
-            return False
-        if 'value_dim' in x and not _s1(x['value_dim']):
-            return False
-        if 'use_bias' in x and not isinstance(x['use_bias'], bool):
-            return False
-        if 'use_gate' in x and not isinstance(x['use_gate'], bool):
-            return False
-        if 'output_shape' in x and not _s2(x['output_shape']):
-            return False
-        if 'attention_axes' in x and not _s3(x['attention_axes']):
-            return False
-        if 'use_causal_mask' in x and not isinstance(x['use_causal_mask'], bool):
-            return False
-        if 'sliding_window' in x and not _s5(x['sliding_window']):
-            return False
-        if 'return_attention_scores' in x and not isinstance(x['return_attention_scores'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'num_heads' not in x:
+        return False
+    if 'key_dim' not in x:
+        return False
+    if 'value_dim' not in x:
+        return False
+    if 'use_bias' not in x:
+        return False
+    if 'use_gate' not in x:
+        return False
+    if 'output_shape' not in x:
+        return False
+    if 'attention_axes' not in x:
+        return False
+    if 'use_causal_mask' not in x:
+        return False
+    if 'sliding_window' not in x:
+        return False
+    if 'return_attention_scores' not in x:
+        return False
+    if not common.ref_positive_int(x['num_heads']):
+        return False
+    if not common.ref_positive_int(x['key_dim']):
+        return False
+    if not _s1(x['value_dim']):
+        return False
+    if not isinstance(x['use_bias'], bool):
+        return False
+    if not isinstance(x['use_gate'], bool):
+        return False
+    if not _s2(x['output_shape']):
+        return False
+    if not _s3(x['attention_axes']):
+        return False
+    if not isinstance(x['use_causal_mask'], bool):
+        return False
+    if not _s5(x['sliding_window']):
+        return False
+    if not isinstance(x['return_attention_scores'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

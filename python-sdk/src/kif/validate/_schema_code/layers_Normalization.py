@@ -10,25 +10,23 @@ _C0 = frozenset({'axis', 'invert'})
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not (isinstance(i, int) and not isinstance(i, bool)):
-                return False
+    for i in x:
+        if not (isinstance(i, int) and not isinstance(i, bool)):
+            return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'axis' not in x:
-            return False
-        if 'invert' not in x:
-            return False
-        if 'axis' in x and not _s1(x['axis']):
-            return False
-        if 'invert' in x and not isinstance(x['invert'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'axis' not in x:
+        return False
+    if 'invert' not in x:
+        return False
+    if not _s1(x['axis']):
+        return False
+    if not isinstance(x['invert'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

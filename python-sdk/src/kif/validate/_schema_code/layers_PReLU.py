@@ -12,7 +12,7 @@ _C0 = frozenset({'shared_axes'})
 def _s2(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
+    if x < 1:
         return False
     return True
 
@@ -20,23 +20,21 @@ def _s2(x: Any) -> bool:
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if not _rt.unique(x):
+    if not _rt.unique(x):
+        return False
+    for i in x:
+        if not _s2(i):
             return False
-        for i in x:
-            if not _s2(i):
-                return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'shared_axes' not in x:
-            return False
-        if 'shared_axes' in x and not _s1(x['shared_axes']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'shared_axes' not in x:
+        return False
+    if not _s1(x['shared_axes']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -12,14 +12,13 @@ _C0 = frozenset({'axis', 'epsilon'})
 def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    if not _rt.unique(x):
+        return False
+    for i in x:
+        if not (isinstance(i, int) and not isinstance(i, bool)):
             return False
-        if not _rt.unique(x):
-            return False
-        for i in x:
-            if not (isinstance(i, int) and not isinstance(i, bool)):
-                return False
     return True
 
 
@@ -32,7 +31,7 @@ def _s1(x: Any) -> bool:
 def _s3(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x <= 0):
+    if x <= 0:
         return False
     return True
 
@@ -40,15 +39,14 @@ def _s3(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'axis' not in x:
-            return False
-        if 'epsilon' not in x:
-            return False
-        if 'axis' in x and not _s1(x['axis']):
-            return False
-        if 'epsilon' in x and not _s3(x['epsilon']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'axis' not in x:
+        return False
+    if 'epsilon' not in x:
+        return False
+    if not _s1(x['axis']):
+        return False
+    if not _s3(x['epsilon']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

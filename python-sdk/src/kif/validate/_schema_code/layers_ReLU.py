@@ -12,15 +12,16 @@ _C0 = frozenset({'max_value', 'negative_slope', 'threshold'})
 def _s1(x: Any) -> bool:
     if not ((isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) or (x is None)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
-        return False
+    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
+        if x < 0:
+            return False
     return True
 
 
 def _s2(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -28,7 +29,7 @@ def _s2(x: Any) -> bool:
 def _s3(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -36,19 +37,18 @@ def _s3(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'max_value' not in x:
-            return False
-        if 'negative_slope' not in x:
-            return False
-        if 'threshold' not in x:
-            return False
-        if 'max_value' in x and not _s1(x['max_value']):
-            return False
-        if 'negative_slope' in x and not _s2(x['negative_slope']):
-            return False
-        if 'threshold' in x and not _s3(x['threshold']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'max_value' not in x:
+        return False
+    if 'negative_slope' not in x:
+        return False
+    if 'threshold' not in x:
+        return False
+    if not _s1(x['max_value']):
+        return False
+    if not _s2(x['negative_slope']):
+        return False
+    if not _s3(x['threshold']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -12,11 +12,10 @@ _C0 = frozenset({'n'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'n' not in x:
-            return False
-        if 'n' in x and not common.ref_positive_int(x['n']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'n' not in x:
+        return False
+    if not common.ref_positive_int(x['n']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -12,12 +12,11 @@ _C0 = frozenset({'offset', 'scale'})
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    for i in x:
+        if not ref_numbers(i):
             return False
-        for i in x:
-            if not ref_numbers(i):
-                return False
     return True
 
 
@@ -30,15 +29,14 @@ def ref_numbers(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'scale' not in x:
-            return False
-        if 'offset' not in x:
-            return False
-        if 'scale' in x and not ref_numbers(x['scale']):
-            return False
-        if 'offset' in x and not ref_numbers(x['offset']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'scale' not in x:
+        return False
+    if 'offset' not in x:
+        return False
+    if not ref_numbers(x['scale']):
+        return False
+    if not ref_numbers(x['offset']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

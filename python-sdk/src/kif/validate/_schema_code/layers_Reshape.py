@@ -11,8 +11,9 @@ _C1 = frozenset({'target_shape'})
 
 
 def _s3(x: Any) -> bool:
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
-        return False
+    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
+        if x < 1:
+            return False
     return True
 
 
@@ -33,21 +34,19 @@ def _s2(x: Any) -> bool:
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s2(i):
-                return False
+    for i in x:
+        if not _s2(i):
+            return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'target_shape' not in x:
-            return False
-        if 'target_shape' in x and not _s1(x['target_shape']):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'target_shape' not in x:
+        return False
+    if not _s1(x['target_shape']):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

@@ -29,9 +29,9 @@ def _s1(x: Any) -> bool:
             return False
         if 'pad_to_aspect_ratio' not in x:
             return False
-        if 'crop_to_aspect_ratio' in x and not _s2(x['crop_to_aspect_ratio']):
+        if not _s2(x['crop_to_aspect_ratio']):
             return False
-        if 'pad_to_aspect_ratio' in x and not _s3(x['pad_to_aspect_ratio']):
+        if not _s3(x['pad_to_aspect_ratio']):
             return False
     return True
 
@@ -39,41 +39,40 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'height' not in x:
-            return False
-        if 'width' not in x:
-            return False
-        if 'interpolation' not in x:
-            return False
-        if 'crop_to_aspect_ratio' not in x:
-            return False
-        if 'pad_to_aspect_ratio' not in x:
-            return False
-        if 'fill_value' not in x:
-            return False
-        if 'antialias' not in x:
-            return False
-        if 'data_format' not in x:
-            return False
-        if 'height' in x and not common.ref_positive_int(x['height']):
-            return False
-        if 'width' in x and not common.ref_positive_int(x['width']):
-            return False
-        if 'interpolation' in x and not common.ref_resize_interpolation(x['interpolation']):
-            return False
-        if 'crop_to_aspect_ratio' in x and not isinstance(x['crop_to_aspect_ratio'], bool):
-            return False
-        if 'pad_to_aspect_ratio' in x and not isinstance(x['pad_to_aspect_ratio'], bool):
-            return False
-        if 'fill_value' in x and not (isinstance(x['fill_value'], _rt.NUMBER) and not isinstance(x['fill_value'], bool)):
-            return False
-        if 'antialias' in x and not isinstance(x['antialias'], bool):
-            return False
-        if 'data_format' in x and not common.ref_data_format(x['data_format']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'height' not in x:
+        return False
+    if 'width' not in x:
+        return False
+    if 'interpolation' not in x:
+        return False
+    if 'crop_to_aspect_ratio' not in x:
+        return False
+    if 'pad_to_aspect_ratio' not in x:
+        return False
+    if 'fill_value' not in x:
+        return False
+    if 'antialias' not in x:
+        return False
+    if 'data_format' not in x:
+        return False
+    if not common.ref_positive_int(x['height']):
+        return False
+    if not common.ref_positive_int(x['width']):
+        return False
+    if not common.ref_resize_interpolation(x['interpolation']):
+        return False
+    if not isinstance(x['crop_to_aspect_ratio'], bool):
+        return False
+    if not isinstance(x['pad_to_aspect_ratio'], bool):
+        return False
+    if not (isinstance(x['fill_value'], _rt.NUMBER) and not isinstance(x['fill_value'], bool)):
+        return False
+    if not isinstance(x['antialias'], bool):
+        return False
+    if not common.ref_data_format(x['data_format']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     if _s1(x):
         return False
     return True

@@ -19,35 +19,34 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'mode' not in x:
-            return False
-        if 'frame_length' not in x:
-            return False
-        if 'frame_step' not in x:
-            return False
-        if 'fft_length' not in x:
-            return False
-        if 'padding' not in x:
-            return False
-        if 'expand_dims' not in x:
-            return False
-        if 'data_format' not in x:
-            return False
-        if 'mode' in x and not _s1(x['mode']):
-            return False
-        if 'frame_length' in x and not common.ref_positive_int(x['frame_length']):
-            return False
-        if 'frame_step' in x and not common.ref_positive_int(x['frame_step']):
-            return False
-        if 'fft_length' in x and not common.ref_positive_int(x['fft_length']):
-            return False
-        if 'padding' in x and not common.ref_padding(x['padding']):
-            return False
-        if 'expand_dims' in x and not isinstance(x['expand_dims'], bool):
-            return False
-        if 'data_format' in x and not common.ref_data_format(x['data_format']):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'mode' not in x:
+        return False
+    if 'frame_length' not in x:
+        return False
+    if 'frame_step' not in x:
+        return False
+    if 'fft_length' not in x:
+        return False
+    if 'padding' not in x:
+        return False
+    if 'expand_dims' not in x:
+        return False
+    if 'data_format' not in x:
+        return False
+    if not _s1(x['mode']):
+        return False
+    if not common.ref_positive_int(x['frame_length']):
+        return False
+    if not common.ref_positive_int(x['frame_step']):
+        return False
+    if not common.ref_positive_int(x['fft_length']):
+        return False
+    if not common.ref_padding(x['padding']):
+        return False
+    if not isinstance(x['expand_dims'], bool):
+        return False
+    if not common.ref_data_format(x['data_format']):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

@@ -12,43 +12,42 @@ _C0 = frozenset({'activation', 'data_format', 'depth_multiplier', 'dilation_rate
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'filters' not in x:
-            return False
-        if 'kernel_size' not in x:
-            return False
-        if 'strides' not in x:
-            return False
-        if 'padding' not in x:
-            return False
-        if 'data_format' not in x:
-            return False
-        if 'dilation_rate' not in x:
-            return False
-        if 'depth_multiplier' not in x:
-            return False
-        if 'activation' not in x:
-            return False
-        if 'use_bias' not in x:
-            return False
-        if 'filters' in x and not common.ref_positive_int(x['filters']):
-            return False
-        if 'kernel_size' in x and not common.ref_ints_2(x['kernel_size']):
-            return False
-        if 'strides' in x and not common.ref_ints_2(x['strides']):
-            return False
-        if 'padding' in x and not common.ref_padding(x['padding']):
-            return False
-        if 'data_format' in x and not common.ref_data_format(x['data_format']):
-            return False
-        if 'dilation_rate' in x and not common.ref_ints_2(x['dilation_rate']):
-            return False
-        if 'depth_multiplier' in x and not common.ref_positive_int(x['depth_multiplier']):
-            return False
-        if 'activation' in x and not common.ref_activation(x['activation']):
-            return False
-        if 'use_bias' in x and not isinstance(x['use_bias'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'filters' not in x:
+        return False
+    if 'kernel_size' not in x:
+        return False
+    if 'strides' not in x:
+        return False
+    if 'padding' not in x:
+        return False
+    if 'data_format' not in x:
+        return False
+    if 'dilation_rate' not in x:
+        return False
+    if 'depth_multiplier' not in x:
+        return False
+    if 'activation' not in x:
+        return False
+    if 'use_bias' not in x:
+        return False
+    if not common.ref_positive_int(x['filters']):
+        return False
+    if not common.ref_ints_2(x['kernel_size']):
+        return False
+    if not common.ref_ints_2(x['strides']):
+        return False
+    if not common.ref_padding(x['padding']):
+        return False
+    if not common.ref_data_format(x['data_format']):
+        return False
+    if not common.ref_ints_2(x['dilation_rate']):
+        return False
+    if not common.ref_positive_int(x['depth_multiplier']):
+        return False
+    if not common.ref_activation(x['activation']):
+        return False
+    if not isinstance(x['use_bias'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -12,35 +12,34 @@ _C0 = frozenset({'activation', 'go_backwards', 'return_sequences', 'return_state
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'units' not in x:
-            return False
-        if 'activation' not in x:
-            return False
-        if 'use_bias' not in x:
-            return False
-        if 'return_sequences' not in x:
-            return False
-        if 'return_state' not in x:
-            return False
-        if 'go_backwards' not in x:
-            return False
-        if 'zero_output_for_mask' not in x:
-            return False
-        if 'units' in x and not common.ref_positive_int(x['units']):
-            return False
-        if 'activation' in x and not common.ref_activation(x['activation']):
-            return False
-        if 'use_bias' in x and not isinstance(x['use_bias'], bool):
-            return False
-        if 'return_sequences' in x and not isinstance(x['return_sequences'], bool):
-            return False
-        if 'return_state' in x and not isinstance(x['return_state'], bool):
-            return False
-        if 'go_backwards' in x and not isinstance(x['go_backwards'], bool):
-            return False
-        if 'zero_output_for_mask' in x and not isinstance(x['zero_output_for_mask'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'units' not in x:
+        return False
+    if 'activation' not in x:
+        return False
+    if 'use_bias' not in x:
+        return False
+    if 'return_sequences' not in x:
+        return False
+    if 'return_state' not in x:
+        return False
+    if 'go_backwards' not in x:
+        return False
+    if 'zero_output_for_mask' not in x:
+        return False
+    if not common.ref_positive_int(x['units']):
+        return False
+    if not common.ref_activation(x['activation']):
+        return False
+    if not isinstance(x['use_bias'], bool):
+        return False
+    if not isinstance(x['return_sequences'], bool):
+        return False
+    if not isinstance(x['return_state'], bool):
+        return False
+    if not isinstance(x['go_backwards'], bool):
+        return False
+    if not isinstance(x['zero_output_for_mask'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -12,7 +12,7 @@ _C0 = frozenset({'rate', 'seed'})
 def _s1(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0 or x > 1):
+    if x < 0 or x > 1:
         return False
     return True
 
@@ -20,15 +20,14 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'rate' not in x:
-            return False
-        if 'seed' not in x:
-            return False
-        if 'rate' in x and not _s1(x['rate']):
-            return False
-        if 'seed' in x and not ((isinstance(x['seed'], int) and not isinstance(x['seed'], bool)) or (x['seed'] is None)):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'rate' not in x:
+        return False
+    if 'seed' not in x:
+        return False
+    if not _s1(x['rate']):
+        return False
+    if not ((isinstance(x['seed'], int) and not isinstance(x['seed'], bool)) or (x['seed'] is None)):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

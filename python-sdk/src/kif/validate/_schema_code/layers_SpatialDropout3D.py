@@ -13,7 +13,7 @@ _C0 = frozenset({'data_format', 'rate', 'seed'})
 def _s1(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0 or x > 1):
+    if x < 0 or x > 1:
         return False
     return True
 
@@ -21,19 +21,18 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'rate' not in x:
-            return False
-        if 'data_format' not in x:
-            return False
-        if 'seed' not in x:
-            return False
-        if 'rate' in x and not _s1(x['rate']):
-            return False
-        if 'data_format' in x and not common.ref_data_format(x['data_format']):
-            return False
-        if 'seed' in x and not ((isinstance(x['seed'], int) and not isinstance(x['seed'], bool)) or (x['seed'] is None)):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'rate' not in x:
+        return False
+    if 'data_format' not in x:
+        return False
+    if 'seed' not in x:
+        return False
+    if not _s1(x['rate']):
+        return False
+    if not common.ref_data_format(x['data_format']):
+        return False
+    if not ((isinstance(x['seed'], int) and not isinstance(x['seed'], bool)) or (x['seed'] is None)):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

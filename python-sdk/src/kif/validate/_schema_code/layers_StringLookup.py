@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kif.validate import schema_rt as _rt
 from kif.validate._schema_code import common
 
 _C0 = frozenset({'count', 'int', 'multi_hot', 'one_hot', 'tf_idf'})
@@ -14,7 +13,7 @@ _C1 = frozenset({'invert', 'mask_token', 'max_tokens', 'num_oov_indices', 'oov_t
 def _s2(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) > 4096):
+    if len(x) > 4096:
         return False
     return True
 
@@ -22,21 +21,20 @@ def _s2(x: Any) -> bool:
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    if len(x) > 1048576:
+        return False
+    for i in x:
+        if not _s2(i):
             return False
-        if len(x) > 1048576:
-            return False
-        for i in x:
-            if not _s2(i):
-                return False
     return True
 
 
 def _s3(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) > 4096):
+    if len(x) > 4096:
         return False
     return True
 
@@ -44,8 +42,9 @@ def _s3(x: Any) -> bool:
 def _s4(x: Any) -> bool:
     if not (isinstance(x, str) or (x is None)):
         return False
-    if isinstance(x, str) and (len(x) > 4096):
-        return False
+    if isinstance(x, str):
+        if len(x) > 4096:
+            return False
     return True
 
 
@@ -64,7 +63,7 @@ def _s6(x: Any) -> bool:
 def _s9(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < -9223372036854775808 or x > 18446744073709551615):
+    if x < -9223372036854775808 or x > 18446744073709551615:
         return False
     return True
 
@@ -72,14 +71,13 @@ def _s9(x: Any) -> bool:
 def _s8(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 2:
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    for i in x:
+        if not _s9(i):
             return False
-        if len(x) > 2:
-            return False
-        for i in x:
-            if not _s9(i):
-                return False
     return True
 
 
@@ -92,43 +90,42 @@ def _s7(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'vocabulary' not in x:
-            return False
-        if 'num_oov_indices' not in x:
-            return False
-        if 'oov_token' not in x:
-            return False
-        if 'mask_token' not in x:
-            return False
-        if 'invert' not in x:
-            return False
-        if 'output_mode' not in x:
-            return False
-        if 'max_tokens' not in x:
-            return False
-        if 'pad_to_max_tokens' not in x:
-            return False
-        if 'salt' not in x:
-            return False
-        if 'vocabulary' in x and not _s1(x['vocabulary']):
-            return False
-        if 'num_oov_indices' in x and not common.ref_non_negative_int(x['num_oov_indices']):
-            return False
-        if 'oov_token' in x and not _s3(x['oov_token']):
-            return False
-        if 'mask_token' in x and not _s4(x['mask_token']):
-            return False
-        if 'invert' in x and not isinstance(x['invert'], bool):
-            return False
-        if 'output_mode' in x and not _s5(x['output_mode']):
-            return False
-        if 'max_tokens' in x and not _s6(x['max_tokens']):
-            return False
-        if 'pad_to_max_tokens' in x and not isinstance(x['pad_to_max_tokens'], bool):
-            return False
-        if 'salt' in x and not _s7(x['salt']):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'vocabulary' not in x:
+        return False
+    if 'num_oov_indices' not in x:
+        return False
+    if 'oov_token' not in x:
+        return False
+    if 'mask_token' not in x:
+        return False
+    if 'invert' not in x:
+        return False
+    if 'output_mode' not in x:
+        return False
+    if 'max_tokens' not in x:
+        return False
+    if 'pad_to_max_tokens' not in x:
+        return False
+    if 'salt' not in x:
+        return False
+    if not _s1(x['vocabulary']):
+        return False
+    if not common.ref_non_negative_int(x['num_oov_indices']):
+        return False
+    if not _s3(x['oov_token']):
+        return False
+    if not _s4(x['mask_token']):
+        return False
+    if not isinstance(x['invert'], bool):
+        return False
+    if not _s5(x['output_mode']):
+        return False
+    if not _s6(x['max_tokens']):
+        return False
+    if not isinstance(x['pad_to_max_tokens'], bool):
+        return False
+    if not _s7(x['salt']):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

@@ -28,7 +28,7 @@ def _s2(x: Any) -> bool:
 def _s5(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
+    if x < 1:
         return False
     return True
 
@@ -36,14 +36,13 @@ def _s5(x: Any) -> bool:
 def _s4(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    if len(x) > 64:
+        return False
+    for i in x:
+        if not _s5(i):
             return False
-        if len(x) > 64:
-            return False
-        for i in x:
-            if not _s5(i):
-                return False
     return True
 
 
@@ -74,7 +73,7 @@ def _s8(x: Any) -> bool:
 def _s10(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) > 4096):
+    if len(x) > 4096:
         return False
     return True
 
@@ -82,51 +81,49 @@ def _s10(x: Any) -> bool:
 def _s9(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) > 1048576:
+    if len(x) > 1048576:
+        return False
+    for i in x:
+        if not _s10(i):
             return False
-        for i in x:
-            if not _s10(i):
-                return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'standardize' not in x:
-            return False
-        if 'split' not in x:
-            return False
-        if 'ngrams' not in x:
-            return False
-        if 'output_mode' not in x:
-            return False
-        if 'output_sequence_length' not in x:
-            return False
-        if 'max_tokens' not in x:
-            return False
-        if 'pad_to_max_tokens' not in x:
-            return False
-        if 'vocabulary' not in x:
-            return False
-        if 'standardize' in x and not _s1(x['standardize']):
-            return False
-        if 'split' in x and not _s2(x['split']):
-            return False
-        if 'ngrams' in x and not _s3(x['ngrams']):
-            return False
-        if 'output_mode' in x and not _s6(x['output_mode']):
-            return False
-        if 'output_sequence_length' in x and not _s7(x['output_sequence_length']):
-            return False
-        if 'max_tokens' in x and not _s8(x['max_tokens']):
-            return False
-        if 'pad_to_max_tokens' in x and not isinstance(x['pad_to_max_tokens'], bool):
-            return False
-        if 'vocabulary' in x and not _s9(x['vocabulary']):
-            return False
-        if not _C3.issuperset(x):
-            return False
+    if 'standardize' not in x:
+        return False
+    if 'split' not in x:
+        return False
+    if 'ngrams' not in x:
+        return False
+    if 'output_mode' not in x:
+        return False
+    if 'output_sequence_length' not in x:
+        return False
+    if 'max_tokens' not in x:
+        return False
+    if 'pad_to_max_tokens' not in x:
+        return False
+    if 'vocabulary' not in x:
+        return False
+    if not _s1(x['standardize']):
+        return False
+    if not _s2(x['split']):
+        return False
+    if not _s3(x['ngrams']):
+        return False
+    if not _s6(x['output_mode']):
+        return False
+    if not _s7(x['output_sequence_length']):
+        return False
+    if not _s8(x['max_tokens']):
+        return False
+    if not isinstance(x['pad_to_max_tokens'], bool):
+        return False
+    if not _s9(x['vocabulary']):
+        return False
+    if not _C3.issuperset(x):
+        return False
     return True

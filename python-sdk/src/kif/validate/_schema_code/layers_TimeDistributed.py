@@ -13,7 +13,7 @@ _C2 = frozenset({'layer'})
 def _s1(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (_C0.search(x) is None):
+    if _C0.search(x) is None:
         return False
     return True
 
@@ -21,28 +21,26 @@ def _s1(x: Any) -> bool:
 def ref_nested(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'type' not in x:
-            return False
-        if 'attributes' not in x:
-            return False
-        if 'type' in x and not _s1(x['type']):
-            return False
-        if 'attributes' in x and not isinstance(x['attributes'], dict):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'type' not in x:
+        return False
+    if 'attributes' not in x:
+        return False
+    if not _s1(x['type']):
+        return False
+    if not isinstance(x['attributes'], dict):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'layer' not in x:
-            return False
-        if 'layer' in x and not ref_nested(x['layer']):
-            return False
-        if not _C2.issuperset(x):
-            return False
+    if 'layer' not in x:
+        return False
+    if not ref_nested(x['layer']):
+        return False
+    if not _C2.issuperset(x):
+        return False
     return True

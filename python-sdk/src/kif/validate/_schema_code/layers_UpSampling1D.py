@@ -12,11 +12,10 @@ _C0 = frozenset({'size'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'size' not in x:
-            return False
-        if 'size' in x and not common.ref_positive_int(x['size']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'size' not in x:
+        return False
+    if not common.ref_positive_int(x['size']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -12,19 +12,18 @@ _C0 = frozenset({'data_format', 'interpolation', 'size'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'size' not in x:
-            return False
-        if 'data_format' not in x:
-            return False
-        if 'interpolation' not in x:
-            return False
-        if 'size' in x and not common.ref_ints_2(x['size']):
-            return False
-        if 'data_format' in x and not common.ref_data_format(x['data_format']):
-            return False
-        if 'interpolation' in x and not common.ref_resize_interpolation(x['interpolation']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'size' not in x:
+        return False
+    if 'data_format' not in x:
+        return False
+    if 'interpolation' not in x:
+        return False
+    if not common.ref_ints_2(x['size']):
+        return False
+    if not common.ref_data_format(x['data_format']):
+        return False
+    if not common.ref_resize_interpolation(x['interpolation']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

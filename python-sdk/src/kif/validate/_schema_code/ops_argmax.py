@@ -17,19 +17,18 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'axis' not in x:
-            return False
-        if 'keepdims' not in x:
-            return False
-        if 'dtype' not in x:
-            return False
-        if 'axis' in x and not ((isinstance(x['axis'], int) and not isinstance(x['axis'], bool)) or (x['axis'] is None)):
-            return False
-        if 'keepdims' in x and not isinstance(x['keepdims'], bool):
-            return False
-        if 'dtype' in x and not _s1(x['dtype']):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'axis' not in x:
+        return False
+    if 'keepdims' not in x:
+        return False
+    if 'dtype' not in x:
+        return False
+    if not ((isinstance(x['axis'], int) and not isinstance(x['axis'], bool)) or (x['axis'] is None)):
+        return False
+    if not isinstance(x['keepdims'], bool):
+        return False
+    if not _s1(x['dtype']):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

@@ -10,21 +10,19 @@ _C0 = frozenset({'shape'})
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not (isinstance(i, int) and not isinstance(i, bool)):
-                return False
+    for i in x:
+        if not (isinstance(i, int) and not isinstance(i, bool)):
+            return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'shape' not in x:
-            return False
-        if 'shape' in x and not _s1(x['shape']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'shape' not in x:
+        return False
+    if not _s1(x['shape']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

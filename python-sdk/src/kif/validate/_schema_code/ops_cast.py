@@ -17,11 +17,10 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'dtype' not in x:
-            return False
-        if 'dtype' in x and not _s1(x['dtype']):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'dtype' not in x:
+        return False
+    if not _s1(x['dtype']):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

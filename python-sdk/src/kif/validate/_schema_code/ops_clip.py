@@ -12,15 +12,14 @@ _C0 = frozenset({'max', 'min'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'min' not in x:
-            return False
-        if 'max' not in x:
-            return False
-        if 'min' in x and not (isinstance(x['min'], _rt.NUMBER) and not isinstance(x['min'], bool)):
-            return False
-        if 'max' in x and not (isinstance(x['max'], _rt.NUMBER) and not isinstance(x['max'], bool)):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'min' not in x:
+        return False
+    if 'max' not in x:
+        return False
+    if not (isinstance(x['min'], _rt.NUMBER) and not isinstance(x['min'], bool)):
+        return False
+    if not (isinstance(x['max'], _rt.NUMBER) and not isinstance(x['max'], bool)):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -10,11 +10,10 @@ _C0 = frozenset({'axis'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'axis' not in x:
-            return False
-        if 'axis' in x and not (isinstance(x['axis'], int) and not isinstance(x['axis'], bool)):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'axis' not in x:
+        return False
+    if not (isinstance(x['axis'], int) and not isinstance(x['axis'], bool)):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -10,19 +10,18 @@ _C0 = frozenset({'axis', 'exclusive', 'reverse'})
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'axis' not in x:
-            return False
-        if 'exclusive' not in x:
-            return False
-        if 'reverse' not in x:
-            return False
-        if 'axis' in x and not ((isinstance(x['axis'], int) and not isinstance(x['axis'], bool)) or (x['axis'] is None)):
-            return False
-        if 'exclusive' in x and not isinstance(x['exclusive'], bool):
-            return False
-        if 'reverse' in x and not isinstance(x['reverse'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'axis' not in x:
+        return False
+    if 'exclusive' not in x:
+        return False
+    if 'reverse' not in x:
+        return False
+    if not ((isinstance(x['axis'], int) and not isinstance(x['axis'], bool)) or (x['axis'] is None)):
+        return False
+    if not isinstance(x['exclusive'], bool):
+        return False
+    if not isinstance(x['reverse'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

@@ -10,7 +10,7 @@ _C0 = frozenset({'equation'})
 def _s1(x: Any) -> bool:
     if not isinstance(x, str):
         return False
-    if isinstance(x, str) and (len(x) > 256):
+    if len(x) > 256:
         return False
     return True
 
@@ -18,11 +18,10 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'equation' not in x:
-            return False
-        if 'equation' in x and not _s1(x['equation']):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'equation' not in x:
+        return False
+    if not _s1(x['equation']):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

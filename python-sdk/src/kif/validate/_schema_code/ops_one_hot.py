@@ -13,7 +13,7 @@ _C1 = frozenset({'axis', 'depth', 'dtype', 'off_value', 'on_value'})
 def _s1(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
+    if x < 1:
         return False
     return True
 
@@ -27,27 +27,26 @@ def _s2(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'depth' not in x:
-            return False
-        if 'axis' not in x:
-            return False
-        if 'dtype' not in x:
-            return False
-        if 'on_value' not in x:
-            return False
-        if 'off_value' not in x:
-            return False
-        if 'depth' in x and not _s1(x['depth']):
-            return False
-        if 'axis' in x and not (isinstance(x['axis'], int) and not isinstance(x['axis'], bool)):
-            return False
-        if 'dtype' in x and not _s2(x['dtype']):
-            return False
-        if 'on_value' in x and not (isinstance(x['on_value'], _rt.NUMBER) and not isinstance(x['on_value'], bool)):
-            return False
-        if 'off_value' in x and not (isinstance(x['off_value'], _rt.NUMBER) and not isinstance(x['off_value'], bool)):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'depth' not in x:
+        return False
+    if 'axis' not in x:
+        return False
+    if 'dtype' not in x:
+        return False
+    if 'on_value' not in x:
+        return False
+    if 'off_value' not in x:
+        return False
+    if not _s1(x['depth']):
+        return False
+    if not (isinstance(x['axis'], int) and not isinstance(x['axis'], bool)):
+        return False
+    if not _s2(x['dtype']):
+        return False
+    if not (isinstance(x['on_value'], _rt.NUMBER) and not isinstance(x['on_value'], bool)):
+        return False
+    if not (isinstance(x['off_value'], _rt.NUMBER) and not isinstance(x['off_value'], bool)):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

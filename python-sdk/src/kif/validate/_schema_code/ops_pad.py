@@ -13,24 +13,22 @@ _C1 = frozenset({'mode', 'pads', 'value'})
 def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 2:
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    for i in x:
+        if not (isinstance(i, int) and not isinstance(i, bool)):
             return False
-        if len(x) > 2:
-            return False
-        for i in x:
-            if not (isinstance(i, int) and not isinstance(i, bool)):
-                return False
     return True
 
 
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s2(i):
-                return False
+    for i in x:
+        if not _s2(i):
+            return False
     return True
 
 
@@ -43,19 +41,18 @@ def _s3(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'pads' not in x:
-            return False
-        if 'mode' not in x:
-            return False
-        if 'value' not in x:
-            return False
-        if 'pads' in x and not _s1(x['pads']):
-            return False
-        if 'mode' in x and not _s3(x['mode']):
-            return False
-        if 'value' in x and not (isinstance(x['value'], _rt.NUMBER) and not isinstance(x['value'], bool)):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'pads' not in x:
+        return False
+    if 'mode' not in x:
+        return False
+    if 'value' not in x:
+        return False
+    if not _s1(x['pads']):
+        return False
+    if not _s3(x['mode']):
+        return False
+    if not (isinstance(x['value'], _rt.NUMBER) and not isinstance(x['value'], bool)):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

@@ -8,7 +8,6 @@ from typing import Any
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if x:
-            return False
+    if x:
+        return False
     return True

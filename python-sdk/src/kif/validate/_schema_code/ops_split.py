@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kif.validate import schema_rt as _rt
-
 _C0 = frozenset({'axis', 'splits'})
 
 
 def _s2(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 1):
+    if x < 1:
         return False
     return True
 
@@ -20,7 +18,7 @@ def _s2(x: Any) -> bool:
 def _s4(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -28,12 +26,11 @@ def _s4(x: Any) -> bool:
 def _s3(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 1:
+    if len(x) < 1:
+        return False
+    for i in x:
+        if not _s4(i):
             return False
-        for i in x:
-            if not _s4(i):
-                return False
     return True
 
 
@@ -46,15 +43,14 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'splits' not in x:
-            return False
-        if 'axis' not in x:
-            return False
-        if 'splits' in x and not _s1(x['splits']):
-            return False
-        if 'axis' in x and not (isinstance(x['axis'], int) and not isinstance(x['axis'], bool)):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'splits' not in x:
+        return False
+    if 'axis' not in x:
+        return False
+    if not _s1(x['splits']):
+        return False
+    if not (isinstance(x['axis'], int) and not isinstance(x['axis'], bool)):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

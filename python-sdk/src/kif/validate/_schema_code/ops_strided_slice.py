@@ -11,14 +11,13 @@ _C1 = frozenset({'index'})
 def _s3(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if len(x) < 3:
+    if len(x) < 3:
+        return False
+    if len(x) > 3:
+        return False
+    for i in x:
+        if not ((isinstance(i, int) and not isinstance(i, bool)) or (i is None)):
             return False
-        if len(x) > 3:
-            return False
-        for i in x:
-            if not ((isinstance(i, int) and not isinstance(i, bool)) or (i is None)):
-                return False
     return True
 
 
@@ -37,21 +36,19 @@ def _s2(x: Any) -> bool:
 def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        for i in x:
-            if not _s2(i):
-                return False
+    for i in x:
+        if not _s2(i):
+            return False
     return True
 
 
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'index' not in x:
-            return False
-        if 'index' in x and not _s1(x['index']):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'index' not in x:
+        return False
+    if not _s1(x['index']):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True

@@ -12,12 +12,11 @@ _C0 = frozenset({'axis', 'keepdims'})
 def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
-    if isinstance(x, list):
-        if not _rt.unique(x):
+    if not _rt.unique(x):
+        return False
+    for i in x:
+        if not (isinstance(i, int) and not isinstance(i, bool)):
             return False
-        for i in x:
-            if not (isinstance(i, int) and not isinstance(i, bool)):
-                return False
     return True
 
 
@@ -30,15 +29,14 @@ def _s1(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'axis' not in x:
-            return False
-        if 'keepdims' not in x:
-            return False
-        if 'axis' in x and not _s1(x['axis']):
-            return False
-        if 'keepdims' in x and not isinstance(x['keepdims'], bool):
-            return False
-        if not _C0.issuperset(x):
-            return False
+    if 'axis' not in x:
+        return False
+    if 'keepdims' not in x:
+        return False
+    if not _s1(x['axis']):
+        return False
+    if not isinstance(x['keepdims'], bool):
+        return False
+    if not _C0.issuperset(x):
+        return False
     return True

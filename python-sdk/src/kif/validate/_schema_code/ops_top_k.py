@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kif.validate import schema_rt as _rt
-
 _C0 = frozenset({'int32', 'int64'})
 _C1 = frozenset({'dtype', 'k'})
 
@@ -13,7 +11,7 @@ _C1 = frozenset({'dtype', 'k'})
 def _s1(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)) and (x < 0):
+    if x < 0:
         return False
     return True
 
@@ -27,15 +25,14 @@ def _s2(x: Any) -> bool:
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if isinstance(x, dict):
-        if 'k' not in x:
-            return False
-        if 'dtype' not in x:
-            return False
-        if 'k' in x and not _s1(x['k']):
-            return False
-        if 'dtype' in x and not _s2(x['dtype']):
-            return False
-        if not _C1.issuperset(x):
-            return False
+    if 'k' not in x:
+        return False
+    if 'dtype' not in x:
+        return False
+    if not _s1(x['k']):
+        return False
+    if not _s2(x['dtype']):
+        return False
+    if not _C1.issuperset(x):
+        return False
     return True
