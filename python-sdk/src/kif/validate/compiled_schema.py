@@ -32,5 +32,5 @@ def vouches(relative_path: str, instance: object) -> bool | None:
         return None
     try:
         return check(instance)
-    except RecursionError:  # a hostile nesting depth: jsonschema decides, as before
+    except Exception:  # a hostile nesting depth, a Python value JSON cannot hold: jsonschema decides, as before
         return False
