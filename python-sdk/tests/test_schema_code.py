@@ -160,3 +160,20 @@ def test_a_valid_load_imports_neither_jsonschema_nor_jsonschema_rs() -> None:
     bundle = SUITE / "cases" / "models" / "mobilenet-style" / "model.kif"
     done = subprocess.run([sys.executable, "-c", code, str(bundle)], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_check_generated_from_other_schema_bytes_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kif.validate import _schema_code
+
+    dense = {"units": 3, "activation": "linear", "use_bias": True}
+    monkeypatch.setitem(_schema_code.SOURCES, "common.schema.json", "0" * 64)  # as if common changed after generation
+    compiled_schema._check.cache_clear()
+    compiled_schema._unchanged.cache_clear()
+    try:
+        assert compiled_schema.vouches("layers/Dense.schema.json", dense) is None  # Dense reads common through $ref
+        assert compiled_schema.vouches("graph.schema.json", {}) is False  # graph does not
+    finally:
+        compiled_schema._check.cache_clear()
+        compiled_schema._unchanged.cache_clear()
+    monkeypatch.undo()
+    assert compiled_schema.vouches("layers/Dense.schema.json", dense) is True
