@@ -177,3 +177,14 @@ def test_a_check_generated_from_other_schema_bytes_is_not_used(monkeypatch: pyte
         compiled_schema._unchanged.cache_clear()
     monkeypatch.undo()
     assert compiled_schema.vouches("layers/Dense.schema.json", dense) is True
+
+
+def test_opening_a_dense_bundle_imports_only_the_checks_it_uses() -> None:
+    code = (
+        "import sys, json, kif; kif.load(sys.argv[1]); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('kif.validate._schema_code.'))))"
+    )
+    bundle = SUITE / "cases" / "layers_core" / "dense-4-relu-bias" / "model.kif"
+    done = subprocess.run([sys.executable, "-c", code, str(bundle)], capture_output=True, text=True, timeout=120, check=True)
+    names = [m.rsplit(".", 1)[1] for m in json.loads(done.stdout)]
+    assert names == ["common", "graph", "layers_Dense"], names
