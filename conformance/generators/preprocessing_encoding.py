@@ -100,10 +100,53 @@ def _integer_lookup() -> Iterator[Case]:
         )  # fmt: skip
 
 
+EXTRA = FIXTURES.parent / "tf_encoding_extra"
+SALTED = {  # layer of integer_lookup_salt.keras -> (case id, description)
+    1: ("integer-lookup-farmhash-salt-mask", "IntegerLookup farmhash OOV slots with a salt pair (SipHash-2-4), mask 0"),
+    2: ("integer-lookup-farmhash-salt-count", "IntegerLookup count, salted farmhash OOV slots, negative and large tokens"),
+}
+
+
+def _salted() -> Iterator[Case]:
+    """TensorFlow's outputs of the salted layers (tf_encoding_extra/generate.py, Keras 3 on TF, by hand)."""
+    import numpy as np
+    from kif.keras import convert
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = s.kif.load(convert(EXTRA / "integer_lookup_salt.keras", Path(tmp) / "m.kif"))
+    data = np.load(EXTRA / "integer_lookup_salt.npz")
+    x = data["x0"]
+    for index, (case_id, description) in SALTED.items():
+        attrs, y = dict(model.layers[index].attributes), data[f"y{index}"]
+        yield layer_case(
+            case_id, description + " (TensorFlow golden)", lambda: L.Identity(), tuple(x.shape[1:]), dtype="int64",
+            inputs=[x], level="extended", formula=lambda model, xs, y=y: [y], bundle=_lookup_bundle(attrs, {}),
+        )  # fmt: skip
+
+
+def _count_weights() -> Iterator[Case]:
+    """CategoryEncoding(count) with count_weights, TensorFlow's outputs (tf_encoding_extra/generate.py, by hand)."""
+    import numpy as np
+
+    data = np.load(EXTRA / "count_weights.npz")
+
+    def build() -> Any:
+        ids, weights = K.Input((4,), dtype="int64", name="ids"), K.Input((4,), dtype="float32", name="weights")
+        return K.Model([ids, weights], L.CategoryEncoding(num_tokens=6, output_mode="count")(ids, count_weights=weights))
+
+    y = data["y0"]
+    yield Case(
+        "category-encoding-count-weights", "CategoryEncoding count weighted by count_weights, a second input (TensorFlow golden)",
+        build, [data["x0"], data["x1"]], level="extended", formula=lambda model, xs: [y],
+    )  # fmt: skip
+
+
 def cases() -> Iterator[Case]:
     yield from _category_encoding()
     yield from _discretization()
     yield from _integer_lookup()
+    yield from _salted()
+    yield from _count_weights()
 
 
 if __name__ == "__main__":

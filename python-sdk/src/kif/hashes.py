@@ -22,7 +22,7 @@ from kif._optional import require
 
 MASK64 = 2**64 - 1
 _MUL = 0xC6A4A7935BD1E995  # FingerprintCat64's multiplier (tensorflow/core/platform/fingerprint.h)
-_FEATURE = "TF string hashing (Hashing, HashedCrossing, StringLookup OOV buckets)"
+_FEATURE = "TF string hashing (Hashing, HashedCrossing, StringLookup and IntegerLookup OOV buckets)"
 
 
 def fingerprint64(text: str) -> int:

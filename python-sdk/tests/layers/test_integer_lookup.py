@@ -94,7 +94,8 @@ def test_farmhash_without_pyfarmhash_is_one_error(tmp_path: Path, monkeypatch: p
 
 @pytest.mark.parametrize(
     ("change", "word"),
-    [({"sparse": True}, "sparse=True"), ({"salt": [1, 2], "oov_method": "farmhash"}, "salt"),
+    [({"sparse": True}, "sparse=True"), ({"salt": [1, 2]}, "needs oov_method='farmhash'"),
+     ({"salt": "x", "oov_method": "farmhash"}, "salt"),
      ({"vocabulary_dtype": "int32"}, "vocabulary_dtype"), ({"vocabulary": "vocab.txt"}, "file path"),
      ({"vocabulary": [1, 2**64]}, "vocabulary/1"), ({"mask_token": -(2**63) - 1}, "mask_token")],
 )  # fmt: skip

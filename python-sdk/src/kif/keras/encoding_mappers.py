@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from kif.keras import legacy_encoding
 from kif.keras.mapping import Context, MappedLayer, generic_attributes, mapper
+from kif.keras.text_mappers import _salt as text_salt
 
 
 def _policy(value: Any) -> str:
@@ -46,11 +48,22 @@ def with_config(ctx: Context, config: dict[str, Any]) -> Context:
 @mapper("CategoryEncoding")
 def _category_encoding(ctx: Context) -> list[MappedLayer]:
     config = check_common(ctx)
+    old = legacy_encoding.category_encoding(ctx, config, lambda c: generic_attributes(with_config(ctx, c), "CategoryEncoding"))
+    if old is not None:  # TF 2.3/2.4: max_tokens, int64 counts
+        return old
     policy = _policy(config.get("dtype"))
     if policy != "float32":
         raise ctx.fail(f"option dtype={policy!r}: KIF CategoryEncoding outputs float32 only")
     attrs = generic_attributes(with_config(ctx, config), "CategoryEncoding")
-    return [MappedLayer("CategoryEncoding", attrs, list(ctx.node.inputs), list(ctx.node.outputs))]
+    inputs = list(ctx.node.inputs) + ctx.node.kw_inputs.get("count_weights", [])  # by position or keyword
+    others = sorted(set(ctx.node.kw_inputs) - {"count_weights"})
+    if others:
+        raise ctx.fail(f"call argument {others[0]} (a tensor) cannot be represented in KIF CategoryEncoding")
+    if len(inputs) > 2:
+        raise ctx.fail(f"expected the ids and at most count_weights as call arguments. Received: {len(inputs)} tensors")
+    if len(inputs) == 2 and attrs["output_mode"] != "count":
+        raise ctx.fail(f"option count_weights needs output_mode='count' (Keras raises too). Received: {attrs['output_mode']!r}")
+    return [MappedLayer("CategoryEncoding", attrs, inputs, list(ctx.node.outputs))]
 
 
 def _summary_boundaries(ctx: Context, num_bins: Any) -> list[float]:
@@ -77,6 +90,11 @@ def _summary_boundaries(ctx: Context, num_bins: Any) -> list[float]:
 @mapper("Discretization")
 def _discretization(ctx: Context) -> list[MappedLayer]:
     config = check_common(ctx)
+    old = legacy_encoding.discretization(ctx, config)
+    if old is not None:  # TF 2.3-2.5: bins / BoostedTreesBucketize, int32 ids
+        finite_numbers(ctx, "bin_boundaries", old["bin_boundaries"])
+        attrs = generic_attributes(with_config(ctx, old), "Discretization")
+        return [MappedLayer("Discretization", attrs, list(ctx.node.inputs), list(ctx.node.outputs))]
     mode = config.get("output_mode", "int")
     policy = _policy(config.get("dtype"))
     if mode == "int":
@@ -153,8 +171,9 @@ def _integer_lookup(ctx: Context) -> list[MappedLayer]:
     config = check_common(ctx)
     if config.get("vocabulary_dtype", "int64") != "int64":
         raise ctx.fail(f"option vocabulary_dtype={config['vocabulary_dtype']!r}: KIF IntegerLookup holds int64 tokens")
-    if config.get("salt") is not None:
-        raise ctx.fail("option salt (SipHash OOV buckets) cannot be represented in KIF IntegerLookup")
+    config["salt"] = text_salt(ctx, config.get("salt"))
+    if config["salt"] is not None and config.get("oov_method", "floormod") != "farmhash":
+        raise ctx.fail(f"option salt={config['salt']!r} needs oov_method='farmhash' (Keras refuses it with floormod)")
     mode = config.get("output_mode", "int")
     policy = _policy(config.get("dtype"))
     if ctx.generation < 3 and mode != "int" and policy != "float32":
@@ -163,7 +182,7 @@ def _integer_lookup(ctx: Context) -> list[MappedLayer]:
     if mode == "tf_idf" and idf is None:
         raise ctx.fail("output_mode='tf_idf' without idf_weights in the config (an adapted layer keeps them as a weight)")
     config["output_dtype"] = "int64" if ctx.generation >= 3 else "float32"
-    extra = {"vocabulary_size", "vocabulary_dtype", "salt", "idf_weights"}
+    extra = {"vocabulary_size", "vocabulary_dtype", "idf_weights"}
     attrs = generic_attributes(with_config(ctx, config), "IntegerLookup", extra_ignored=extra)
     weights = {} if idf is None else {"idf_weights": np.asarray(idf, np.float32)}
     return [MappedLayer("IntegerLookup", attrs, list(ctx.node.inputs), list(ctx.node.outputs), weights)]

@@ -55,4 +55,5 @@ def _integer_lookup(attrs: dict[str, Any], name: str | None, extra: dict[str, An
     special = ([attrs["mask_token"]] if il.oov_start(attrs) else []) + [attrs["oov_token"]] * int(attrs["num_oov_indices"])
     vocabulary = special + list(attrs["vocabulary"])
     keys = ("mask_token", "num_oov_indices", "oov_token", "oov_method", "invert", "output_mode", "max_tokens", "pad_to_max_tokens")
-    return keras.layers.IntegerLookup(vocabulary=vocabulary, name=name, **{k: attrs[k] for k in keys}, **extra)
+    salted = {} if attrs["salt"] is None else {"salt": list(attrs["salt"])}
+    return keras.layers.IntegerLookup(vocabulary=vocabulary, name=name, **{k: attrs[k] for k in keys}, **salted, **extra)

@@ -169,6 +169,10 @@ def _make_layer(
         from kif.keras.upsampling_exact import upsampling_exact
 
         cls = upsampling_exact()  # the same for UpSampling2D, which resizes with keras.ops.image.resize
+    if kif_type == "ContrastLimitedAdaptiveHistogramEqualization":
+        from kif.keras.clahe_exact import clahe_exact
+
+        cls = clahe_exact()  # Keras-torch's histograms are int64 and its symmetric padding is edge replication
     if kif_type == "GlobalMaxPooling1D" and masked:
         from kif.keras.pooling_same import global_max_pooling_masked
 
@@ -356,6 +360,8 @@ class _Builder:
             if mask is None:
                 return keras_layer(self.unmasked(x))
             return keras_layer(x, mask=mask)  # GlobalMaxPooling1D: kif>GlobalMaxPooling1D, which takes the mask
+        if kif_type == "CategoryEncoding" and self.arg(layer, 1) is not None:
+            return keras_layer(self.arg(layer, 0), count_weights=self.arg(layer, 1))
         return keras_layer(self.arg(layer, 0))
 
 
@@ -377,6 +383,9 @@ def register_keras_objects() -> None:
     from kif.keras.upsampling_exact import upsampling_exact
 
     upsampling_exact()
+    from kif.keras.clahe_exact import clahe_exact
+
+    clahe_exact()
     from kif.keras.locally_connected_keras import locally_connected_class
 
     for kind in ("LocallyConnected1D", "LocallyConnected2D"):

@@ -1,6 +1,6 @@
 """Keras wrappers that are their wrapped layer at inference.
 
-SpectralNormalization (Keras 3, and tfa's of the same name): ``call(training=False)`` is ``self.layer(inputs)``. The
+SpectralNormalization (Keras 3, and tfa's ``Addons>SpectralNormalization``): ``call(training=False)`` is ``self.layer(inputs)``. The
 power iteration and the division by sigma run only in training, which writes the normalized kernel back into the
 wrapped layer's variable, so the stored kernel is what inference uses. The wrapper's own variables (``vector_u``, tfa's
 ``sn_u``, and in saving_lib files a second reference to the kernel) are dropped.
@@ -17,7 +17,7 @@ from kif.keras.weights import LayerWeights
 _OWN = {"vector_u", "sn_u"}
 
 
-@mapper("SpectralNormalization")
+@mapper("SpectralNormalization", "Addons>SpectralNormalization")  # tfa registers it under package "Addons"
 def _spectral_normalization(ctx: Context) -> list[MappedLayer]:
     from kif.keras.layer_mappers import _map_inner
 

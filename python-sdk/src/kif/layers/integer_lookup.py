@@ -32,6 +32,8 @@ def check(attrs: dict[str, Any], weights: dict[str, tuple[int, ...]]) -> None:
         raise ShapeError("expected a vocabulary without repeated tokens")
     if attrs["mask_token"] is not None and attrs["mask_token"] in vocab:
         raise ShapeError(f"expected a vocabulary without the mask token {attrs['mask_token']}")
+    if attrs["salt"] is not None and attrs["oov_method"] != "farmhash":
+        raise ShapeError("expected salt null unless oov_method is 'farmhash' (floormod does not hash)")
     if attrs["invert"] and (attrs["output_mode"] != "int" or attrs["oov_token"] in vocab):
         raise ShapeError("expected output_mode='int' and a vocabulary without oov_token when invert is true")
     size = token_start(attrs) + len(vocab)
@@ -42,13 +44,19 @@ def check(attrs: dict[str, Any], weights: dict[str, tuple[int, ...]]) -> None:
         raise ShapeError(f"expected idf_weights of shape [{depth(attrs)}] (one per encoded slot). Received: {list(idf)}")
 
 
-def oov_hash(tokens: np.ndarray, buckets: int) -> np.ndarray:
-    """TensorFlow's to_hash_bucket_fast of the decimal strings: Fingerprint64 mod buckets (pyfarmhash, imported lazily)."""
-    try:
-        import farmhash  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise ValueError("oov_method='farmhash' needs pyfarmhash (pip install pyfarmhash)") from exc
-    return np.array([farmhash.fingerprint64(str(int(t))) % buckets for t in tokens.reshape(-1)], np.int64).reshape(tokens.shape)
+def oov_hash(tokens: np.ndarray, buckets: int, salt: list[int] | None = None) -> np.ndarray:
+    """TensorFlow's to_hash_bucket_fast (no salt: Fingerprint64) or to_hash_bucket_strong (SipHash-2-4 keyed by
+    the salt) of the decimal strings, mod buckets (pyfarmhash or siphash24, imported lazily)."""
+    if salt is None:
+        try:
+            import farmhash  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as exc:
+            raise ValueError("oov_method='farmhash' needs pyfarmhash (pip install pyfarmhash)") from exc
+        digest = farmhash.fingerprint64
+        return np.array([digest(str(int(t))) % buckets for t in tokens.reshape(-1)], np.int64).reshape(tokens.shape)
+    from kif import hashes
+
+    return hashes.buckets(hashes.as_decimal(tokens), buckets, salt)
 
 
 def lookup(attrs: dict[str, Any], x: np.ndarray) -> np.ndarray:
@@ -72,7 +80,7 @@ def lookup(attrs: dict[str, Any], x: np.ndarray) -> np.ndarray:
         elif attrs["oov_method"] == "floormod":
             slot = np.mod(x, n)
         else:
-            slot = oov_hash(x, n)
+            slot = oov_hash(x, n, attrs["salt"])
         ids = np.where(unknown, slot + oov_start(attrs), ids)
     return ids
 

@@ -26,7 +26,8 @@ LIMITATIONS: dict[str, str] = {
     "Resizing": _STATIC_HW,
     "CenterCrop": _STATIC_HW,
     "STFTSpectrogram": "needs static channel and time sizes in the graph",
-    "CategoryEncoding": "ONNX cannot raise: an id outside [0, num_tokens) gives zeros instead of the error the spec requires",
+    "CategoryEncoding": "ONNX cannot raise: an id outside [0, num_tokens) gives zeros instead of the error the spec requires, "
+    "and count_weights of another run-time shape broadcast instead of failing",
     "IntegerLookup": "oov_method='farmhash' is refused (ONNX has no string hashing); num_oov_indices=0 is refused (ONNX cannot raise)",
     "UpSampling2D": "interpolation other than 'nearest' " + _STATIC_HW,
     **{f"ConvLSTM{d}D": "a Scan over time (ONNX has no ConvLSTM op); padding='same' needs static spatial sizes; "

@@ -34,6 +34,12 @@ def category_encoding(ctx: Ctx, attrs: dict[str, Any], inputs: list[str | None])
     assert x is not None
     shape = ctx.shape(x)
     ids = int64(ctx, x)  # Cast truncates floats toward zero, as TensorFlow's cast
+    if len(inputs) > 1 and inputs[1] is not None:  # count_weights: Where (not Mul) keeps a NaN weight in its own slot
+        w = inputs[1] if ctx.type_of(inputs[1]).dtype == "float32" else ctx.node("Cast", [inputs[1]], to=ONNX_DTYPES["float32"])
+        slots = ctx.const(np.arange(attrs["num_tokens"], dtype=np.int64), hint="range")
+        hot = ctx.node("Equal", [ctx.node("Unsqueeze", [ids, ctx.ints([-1])]), slots])
+        picked = ctx.node("Where", [hot, ctx.node("Unsqueeze", [w, ctx.ints([-1])]), ctx.const(np.zeros((), np.float32), hint="zero")])
+        return [str(ctx.node("ReduceSum", [picked, ctx.ints([-2])], keepdims=0))]
     return [encode(ctx, ids, attrs["output_mode"], attrs["num_tokens"], len(shape), shape[-1] if shape else None)]
 
 

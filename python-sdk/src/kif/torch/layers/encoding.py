@@ -45,10 +45,17 @@ def _category_encoding(layer: Layer, w: W) -> nn.Module:
     a: dict[str, Any] = layer.attributes
     depth, mode = a["num_tokens"], a["output_mode"]
 
-    def category_encoding(m: Fn, x: Tensor) -> Tensor:
+    def category_encoding(m: Fn, x: Tensor, count_weights: Tensor | None = None) -> Tensor:
         ids = to_ids(x)
         check_range(ids, depth, "CategoryEncoding")
-        return encode(ids, mode, depth)
+        if count_weights is None:
+            return encode(ids, mode, depth)
+        if count_weights.shape != ids.shape:
+            got = list(count_weights.shape)
+            raise ValueError(f"CategoryEncoding: expected count_weights of the ids' shape {list(ids.shape)}. Received: {got}")
+        w = count_weights.to(torch.float32).unsqueeze(-1)
+        hot = ids.unsqueeze(-1) == torch.arange(depth, device=ids.device)  # where, not a product: a NaN stays in its slot
+        return torch.where(hot, w, torch.zeros((), dtype=torch.float32)).sum(dim=-2)
 
     return Fn(category_encoding)
 
@@ -103,7 +110,7 @@ def _integer_lookup(layer: Layer, w: W) -> nn.Module:
             elif a["oov_method"] == "floormod":
                 slot = torch.remainder(x, n)
             else:
-                slot = torch.from_numpy(il.oov_hash(x.numpy(), n))
+                slot = torch.from_numpy(il.oov_hash(x.numpy(), n, a["salt"]))
             ids = torch.where(unknown, slot + oov0, ids)
         if mode == "int":
             return ids
