@@ -9,7 +9,7 @@ from kif.validate import schema_rt as _rt
 _C0 = frozenset({'farmhash', 'floormod'})
 _C1 = frozenset({'count', 'int', 'multi_hot', 'one_hot', 'tf_idf'})
 _C2 = frozenset({'float32', 'int64'})
-_C3 = frozenset({'invert', 'mask_token', 'max_tokens', 'num_oov_indices', 'oov_method', 'oov_token', 'output_dtype', 'output_mode', 'pad_to_max_tokens', 'vocabulary'})
+_C3 = frozenset({'invert', 'mask_token', 'max_tokens', 'num_oov_indices', 'oov_method', 'oov_token', 'output_dtype', 'output_mode', 'pad_to_max_tokens', 'salt', 'vocabulary'})
 
 
 def _s2(x: Any) -> bool:
@@ -64,13 +64,40 @@ def _s6(x: Any) -> bool:
     return True
 
 
-def _s7(x: Any) -> bool:
-    if not (isinstance(x, str) and x in _C1):
+def _s9(x: Any) -> bool:
+    if not (isinstance(x, int) and not isinstance(x, bool)):
+        return False
+    if x < -9223372036854775808 or x > 18446744073709551615:
         return False
     return True
 
 
 def _s8(x: Any) -> bool:
+    if not isinstance(x, list):
+        return False
+    if len(x) < 2:
+        return False
+    if len(x) > 2:
+        return False
+    for i in x:
+        if not _s9(i):
+            return False
+    return True
+
+
+def _s7(x: Any) -> bool:
+    if [(x is None), _s8(x)].count(True) != 1:
+        return False
+    return True
+
+
+def _s10(x: Any) -> bool:
+    if not (isinstance(x, str) and x in _C1):
+        return False
+    return True
+
+
+def _s11(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
     if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
@@ -79,7 +106,7 @@ def _s8(x: Any) -> bool:
     return True
 
 
-def _s9(x: Any) -> bool:
+def _s12(x: Any) -> bool:
     if not (isinstance(x, str) and x in _C2):
         return False
     return True
@@ -97,6 +124,8 @@ def valid(x: Any) -> bool:
     if 'oov_token' not in x:
         return False
     if 'oov_method' not in x:
+        return False
+    if 'salt' not in x:
         return False
     if 'invert' not in x:
         return False
@@ -118,15 +147,17 @@ def valid(x: Any) -> bool:
         return False
     if not _s6(x['oov_method']):
         return False
+    if not _s7(x['salt']):
+        return False
     if not isinstance(x['invert'], bool):
         return False
-    if not _s7(x['output_mode']):
+    if not _s10(x['output_mode']):
         return False
-    if not _s8(x['max_tokens']):
+    if not _s11(x['max_tokens']):
         return False
     if not isinstance(x['pad_to_max_tokens'], bool):
         return False
-    if not _s9(x['output_dtype']):
+    if not _s12(x['output_dtype']):
         return False
     if not _C3.issuperset(x):
         return False
