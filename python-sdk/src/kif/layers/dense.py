@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from kif.layers import activations
 from kif.layers._common import only
 from kif.layers.registry import ShapeError, TensorType, register_layer
 
@@ -39,5 +38,7 @@ class Dense:
         y = np.matmul(x, weights["kernel"].astype(x.dtype, copy=False))
         if attrs["use_bias"]:
             y += weights["bias"].astype(x.dtype, copy=False)  # in place: y is matmul's fresh result
+        from kif.layers import activations  # imported by the first run, not by an open (shape inference needs none)
+
         # ml_dtypes' matmul of bfloat16 gives float32: round once, after the activation, to the input's dtype
         return [activations.apply_fresh(attrs["activation"], y).astype(x.dtype, copy=False)]  # y is matmul's own

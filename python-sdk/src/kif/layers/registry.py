@@ -69,12 +69,14 @@ def _with_activation_shape(infer: Callable[..., list[TensorType]], *, recurrent:
     """
 
     def rule(attrs: dict[str, Any], inputs: Sequence[TensorType | None], weights: dict[str, tuple[int, ...]]) -> list[TensorType]:
-        from kif.layers.activations import output_type  # activations imports this module
-
         glu = "glu" in (attrs.get("activation"), attrs.get("recurrent_activation"))
         if glu and recurrent:
             raise ShapeError("expected an activation that keeps the state's shape. Received: glu, which halves the last axis")
         outs = infer(attrs, inputs, weights)
-        return [output_type("glu", outs[0]), *outs[1:]] if glu else outs
+        if not glu:
+            return outs  # an open need not import the activation functions
+        from kif.layers.activations import output_type  # activations imports this module
+
+        return [output_type("glu", outs[0]), *outs[1:]]
 
     return staticmethod(rule)  # type: ignore[return-value]

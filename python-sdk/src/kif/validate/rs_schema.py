@@ -83,6 +83,11 @@ def _validator(relative_path: str) -> Any:
 
 def vouches(relative_path: str, instance: object) -> bool:
     """True only if ``instance`` certainly passes the schema file ``relative_path`` (as kif.schemas reads it)."""
+    from kif.validate import compiled_schema
+
+    verdict = compiled_schema.vouches(relative_path, instance)  # generated checks first: no jsonschema-rs import
+    if verdict is not None:
+        return verdict
     validator = _validator(relative_path)
     if validator is None:
         return False

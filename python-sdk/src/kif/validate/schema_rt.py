@@ -1,0 +1,48 @@
+"""Helpers the generated schema checks (``kif/validate/_schema_code``) call: JSON Schema equality.
+
+They follow jsonschema's own ``equal``/``uniq`` (``jsonschema._utils``), so that ``enum``, ``const`` and
+``uniqueItems`` tell values apart exactly as the jsonschema fallback does (``True`` is not ``1``, ``1`` is ``1.0``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from numbers import Number
+
+NUMBER = Number  # jsonschema's "number": any numbers.Number but bool
+_TRUE, _FALSE = object(), object()
+
+
+def _unbool(value: object) -> object:
+    return _TRUE if value is True else _FALSE if value is False else value
+
+
+def equal(one: object, two: object) -> bool:
+    if one is two:
+        return True
+    if isinstance(one, str) or isinstance(two, str):
+        return one == two
+    if isinstance(one, Sequence) and isinstance(two, Sequence):
+        return len(one) == len(two) and all(equal(i, j) for i, j in zip(one, two, strict=True))
+    if isinstance(one, Mapping) and isinstance(two, Mapping):
+        return len(one) == len(two) and all(key in two and equal(value, two[key]) for key, value in one.items())
+    return bool(_unbool(one) == _unbool(two))
+
+
+def enum(value: object, allowed: tuple[object, ...]) -> bool:
+    return any(equal(each, value) for each in allowed)
+
+
+def unique(items: list[object]) -> bool:
+    try:
+        ordered = sorted(_unbool(i) for i in items)  # type: ignore[type-var]
+        return not any(equal(i, j) for i, j in zip(ordered, itertools.islice(ordered, 1, None), strict=False))
+    except (NotImplementedError, TypeError):
+        seen: list[object] = []
+        for item in items:
+            item = _unbool(item)
+            if any(equal(i, item) for i in seen):
+                return False
+            seen.append(item)
+        return True
