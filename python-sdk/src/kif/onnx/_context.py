@@ -30,6 +30,7 @@ ONNX_DTYPES: dict[str, int] = {
     "uint32": TensorProto.UINT32,
     "uint64": TensorProto.UINT64,
     "bool": TensorProto.BOOL,
+    "string": TensorProto.STRING,  # UTF-8 at graph edges and between the string-handling emitters
 }
 
 
@@ -45,6 +46,7 @@ class Ctx:
         self.out_types: list[TensorType] = []  # the current layer's output types, from the KIF shape rules
         self._used: set[str] = set(types)
         self._consts: dict[tuple[str, bytes, tuple[int, ...]], str] = {}
+        self.domains: dict[str, tuple[str, ...]] = {}  # string tensors whose every value is one of a known few
 
     def reserve(self, names: Any) -> None:
         self._used.update(names)

@@ -1,0 +1,104 @@
+"""StringLookup and string Hashing exported to ONNX (ai.onnx.ml LabelEncoder) reproduce TensorFlow 2.21's outputs
+(tests/fixtures/text, written by TF); the variants ONNX cannot compute are refused, naming why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+import kif
+import kif.onnx
+from kif.errors import UnsupportedLayerError
+from tests.onnx.helpers import run_onnx
+from tests.text.tf_fixtures import CASES, expected, inputs_of, lookup_attrs, names
+
+_HASHED = {"sl_oov3", "sl_oov3_salt"}  # num_oov_indices > 1: a hash of the unknown string picks the bucket
+_RAISES = {"sl_oov0"}  # num_oov_indices=0: an unknown string is an error, ONNX cannot raise
+_STRING_HASHING = [n for n in names("Hashing") if inputs_of(n)[0].dtype.kind == "U"]
+
+
+def _lookup_model(x: np.ndarray, attrs: dict, weights: dict[str, np.ndarray]) -> kif.Model:
+    b = kif.GraphBuilder("sl")
+    dtype = "string" if x.dtype.kind == "U" else kif.dtypes.from_numpy(x.dtype).name
+    b.output(b.add("StringLookup", b.input("x", dtype, (None, *x.shape[1:])), name="sl", weights=weights, **attrs))
+    return b.build()
+
+
+def _same(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.shape == want.shape
+    if want.dtype.kind == "U":
+        assert got.tolist() == want.tolist()
+    else:
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", [n for n in names("StringLookup") if n not in _HASHED | _RAISES])
+def test_string_lookup_matches_tensorflow(name: str, tmp_path: Path) -> None:
+    attrs, weights = lookup_attrs(CASES[name]["config"])
+    (x,) = inputs_of(name)
+    (got,) = run_onnx(_lookup_model(x, attrs, weights), {"x": x}, tmp_path)
+    _same(got, expected(name))
+
+
+@pytest.mark.parametrize(("name", "needle"), [("sl_oov3", "no string hashing"), ("sl_oov3_salt", "no string hashing"),
+                                              ("sl_oov0", "ONNX cannot raise")])  # fmt: skip
+def test_string_lookup_refuses_what_onnx_cannot_compute(name: str, needle: str, tmp_path: Path) -> None:
+    attrs, weights = lookup_attrs(CASES[name]["config"])
+    with pytest.raises(UnsupportedLayerError, match=needle) as info:
+        kif.onnx.export(_lookup_model(inputs_of(name)[0], attrs, weights), tmp_path / "m.onnx")
+    assert info.value.code == "layer-unsupported" and not (tmp_path / "m.onnx").exists()
+
+
+def _behind_inverted_lookup(x: np.ndarray, layer_type: str, weights: dict[str, np.ndarray], **attrs: object) -> tuple[kif.Model, np.ndarray]:
+    """The strings of ``x`` made in the graph: ids -> inverted StringLookup (vocabulary: the distinct strings) -> layer."""
+    vocab = list(dict.fromkeys(x.reshape(-1).tolist()))
+    ids = np.asarray([vocab.index(s) + 1 for s in x.reshape(-1).tolist()], np.int64).reshape(x.shape)
+    inverted = {"vocabulary": vocab, "num_oov_indices": 1, "oov_token": "[UNK]", "mask_token": None, "invert": True,
+                "output_mode": "int", "max_tokens": None, "pad_to_max_tokens": False, "salt": None}  # fmt: skip
+    if "[UNK]" in vocab:
+        inverted["oov_token"] = "[OOV-NOT-IN-INPUT]"
+    b = kif.GraphBuilder("chain")
+    s = b.add("StringLookup", b.input("ids", "int64", (None, *x.shape[1:])), name="invert", **inverted)
+    b.output(b.add(layer_type, s, name="layer", weights=weights, **attrs))
+    return b.build(), ids
+
+
+@pytest.mark.parametrize("name", sorted(_HASHED))
+def test_hashed_oov_buckets_match_tensorflow_when_the_strings_are_known(name: str, tmp_path: Path) -> None:
+    attrs, weights = lookup_attrs(CASES[name]["config"])
+    model, ids = _behind_inverted_lookup(inputs_of(name)[0], "StringLookup", weights, **attrs)
+    (got,) = run_onnx(model, {"ids": ids}, tmp_path)
+    _same(got, expected(name))
+
+
+@pytest.mark.parametrize("name", _STRING_HASHING)
+def test_string_hashing_matches_tensorflow_when_the_strings_are_known(name: str, tmp_path: Path) -> None:
+    cfg = CASES[name]["config"]
+    salt = cfg["salt"]
+    attrs = {"num_bins": cfg["num_bins"], "mask_value": cfg["mask_value"], "output_mode": cfg["output_mode"],
+             "salt": [salt, salt] if isinstance(salt, int) else salt}  # fmt: skip
+    model, ids = _behind_inverted_lookup(inputs_of(name)[0], "Hashing", {}, **attrs)
+    (got,) = run_onnx(model, {"ids": ids}, tmp_path)
+    _same(got, expected(name))
+
+
+@pytest.mark.parametrize("dtype", ["string", "int64"])
+def test_hashing_of_free_inputs_is_refused(dtype: str, tmp_path: Path) -> None:
+    b = kif.GraphBuilder("h")
+    b.output(b.add("Hashing", b.input("x", dtype, [None]), name="h", num_bins=3))
+    with pytest.raises(UnsupportedLayerError, match="no string hashing"):
+        kif.onnx.export(b.build(), tmp_path / "m.onnx")
+
+
+def test_the_ml_domain_is_imported_only_when_used() -> None:
+    attrs, _ = lookup_attrs(CASES["sl_int"]["config"])
+    proto = kif.onnx.build(_lookup_model(inputs_of("sl_int")[0], attrs, {}))
+    assert {(o.domain, o.version) for o in proto.opset_import} == {("", kif.onnx.OPSET), ("ai.onnx.ml", 2)}
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.STRING
+    b = kif.GraphBuilder("dense")
+    b.output(b.add("ReLU", b.input("x", "float32", [None, 2]), name="r"))
+    assert [o.domain for o in kif.onnx.build(b.build()).opset_import] == [""]
