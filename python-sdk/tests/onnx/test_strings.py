@@ -53,7 +53,9 @@ def test_string_lookup_refuses_what_onnx_cannot_compute(name: str, needle: str, 
     assert info.value.code == "layer-unsupported" and not (tmp_path / "m.onnx").exists()
 
 
-def _behind_inverted_lookup(x: np.ndarray, layer_type: str, weights: dict[str, np.ndarray], **attrs: object) -> tuple[kif.Model, np.ndarray]:
+def _behind_inverted_lookup(
+    x: np.ndarray, layer_type: str, weights: dict[str, np.ndarray], **attrs: object
+) -> tuple[kif.Model, np.ndarray]:
     """The strings of ``x`` made in the graph: ids -> inverted StringLookup (vocabulary: the distinct strings) -> layer."""
     vocab = list(dict.fromkeys(x.reshape(-1).tolist()))
     ids = np.asarray([vocab.index(s) + 1 for s in x.reshape(-1).tolist()], np.int64).reshape(x.shape)
