@@ -1,0 +1,65 @@
+"""TextVectorization exported to ONNX against TensorFlow 2.21 (fixtures/text/cases.json): the lookup-only variant on
+raw strings; every variant when its strings come from an inverted StringLookup; the rest refused with the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kif
+import kif.onnx
+from kif.builder import GraphBuilder
+from kif.errors import UnsupportedLayerError
+from tests.onnx.helpers import run_onnx
+from tests.text.test_text_vectorization import ARRAYS, CASES, TV_CASES, _mapped, _model
+
+_PLAIN = {n for n in TV_CASES if all(CASES[n]["config"][k] is None for k in ("standardize", "split", "ngrams"))}
+
+
+def _case(name: str) -> tuple[object, np.ndarray, np.ndarray]:
+    case = CASES[name]
+    idf = {"idf_weights": ARRAYS[case["weights"]["idf_weights"]]} if "idf_weights" in case["weights"] else None
+    return _mapped({**case["config"], "vocabulary": case["vocabulary"]}, idf), ARRAYS[case["input"]], ARRAYS[case["output"]]
+
+
+def _same(got: np.ndarray, want: np.ndarray, mode: str) -> None:
+    assert got.dtype == (np.int64 if mode == "int" else np.float32)
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+def test_some_fixture_has_no_text_steps() -> None:
+    assert _PLAIN, "tv_None_None: standardize, split and ngrams all None"
+
+
+@pytest.mark.parametrize("name", sorted(_PLAIN))
+def test_lookup_only_variant_runs_on_raw_strings(name: str, tmp_path: Path) -> None:
+    mapped, x, want = _case(name)
+    (got,) = run_onnx(_model(mapped, [None, *x.shape[1:]]), {"text": x}, tmp_path)
+    _same(got, want, mapped.attributes["output_mode"])
+
+
+@pytest.mark.parametrize("name", sorted(set(TV_CASES) - _PLAIN))
+def test_text_steps_on_raw_strings_are_refused_with_the_reason(name: str, tmp_path: Path) -> None:
+    mapped, x, _ = _case(name)
+    with pytest.raises(UnsupportedLayerError, match="StringNormalizer lowercases by locale") as info:
+        kif.onnx.export(_model(mapped, [None, *x.shape[1:]]), tmp_path / "m.onnx")
+    assert info.value.code == "layer-unsupported" and "' ' only" in str(info.value)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("name", TV_CASES)
+def test_every_variant_matches_tensorflow_when_the_strings_are_known(name: str, tmp_path: Path) -> None:
+    mapped, x, want = _case(name)
+    vocab = list(dict.fromkeys(x.reshape(-1).tolist()))
+    ids = np.asarray([vocab.index(s) + 1 for s in x.reshape(-1).tolist()], np.int64).reshape(x.shape)
+    b = GraphBuilder("chain")
+    s = b.add("StringLookup", b.input("ids", "int64", [None, *x.shape[1:]]), name="invert", vocabulary=vocab, invert=True,
+              oov_token="[OOV-NOT-IN-INPUT]")  # fmt: skip
+    weights = {role: np.asarray(value, np.float32) for role, value in mapped.weights.items()}
+    b.output(b.add("TextVectorization", s, name="tv", weights=weights, **mapped.attributes))
+    (got,) = run_onnx(b.build(), {"ids": ids}, tmp_path)
+    _same(got, want, mapped.attributes["output_mode"])
+    assert kif.run(b.build(), {"ids": ids})["tv"].tolist() == got.tolist()
