@@ -63,3 +63,15 @@ def test_every_variant_matches_tensorflow_when_the_strings_are_known(name: str, 
     (got,) = run_onnx(b.build(), {"ids": ids}, tmp_path)
     _same(got, want, mapped.attributes["output_mode"])
     assert kif.run(b.build(), {"ids": ids})["tv"].tolist() == got.tolist()
+
+
+def test_an_oversized_table_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kif.onnx.ops import text_vectorization
+
+    monkeypatch.setattr(text_vectorization, "TABLE_ELEMENTS", 4)
+    b = GraphBuilder("chain")
+    s = b.add("StringLookup", b.input("ids", "int64", [None]), name="invert", vocabulary=["a b", "c"], invert=True)
+    b.output(b.add("TextVectorization", s, name="tv", vocabulary=["a", "b"], output_mode="count"))
+    with pytest.raises(UnsupportedLayerError, match="would exceed 4 elements"):
+        kif.onnx.export(b.build(), tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()

@@ -33,6 +33,8 @@ LIMITATIONS: dict[str, str] = {
     "(ONNX has no string hashing): exported only when the input comes from an inverted StringLookup",
     "Hashing": "integer inputs are refused (no string hashing, no integer-to-text conversion); strings are exported "
     "only when they come from an inverted StringLookup (bins computed at export time)",
+    "TextVectorization": "exported only with standardize, split and ngrams all None, or for strings from an inverted "
+    "StringLookup: ONNX lowercases by locale, cannot strip punctuation, and ONNX Runtime's StringSplit splits on ' ' only",
     "Bidirectional": "the wrapped layers must be exportable",
     "TimeDistributed": "the wrapped layer must be exportable",
 }  # fmt: skip

@@ -21,6 +21,7 @@ from kif.onnx._context import ONNX_DTYPES, Ctx
 from kif.onnx.ops import emits
 from kif.onnx.ops.encoding import encode
 
+TABLE_ELEMENTS = 1 << 24  # a tabulated TextVectorization (64 MiB of float32) at most
 _WHY = (
     "ONNX cannot reproduce TF's text steps on arbitrary strings: StringNormalizer lowercases by locale (TF: ASCII A-Z "
     "only), no op strips TF's 32 ASCII punctuation characters, ONNX Runtime's StringSplit splits on ' ' only (TF: "
@@ -70,11 +71,15 @@ def _per_token(ctx: Ctx, attrs: dict[str, Any], x: str, domain: tuple[str, ...] 
 def _tabulated(ctx: Ctx, attrs: dict[str, Any], x: str, domain: tuple[str, ...]) -> str:
     """split set, strings known: row d of a table is the kernel's output for domain[d]; int rows without
     output_sequence_length are cut to the longest row of the batch."""
-    from kif.layers.text_vectorization import TextVectorization
+    from kif.layers.text_vectorization import TextVectorization, width
 
+    if attrs["output_mode"] != "int" and len(domain) * width(attrs) > TABLE_ELEMENTS:
+        raise ctx.refuse(f"the table of {len(domain)} strings x {width(attrs)} would exceed {TABLE_ELEMENTS} elements; {_WHY}")
     weights = {"idf_weights": ctx.weight("idf_weights", np.dtype(np.float32))} if attrs["output_mode"] == "tf_idf" else {}
     rows = [TextVectorization.run(attrs, [np.asarray([d], dtype=object)], weights)[0][0] for d in domain]
     lengths = np.asarray([len(r) for r in rows], np.int64)
+    if len(rows) * int(lengths.max(initial=1)) > TABLE_ELEMENTS:
+        raise ctx.refuse(f"the table of {len(rows)} token rows would exceed {TABLE_ELEMENTS} elements; {_WHY}")
     table = np.zeros((len(rows), max(int(lengths.max(initial=0)), 1)), rows[0].dtype)
     for i, row in enumerate(rows):
         table[i, : len(row)] = row
