@@ -104,3 +104,12 @@ def test_the_ml_domain_is_imported_only_when_used() -> None:
     b = kif.GraphBuilder("dense")
     b.output(b.add("ReLU", b.input("x", "float32", [None, 2]), name="r"))
     assert [o.domain for o in kif.onnx.build(b.build()).opset_import] == [""]
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_a_lone_surrogate_in_a_vocabulary_is_one_refusal(invert: bool, tmp_path: Path) -> None:
+    b = kif.GraphBuilder("s")
+    x = b.input("x", "int64" if invert else "string", [None])
+    b.output(b.add("StringLookup", x, name="sl", vocabulary=["a", "\ud800"], invert=invert))
+    with pytest.raises(UnsupportedLayerError, match="lone surrogate"):
+        kif.onnx.export(b.build(), tmp_path / "m.onnx")

@@ -24,8 +24,18 @@ _NO_HASH = "ONNX has no string hashing (TF's FarmHash Fingerprint64 / SipHash-2-
 _KNOWN = "; exported only when its input comes from an inverted StringLookup (a known, finite set of strings)"
 
 
+def utf8(ctx: Ctx, values: list[str]) -> list[str]:
+    """``values`` unchanged; refused when one is not Unicode text (a lone surrogate has no UTF-8 form)."""
+    for i, value in enumerate(values):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ctx.refuse(f"string {i} of its tables holds a lone surrogate; ONNX strings are UTF-8") from None
+    return values
+
+
 def _strings_to_ids(ctx: Ctx, x: str, table: dict[str, int], default: int) -> str:
-    keys = list(table)
+    keys = utf8(ctx, list(table))
     return str(ctx.node("LabelEncoder", [x], domain="ai.onnx.ml", keys_strings=keys, values_int64s=[table[k] for k in keys],
                         default_int64=default))  # fmt: skip
 
@@ -54,7 +64,7 @@ def string_lookup(ctx: Ctx, attrs: dict[str, Any], inputs: list[str | None]) -> 
         table = {start + i: t for i, t in enumerate(tokens)} | ({0: mask} if mask is not None else {})
         keys = sorted(table)
         out = ctx.node("LabelEncoder", [int64(ctx, x)], domain="ai.onnx.ml", keys_int64s=keys,
-                       values_strings=[table[k] for k in keys], default_string=a["oov_token"])  # fmt: skip
+                       values_strings=utf8(ctx, [table[k] for k in keys]), default_string=utf8(ctx, [a["oov_token"]])[0])  # fmt: skip
         ctx.domains[str(out)] = tuple(dict.fromkeys([*tokens, a["oov_token"], *([mask] if mask is not None else [])]))
         return [str(out)]
     if n == 0:

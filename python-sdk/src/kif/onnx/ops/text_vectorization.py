@@ -20,6 +20,7 @@ import numpy as np
 from kif.onnx._context import ONNX_DTYPES, Ctx
 from kif.onnx.ops import emits
 from kif.onnx.ops.encoding import encode
+from kif.onnx.ops.strings import utf8
 
 TABLE_ELEMENTS = 1 << 24  # a tabulated TextVectorization (64 MiB of float32) at most
 _WHY = (
@@ -50,7 +51,7 @@ def _per_token(ctx: Ctx, attrs: dict[str, Any], x: str, domain: tuple[str, ...] 
 
     index, mode = _index(attrs), attrs["output_mode"]
     oov = 1 if mode == "int" else 0
-    keys = list(index) if domain is None else list(domain)
+    keys = utf8(ctx, list(index) if domain is None else list(domain))
     values = [index.get(k if domain is None else standardize(k, attrs["standardize"]), oov) for k in keys]
     ids = ctx.node("LabelEncoder", [x], domain="ai.onnx.ml", keys_strings=keys, values_int64s=values, default_int64=oov)
     rank = len(ctx.shape(x))
