@@ -75,3 +75,13 @@ def test_an_oversized_table_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(UnsupportedLayerError, match="would exceed 4 elements"):
         kif.onnx.export(b.build(), tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_converted_tensorflow_text_classifier_is_refused_naming_the_text_steps(tmp_path: Path) -> None:
+    from kif.keras import convert
+    from tests.text.test_text_vectorization import CLASSIFIERS
+
+    convert(CLASSIFIERS / "keras3_int_given_vocab.keras", tmp_path / "m.kif")
+    with pytest.raises(UnsupportedLayerError, match="StringNormalizer lowercases by locale") as info:
+        kif.onnx.export(tmp_path / "m.kif", tmp_path / "m.onnx")
+    assert info.value.code == "layer-unsupported" and not (tmp_path / "m.onnx").exists()
