@@ -30,6 +30,7 @@ ONNX_DTYPES: dict[str, int] = {
     "uint32": TensorProto.UINT32,
     "uint64": TensorProto.UINT64,
     "bool": TensorProto.BOOL,
+    "string": TensorProto.STRING,  # UTF-8 at graph edges and between the string-handling emitters
 }
 
 

@@ -19,6 +19,7 @@ from kif.onnx.ops import table
 from kif.shapes import infer
 
 OPSET = 21
+ML_OPSET = 2  # ai.onnx.ml, imported only when used: LabelEncoder-2 maps strings to int64 and back
 FLAG = "overwrite=True (kif convert --force)"
 EXTERNAL_DATA_THRESHOLD = 2_000_000_000  # bytes of initializers; protobuf cannot serialise a message over 2 GiB
 
@@ -55,7 +56,10 @@ def build(model: Model, *, opset: int = OPSET) -> onnx.ModelProto:
         [_value_info(spec.name, types[spec.name].dtype, types[spec.name].shape) for spec in model.outputs],
         initializer=ctx.initializers,
     )
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="kif", producer_version=__version__)
+    imports = [helper.make_opsetid("", opset)]
+    if any(node.domain == "ai.onnx.ml" for node in ctx.nodes):
+        imports.append(helper.make_opsetid("ai.onnx.ml", ML_OPSET))
+    proto = helper.make_model(graph, opset_imports=imports, producer_name="kif", producer_version=__version__)
     proto.ir_version = min(proto.ir_version, 10)  # IR 10 (onnx 1.16) is read by every ONNX Runtime that has opset 21
     if model.description:
         proto.doc_string = model.description

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 _NO_HASH = "ONNX has no string hashing (TF's FarmHash Fingerprint64 / SipHash-2-4) "
 REASONS: dict[str, str] = {  # the types without an emitter; refused variants of the others are listed in LIMITATIONS
-    "Hashing": _NO_HASH + "and no integer-to-text conversion",
-    "HashedCrossing": _NO_HASH,
-    "StringLookup": _NO_HASH + "for the OOV buckets; an ai.onnx.ml LabelEncoder export of the rest is not implemented",
+    "HashedCrossing": _NO_HASH + "and no integer-to-decimal-text conversion",
     "ContrastLimitedAdaptiveHistogramEqualization": "ONNX has no histogram op; per-tile histograms and the per-pixel "
     "gather of four tile mappings are not implemented in the exporter",
 }
@@ -32,6 +30,11 @@ LIMITATIONS: dict[str, str] = {
     "UpSampling2D": "interpolation other than 'nearest' " + _STATIC_HW,
     **{f"ConvLSTM{d}D": "a Scan over time (ONNX has no ConvLSTM op); padding='same' needs static spatial sizes; "
        "softmax-like activations are refused" for d in (1, 2, 3)},
+    "StringLookup": "num_oov_indices=0 is refused (ONNX cannot raise); num_oov_indices > 1 hashes unknown strings "
+    "(ONNX has no string hashing): refused",
+    "Hashing": "refused: ONNX has no string hashing (FarmHash, SipHash) and no integer-to-text conversion",
+    "TextVectorization": "exported only with standardize, split and ngrams all None: ONNX lowercases by locale, "
+    "cannot strip punctuation, and ONNX Runtime's StringSplit splits on ' ' only",
     "Bidirectional": "the wrapped layers must be exportable",
     "TimeDistributed": "the wrapped layer must be exportable",
 }  # fmt: skip

@@ -19,7 +19,7 @@ EMITTERS: dict[str, Emitter] = {}
 _MODULES = (
     "basic", "conv", "pooling", "adaptive_pooling", "normalization", "recurrent",
     "conv_lstm", "attention", "more", "wrappers", "resize", "prim", "signal",
-    "text_vectorization", "auto_contrast", "encoding", "locally_connected",
+    "text_vectorization", "auto_contrast", "encoding", "locally_connected", "strings",
 )  # fmt: skip
 
 

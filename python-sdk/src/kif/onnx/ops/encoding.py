@@ -14,7 +14,9 @@ from kif.onnx.ops import emits
 
 
 def encode(ctx: Ctx, ids: str, mode: str, depth: int, rank: int, last: int | None) -> str:
-    """ids: an int64 tensor of rank ``rank`` whose last dimension is ``last`` (None: unknown)."""
+    """ids: an int64 tensor of rank ``rank`` whose last dimension is ``last`` (None: unknown); a scalar counts as [1]."""
+    if rank == 0:
+        ids, rank, last = ctx.node("Reshape", [ids, ctx.ints([1])]), 1, 1
     if mode == "one_hot" and rank >= 2 and last == 1:
         ids = ctx.node("Squeeze", [ids, ctx.ints([-1])])
     hot = ctx.node("Equal", [ctx.node("Unsqueeze", [ids, ctx.ints([-1])]), ctx.const(np.arange(depth, dtype=np.int64), hint="range")])
