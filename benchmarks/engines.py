@@ -23,22 +23,21 @@ this times, one batch per call, median of ``--repeats`` after warm-up:
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _threads import pin_threads
+from _timing import each_model, interleaved_ms, markdown_table, options, ort_session, parse
 
 THREADS = pin_threads(sys.argv[1:]) if __name__ == "__main__" else 1
 
 import kif  # noqa: E402
 import numpy as np  # noqa: E402
 
-import infer  # noqa: E402  (after pin_threads: the model builders and the timing helper)
+import infer  # noqa: E402  (after pin_threads: the model builders)
 
 
 @dataclass
@@ -51,16 +50,6 @@ class Row:
 COLUMNS = ("kif ort", "ort direct", "ort torch-export", "kif torch", "torch direct")
 
 
-def _session(proto_bytes: bytes, threads: int) -> object:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = threads
-    return ort.InferenceSession(proto_bytes, options, providers=["CPUExecutionProvider"])
-
-
 def measure(bench: infer.Bench, workdir: Path, repeats: int, threads: int) -> Row:
     import torch
     from kif.onnx.export import build
@@ -69,8 +58,8 @@ def measure(bench: infer.Bench, workdir: Path, repeats: int, threads: int) -> Ro
     kif.save(bench.kif_model, path)
     model = kif.load(path)
     out = model.outputs[0].name
-    direct = _session(build(model).SerializeToString(), threads)
-    twin = _session(infer.to_onnx(bench), threads)
+    direct = ort_session(build(model).SerializeToString(), threads, inter=threads)
+    twin = ort_session(infer.to_onnx(bench), threads, inter=threads)
     module = bench.torch_module
     module.eval()  # type: ignore[attr-defined]
     torch.set_num_threads(max(threads, 1))
@@ -89,56 +78,36 @@ def measure(bench: infer.Bench, workdir: Path, repeats: int, threads: int) -> Ro
     }
     results = {name: np.asarray(call()) for name, call in calls.items()}
     diff = max(float(np.max(np.abs(r - results["ort direct"]))) for r in results.values())
-    # interleave the cells round by round so a change in machine load hits every cell alike
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            times[name].append(infer.median_ms(call, 1, 0))
-    return Row(bench.name, {name: float(np.median(t)) for name, t in times.items()}, diff)
+    return Row(bench.name, dict(zip(calls, interleaved_ms(list(calls.values()), repeats), strict=True)), diff)
 
 
 HEADER = ("model", *(f"{c} ms" for c in COLUMNS), "speed ort", "speed ort vs torch-export", "speed torch", "maxdiff")
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(HEADER))) + "|"]
-    for r in rows:
-        ms = r.ms
-        cells = [
-            r.model,
-            *(f"{ms[c]:.3f}" for c in COLUMNS),
-            f"{ms['ort direct'] / ms['kif ort']:.2f}",
-            f"{ms['ort torch-export'] / ms['kif ort']:.2f}",
-            f"{ms['torch direct'] / ms['kif torch']:.2f}",
-            f"{r.diff:.2e}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(HEADER, (_cells(r) for r in rows))
+
+
+def _cells(r: Row) -> list[str]:
+    ms = r.ms
+    return [
+        r.model,
+        *(f"{ms[c]:.3f}" for c in COLUMNS),
+        f"{ms['ort direct'] / ms['kif ort']:.2f}",
+        f"{ms['ort torch-export'] / ms['kif ort']:.2f}",
+        f"{ms['torch direct'] / ms['kif torch']:.2f}",
+        f"{r.diff:.2e}",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and 3 runs per cell (a smoke test)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default 30; 3 with --quick)")
-    parser.add_argument("--models", nargs="+", choices=list(infer.BUILDERS), default=list(infer.BUILDERS))
-    parser.add_argument("--tolerance", type=float, default=1e-3)
-    parser.add_argument("--threads", type=int, default=1, help="intra-op threads for every engine (default 1)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--clock", choices=list(infer.CLOCKS), default="wall",
-        help="wall: elapsed time; cpu: this process's CPU time, steadier on a shared machine with --threads 1",
-    )  # fmt: skip
-    args = parser.parse_args(argv)
-    infer.CLOCK = infer.CLOCKS[args.clock]
+    threads_help = "intra-op threads for every engine (default 1)"
+    parser = options(__doc__, infer.BUILDERS, runs=(3, 30), unit="per cell", tolerance=1e-3, threads=threads_help)
+    args = parse(parser, argv)
     sizes = infer.QUICK if args.quick else infer.FULL
-    repeats = args.repeats or (3 if args.quick else 30)
+    repeats = args.repeats
     infer._torch_classes()
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="kif-engines-") as tmp:
-        for name in args.models:
-            bench = infer.BUILDERS[name](np.random.default_rng(args.seed), sizes)
-            rows.append(measure(bench, Path(tmp), repeats, args.threads))
-            print(f"  {name}: done", file=sys.stderr, flush=True)
+    rows = each_model(args, infer.BUILDERS, sizes, lambda bench, tmp: measure(bench, tmp, repeats, args.threads), prefix="kif-engines-")
     print(f"batch {sizes.batch}, {args.threads} thread(s), {args.clock} clock, median of {repeats} interleaved rounds; {infer.machine()}")
     print(table(rows))
     worst = max(r.diff for r in rows)

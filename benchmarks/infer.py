@@ -26,15 +26,11 @@ benchmarks/results/infer.md has the numbers of a full run and the machine they c
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
 import platform
-import statistics
 import sys
-import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _threads import pin_threads
+from _timing import each_model, markdown_table, median_ms, options, ort_session, parse
 
 THREADS = pin_threads(sys.argv[1:]) if __name__ == "__main__" else 0
 
@@ -314,24 +311,6 @@ def to_onnx(bench: Bench) -> bytes:
     return stream.getvalue()
 
 
-# ------------------------------------------------------------------ timing
-
-
-CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
-CLOCK = CLOCKS["wall"]
-
-
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = CLOCK()
-        fn()
-        times.append(CLOCK() - start)
-    return statistics.median(times) * 1e3
-
-
 @dataclass
 class Row:
     model: str
@@ -344,7 +323,6 @@ class Row:
 
 def measure(bench: Bench, workdir: Path, repeats: int, ref_repeats: int) -> Row:
     import onnx
-    import onnxruntime as ort
     from onnx.reference import ReferenceEvaluator
 
     path = workdir / f"{bench.name}.kif"
@@ -352,12 +330,7 @@ def measure(bench: Bench, workdir: Path, repeats: int, ref_repeats: int) -> Row:
     model = kif.load(path)
     out_name = model.outputs[0].name
     proto = onnx.load_from_string(to_onnx(bench))
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if THREADS > 0:
-        options.intra_op_num_threads = THREADS
-        options.inter_op_num_threads = 1
-    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = ort_session(proto.SerializeToString(), THREADS)
     reference = ReferenceEvaluator(proto)
 
     def run_kif() -> np.ndarray:
@@ -386,20 +359,22 @@ HEADER = ("model", "KIF ms", "ORT ms", "RefEval ms", "KIF/ORT", "KIF/RefEval", "
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(HEADER))) + "|"]
-    for r in rows:
-        cells = (
-            r.model,
-            f"{r.kif_ms:.2f}",
-            f"{r.ort_ms:.2f}",
-            f"{r.ref_ms:.2f}",
-            f"{r.kif_ms / r.ort_ms:.2f}",
-            f"{r.kif_ms / r.ref_ms:.3f}",
-            f"{r.diff_ort:.2e}",
-            f"{r.diff_ref:.2e}",
-        )
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(
+        HEADER,
+        (
+            (
+                r.model,
+                f"{r.kif_ms:.2f}",
+                f"{r.ort_ms:.2f}",
+                f"{r.ref_ms:.2f}",
+                f"{r.kif_ms / r.ort_ms:.2f}",
+                f"{r.kif_ms / r.ref_ms:.3f}",
+                f"{r.diff_ort:.2e}",
+                f"{r.diff_ref:.2e}",
+            )
+            for r in rows
+        ),
+    )
 
 
 def machine() -> str:
@@ -419,27 +394,12 @@ def machine() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 runs per engine (a smoke test)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs per engine after warm-up (default 20; 2 with --quick)")
+    threads_help = "threads for OpenBLAS (KIF) and ONNX Runtime; 0 = each library's default (default 1)"
+    parser = options(__doc__, BUILDERS, runs=(2, 20), unit="per engine", tolerance=1e-3, threads=threads_help)
     parser.add_argument("--ref-repeats", type=int, default=None, help="timed runs of ReferenceEvaluator (default min(repeats, 5))")
-    parser.add_argument("--models", nargs="+", choices=list(BUILDERS), default=list(BUILDERS))
-    parser.add_argument("--tolerance", type=float, default=1e-3, help="largest max abs difference accepted (default 1e-3)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--clock",
-        choices=list(CLOCKS),
-        default="wall",
-        help="wall: elapsed time; cpu: this process's CPU time, steadier on a shared machine when --threads is 1 (default wall)",
-    )
-    parser.add_argument(
-        "--threads", type=int, default=1, help="threads for OpenBLAS (KIF) and ONNX Runtime; 0 = each library's default (default 1)"
-    )
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     sizes = QUICK if args.quick else FULL
-    global CLOCK
-    CLOCK = CLOCKS[args.clock]
-    repeats = args.repeats or (2 if args.quick else 20)
+    repeats = args.repeats
     ref_repeats = args.ref_repeats or min(repeats, 5)
     _torch_classes()
     print(f"machine: {machine()}")
@@ -447,12 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"threads: {threads} (OpenBLAS for KIF and ReferenceEvaluator, intra-op for ONNX Runtime)")
     runs = f"median of {repeats} runs after warm-up (ReferenceEvaluator: {ref_repeats})"
     print(f"batch {sizes.batch}, one batch per run; {args.clock} clock, {runs}")
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="kif-infer-") as tmp:
-        for name in args.models:
-            bench = BUILDERS[name](np.random.default_rng(args.seed), sizes)
-            rows.append(measure(bench, Path(tmp), repeats, ref_repeats))
-            print(f"  {name}: done", file=sys.stderr, flush=True)
+    rows = each_model(args, BUILDERS, sizes, lambda bench, tmp: measure(bench, tmp, repeats, ref_repeats), prefix="kif-infer-")
     print(table(rows))
     failed = [r for r in rows if not max(r.diff_ort, r.diff_ref) <= args.tolerance]
     for r in failed:

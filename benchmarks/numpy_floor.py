@@ -22,16 +22,15 @@ benchmarks/results/numpy_floor.md has the numbers of a full run.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _threads import pin_threads
+from _timing import each_model, markdown_table, median_ms, options, parse
 
 THREADS = pin_threads(sys.argv[1:]) if __name__ == "__main__" else 0
 
@@ -235,41 +234,26 @@ def measure(bench: infer.Bench, workdir: Path, repeats: int) -> tuple[str, float
         return hand(bench.inputs)
 
     diff = float(np.max(np.abs(run_hand().astype(np.float64) - run_kif())))
-    kif_ms, hand_ms = infer.median_ms(run_kif, repeats, 2), infer.median_ms(run_hand, repeats, 2)
+    kif_ms, hand_ms = median_ms(run_kif, repeats, 2), median_ms(run_hand, repeats, 2)
     return bench.name, kif_ms, hand_ms, diff
 
 
 def table(rows: list[tuple[str, float, float, float]]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|---|---:|---:|---:|---:|"]
-    for name, kif_ms, hand_ms, diff in rows:
-        lines.append(f"| {name} | {kif_ms:.2f} | {hand_ms:.2f} | {kif_ms / hand_ms:.2f} | {diff:.2e} |")
-    return "\n".join(lines)
+    return markdown_table(HEADER, ((name, f"{k:.2f}", f"{h:.2f}", f"{k / h:.2f}", f"{diff:.2e}") for name, k, h, diff in rows))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 runs each (a smoke test)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs after warm-up (default 20; 2 with --quick)")
-    parser.add_argument("--models", nargs="+", choices=list(HANDS), default=list(HANDS))
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="largest max abs difference accepted (default 1e-4)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--clock", choices=list(infer.CLOCKS), default="wall", help="wall: elapsed; cpu: process CPU time (default wall)")
-    parser.add_argument("--threads", type=int, default=1, help="OpenBLAS threads; 0 = the library default (default 1)")
-    args = parser.parse_args(argv)
+    threads_help = "OpenBLAS threads; 0 = the library default (default 1)"
+    parser = options(__doc__, HANDS, runs=(2, 20), unit="each", tolerance=1e-4, threads=threads_help)
+    args = parse(parser, argv)
     sizes = infer.QUICK if args.quick else infer.FULL
-    infer.CLOCK = infer.CLOCKS[args.clock]
-    repeats = args.repeats or (2 if args.quick else 20)
+    repeats = args.repeats
     infer._torch_classes()  # the builders also make torch twins (unused here)
     load = " / ".join(f"{v:.2f}" for v in os.getloadavg())
     threads = "library default" if args.threads <= 0 else str(args.threads)
     print(f"NumPy {np.__version__}, kif {kif.__version__}; threads: {threads}; load average {load}")
     print(f"batch {sizes.batch}, one batch per run; {args.clock} clock, median of {repeats} runs after warm-up")
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="kif-npfloor-") as tmp:
-        for name in args.models:
-            bench = infer.BUILDERS[name](np.random.default_rng(args.seed), sizes)
-            rows.append(measure(bench, Path(tmp), repeats))
-            print(f"  {name}: done", file=sys.stderr, flush=True)
+    rows = each_model(args, infer.BUILDERS, sizes, lambda bench, tmp: measure(bench, tmp, repeats), prefix="kif-npfloor-")
     print(table(rows))
     failed = [r for r in rows if not r[3] <= args.tolerance]
     for name, *_, diff in failed:

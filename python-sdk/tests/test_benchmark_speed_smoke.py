@@ -3,25 +3,14 @@ the temporary files are removed. Timings are printed, never asserted."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "speed.py"
+from tests._bench_smoke import run_benchmark
 
 
 def test_speed_table_has_every_row_and_cleans_up(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--size-mb", "4", "--convert-mb", "2", "--repeats", "1", "--workdir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KERAS_BACKEND": "torch"},
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| row")]
+    stdout = run_benchmark("speed.py", "--size-mb", "4", "--convert-mb", "2", "--repeats", "1", "--workdir", str(tmp_path), timeout=600)
+    rows = [line.split("|")[1:-1] for line in stdout.splitlines() if line.startswith("| ") and not line.startswith("| row")]
     kinds = {cells[1].strip() for cells in rows}
     expected = {"import-kif", "open-kif", "full-kif", "full-kif-bulk", "save-kif", "save-kif-dir", "convert-kif", "export-kif"}
     assert expected <= kinds and {"(load-torch)", "(save-torch)", "(load-safetensors)"} <= kinds

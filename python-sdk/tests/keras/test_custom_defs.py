@@ -24,9 +24,8 @@ keras = pytest.importorskip("keras")
 ops = keras.ops
 
 
-@keras.saving.register_keras_serializable(package="acme")
-class ScaleShift(keras.layers.Layer):  # type: ignore[misc]
-    """y = x * w + offset, w a per-channel weight."""
+class _OffsetLayer(keras.layers.Layer):  # type: ignore[misc]
+    """A layer of one per-channel weight ``w`` and an ``offset`` attribute (unregistered: the classes below are)."""
 
     def __init__(self, offset: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -34,30 +33,25 @@ class ScaleShift(keras.layers.Layer):  # type: ignore[misc]
 
     def build(self, shape: tuple[int, ...]) -> None:
         self.w = self.add_weight(name="w", shape=(shape[-1],), initializer="random_normal")
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "offset": self.offset}
+
+
+@keras.saving.register_keras_serializable(package="acme")
+class ScaleShift(_OffsetLayer):
+    """y = x * w + offset, w a per-channel weight."""
 
     def call(self, x: Any) -> Any:
         return x * self.w + self.offset
 
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "offset": self.offset}
-
 
 @keras.saving.register_keras_serializable(package="acme")
-class ResidualScale(keras.layers.Layer):  # type: ignore[misc]
+class ResidualScale(_OffsetLayer):
     """y = relu(x + ScaleShift(x)), written as a composite that calls the ScaleShift composite."""
-
-    def __init__(self, offset: float = 0.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.offset = offset
-
-    def build(self, shape: tuple[int, ...]) -> None:
-        self.w = self.add_weight(name="w", shape=(shape[-1],), initializer="random_normal")
 
     def call(self, x: Any) -> Any:
         return ops.relu(x + (x * self.w + self.offset))
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "offset": self.offset}
 
 
 SCALE_SHIFT = {

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from keras import layers as L
 import kif
 from kif.errors import KifError
 from kif.keras import convert
+from tests._keras_zip import rewrite_config
 
 RNG = np.random.default_rng(0)
 DATA = RNG.uniform(0, 255, size=(16, 6, 6, 3)).astype("float32") / 255.0
@@ -98,17 +98,11 @@ def _keras_with_config(tmp_path: Path, edit: Any) -> Path:
     """A real .keras file of the flat model whose config.json ``edit`` rewrote (the Pipeline's config is passed)."""
     src = tmp_path / "good.keras"
     _flat().save(src)
-    out = tmp_path / "hostile.keras"
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            if item.filename == "config.json":
-                config = json.loads(data)
-                pipeline = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Pipeline")
-                edit(pipeline["config"])
-                data = json.dumps(config).encode()
-            zout.writestr(item, data)
-    return out
+
+    def edit_pipeline(config: dict[str, Any]) -> None:
+        edit(next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Pipeline")["config"])
+
+    return rewrite_config(src, tmp_path / "hostile.keras", edit_pipeline)
 
 
 def _too_deep(config: dict[str, Any]) -> None:

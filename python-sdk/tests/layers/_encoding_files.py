@@ -3,8 +3,6 @@ run by hand), converted and run, and a .keras copy with an edited layer config."
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ import numpy as np
 
 import kif
 from kif.keras import convert
+from tests._keras_zip import with_layer_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "preprocessing"
 
@@ -30,13 +29,4 @@ def run_fixture(name: str, suffix: str, tmp_path: Path) -> tuple[list[np.ndarray
 def edited_keras(name: str, tmp_path: Path, **changes: Any) -> Path:
     """A copy of fixture ``name``.keras whose first non-input layer's config has ``changes``."""
     source, target = FIXTURES / f"{name}.keras", tmp_path / f"{name}-edited.keras"
-    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            if item.filename == "config.json":
-                config = json.loads(data)
-                layer = next(la for la in config["config"]["layers"] if la["class_name"] != "InputLayer")
-                layer["config"].update(changes)
-                data = json.dumps(config).encode()
-            zout.writestr(item, data)
-    return target
+    return with_layer_config(source, target, lambda layer: layer["class_name"] != "InputLayer", **changes)

@@ -24,6 +24,7 @@ import kif
 from kif.errors import KifError
 from kif.keras import convert, to_keras
 from kif.keras.augment_map import CLASSES
+from tests._keras_zip import rewrite_config
 from tests.keras.test_traps import _write_legacy_h5
 
 SHAPE = (10, 12, 3)
@@ -139,28 +140,20 @@ def test_equalization_is_the_identity_in_a_model_at_inference(tmp_path: Path) ->
 
 def _with_node(src: Path, cls: str) -> Path:
     """A copy of ``src`` whose config routes the head through an extra ``cls`` layer (what Keras itself never writes)."""
-    import json
-    import zipfile
 
-    out = src.with_name(f"with-{cls}.keras")
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            if item.filename == "config.json":
-                config = json.loads(data)
-                layers = config["config"]["layers"]
-                head = next(layer for layer in layers if layer["config"]["name"] == "head")
-                source = head["inbound_nodes"][0]["args"][0]["config"]["keras_history"]
-                spec = {"shape": [None, *SHAPE], "dtype": "float32", "keras_history": source}
-                tensor = {"class_name": "__keras_tensor__", "config": spec}
-                config_of = {"name": "eq", "value_range": [0, 1], "bins": 64}
-                node = {"args": [tensor], "kwargs": {}}
-                extra = {"module": "keras.layers", "class_name": cls, "config": config_of, "name": "eq", "inbound_nodes": [node]}
-                head["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["eq", 0, 0]
-                layers.insert(layers.index(head), extra)
-                data = json.dumps(config).encode()
-            zout.writestr(item, data)
-    return out
+    def edit(config: dict[str, Any]) -> None:
+        layers = config["config"]["layers"]
+        head = next(layer for layer in layers if layer["config"]["name"] == "head")
+        source = head["inbound_nodes"][0]["args"][0]["config"]["keras_history"]
+        spec = {"shape": [None, *SHAPE], "dtype": "float32", "keras_history": source}
+        tensor = {"class_name": "__keras_tensor__", "config": spec}
+        config_of = {"name": "eq", "value_range": [0, 1], "bins": 64}
+        node = {"args": [tensor], "kwargs": {}}
+        extra = {"module": "keras.layers", "class_name": cls, "config": config_of, "name": "eq", "inbound_nodes": [node]}
+        head["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["eq", 0, 0]
+        layers.insert(layers.index(head), extra)
+
+    return rewrite_config(src, src.with_name(f"with-{cls}.keras"), edit)
 
 
 def test_random_crop_to_another_size_is_the_identity_as_in_keras_3(tmp_path: Path) -> None:

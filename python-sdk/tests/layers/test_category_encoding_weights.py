@@ -5,9 +5,7 @@ by its generate.py by hand), incl. NaN and infinite weights, and hand-derived su
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ from kif.errors import KifError
 from kif.keras import convert, export, to_keras
 from kif.layers.category_encoding import CategoryEncoding
 from kif.layers.registry import ShapeError, TensorType
+from tests._keras_zip import of_class, with_layer_config
 from tests.layers.harness import build_layer, run_layer
 from tests.onnx.helpers import run_onnx
 
@@ -104,16 +103,7 @@ def test_weights_of_another_shape_at_run_time_are_one_error() -> None:
 
 
 def _edited(tmp_path: Path, **config: object) -> Path:
-    out = tmp_path / "edited.keras"
-    with zipfile.ZipFile(FIXTURES / "count_weights.keras") as zin, zipfile.ZipFile(out, "w") as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            if item.filename == "config.json":
-                doc = json.loads(data)
-                next(ly for ly in doc["config"]["layers"] if ly["class_name"] == "CategoryEncoding")["config"].update(config)
-                data = json.dumps(doc).encode()
-            zout.writestr(item, data)
-    return out
+    return with_layer_config(FIXTURES / "count_weights.keras", tmp_path / "edited.keras", of_class("CategoryEncoding"), **config)
 
 
 def test_count_weights_outside_count_mode_is_one_conversion_error(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from kif.keras import convert
 from tests.keras.test_traps import _tf_op, _write_legacy_h5
 
 
-def _model(tmp_path: Path, ops: list[dict[str, Any]], outputs: list[str]) -> kif.Model:
+def _model(tmp_path: Path, ops: list[dict[str, Any]], outputs: list[str] | list[list[Any]]) -> kif.Model:
+    """A tf.keras 2.15 .h5 of input ``x`` (None, 4) then ``ops``, converted; an output is a layer name or a full reference."""
     source = {
         "class_name": "InputLayer",
         "name": "x",
@@ -22,10 +23,8 @@ def _model(tmp_path: Path, ops: list[dict[str, Any]], outputs: list[str]) -> kif
         "inbound_nodes": [],
     }
     layers = [source, *ops]
-    config = {
-        "class_name": "Functional",
-        "config": {"name": "m", "layers": layers, "input_layers": [["x", 0, 0]], "output_layers": [[o, 0, 0] for o in outputs]},
-    }
+    refs = [[o, 0, 0] if isinstance(o, str) else o for o in outputs]
+    config = {"class_name": "Functional", "config": {"name": "m", "layers": layers, "input_layers": [["x", 0, 0]], "output_layers": refs}}
     src = tmp_path / "tfops.h5"
     _write_legacy_h5(src, config, {layer["name"]: [] for layer in layers}, version="2.15.0")
     return kif.load(convert(src, tmp_path / "tfops.kif"))

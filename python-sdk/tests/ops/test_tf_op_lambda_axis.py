@@ -14,7 +14,8 @@ import kif.onnx
 import kif.torch
 from kif.errors import KifError
 from kif.keras import convert
-from tests.keras.test_traps import _tf_op, _write_legacy_h5
+from tests.keras.test_traps import _tf_op
+from tests.ops.test_tf_op_lambda import _model
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tf_axis_ops"
 
@@ -39,23 +40,6 @@ def test_tf_written_axis_ops_convert_and_match_tensorflow(tmp_path: Path) -> Non
         for k, (g, w) in enumerate(zip(got, want, strict=True)):
             assert g.shape == w.shape and g.dtype == w.dtype, (backend, k, g.shape, g.dtype)
             np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6, err_msg=f"{backend} y{k}")
-
-
-def _model(tmp_path: Path, ops: list[dict[str, Any]], outputs: list[list[Any]]) -> kif.Model:
-    source = {
-        "class_name": "InputLayer",
-        "name": "x",
-        "config": {"name": "x", "batch_input_shape": [None, 4], "dtype": "float32"},
-        "inbound_nodes": [],
-    }
-    layers = [source, *ops]
-    config = {
-        "class_name": "Functional",
-        "config": {"name": "m", "layers": layers, "input_layers": [["x", 0, 0]], "output_layers": outputs},
-    }
-    src = tmp_path / "tfops.h5"
-    _write_legacy_h5(src, config, {layer["name"]: [] for layer in layers}, version="2.15.0")
-    return kif.load(convert(src, tmp_path / "tfops.kif"))
 
 
 def test_nn_top_k_default_k_and_ascending_sort(tmp_path: Path) -> None:

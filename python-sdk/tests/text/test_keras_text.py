@@ -3,8 +3,6 @@ and tf_keras 2 (.h5), convert and reproduce TensorFlow's outputs on raw strings;
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 import kif
 from kif.errors import KifError
 from kif.keras import convert
+from tests._keras_zip import named, with_layer_config
 from tests.text.tf_fixtures import FIXTURES
 
 DATA = np.load(FIXTURES / "lookup_model.npz")
@@ -44,15 +43,7 @@ def test_tf_keras2_text_model_reproduces_tensorflow(tmp_path: Path) -> None:
 
 
 def _edited(tmp_path: Path, layer: str, change: dict[str, Any]) -> Path:
-    src = zipfile.ZipFile(FIXTURES / "lookup_model.keras")
-    config = json.loads(src.read("config.json"))
-    entry = next(item for item in config["config"]["layers"] if item["config"].get("name") == layer)
-    entry["config"].update(change)
-    out = tmp_path / "edited.keras"
-    with zipfile.ZipFile(out, "w") as dst:
-        for member in src.namelist():
-            dst.writestr(member, json.dumps(config) if member == "config.json" else src.read(member))
-    return out
+    return with_layer_config(FIXTURES / "lookup_model.keras", tmp_path / "edited.keras", named(layer), **change)
 
 
 @pytest.mark.parametrize(
