@@ -7,6 +7,7 @@ import hashlib
 import io
 import weakref
 import zlib
+from pathlib import Path
 
 import numpy as np
 
@@ -36,3 +37,15 @@ def test_at_most_two_made_tensors_alive_and_digests_exact() -> None:
         assert found.tensors[name] == hashlib.sha256(raw).hexdigest()
         assert np.frombuffer(raw, "<f4")[0] == int(name[1:])
     assert found.crc32 == zlib.crc32(data)
+
+
+def test_early_writeback_passes_bytes_through(tmp_path: Path) -> None:
+    from kif.bundle.writeback import EarlyWriteback
+
+    pieces = [b"head", bytes(range(256)) * (5 * 4096), b"tail"]  # the middle one is large enough to start writeback
+    with open(tmp_path / "out.bin", "wb") as stream:
+        wrapped = EarlyWriteback(stream)
+        for piece in pieces:
+            assert wrapped.write(piece) == len(piece)
+        assert wrapped.tell() == sum(map(len, pieces))
+    assert (tmp_path / "out.bin").read_bytes() == b"".join(pieces)
