@@ -66,14 +66,20 @@ def _met(row: str, took: float, ratio: float, times: dict[str, float], convert_m
     return ratio <= 0.5  # export
 
 
+FSYNC: dict[str, float] = {}  # kind → median seconds spent in os.fsync inside the timed operation
+
+
 def _run(kind: str, root: Path, repeats: int) -> float:
-    runs = []
+    runs, syncs = [], []
     for _ in range(repeats):
         child = [sys.executable, "-W", "ignore", str(HERE / "_speed_child.py"), kind, str(root)]
         done = subprocess.run(child, capture_output=True, text=True, check=False, env=_ENV)
         if done.returncode != 0:
             raise SystemExit(f"{kind} failed:\n{done.stderr[-2000:]}")
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        runs.append(found["seconds"])
+        syncs.append(found.get("fsync_seconds", 0.0))
+    FSYNC[kind] = statistics.median(syncs)
     return statistics.median(runs)
 
 
@@ -110,7 +116,9 @@ def main() -> int:
     parser.add_argument("--convert-mb", type=int, default=100, help="weights of the Keras model for convert/export (MiB)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", help="parent of the temporary directory (needs about 5x --size-mb free)")
+    parser.add_argument("--rows", help="comma-separated row names to run (prefixes, e.g. convert,export); default all")
     args = parser.parse_args()
+    wanted = [w.strip() for w in args.rows.split(",")] if args.rows else None
     with tempfile.TemporaryDirectory(prefix="kif-speed-", dir=args.workdir) as tmp:
         root = Path(tmp)
         _prepare(root, args.size_mb, args.convert_mb)
@@ -121,6 +129,8 @@ def main() -> int:
         )
         print("| row | KIF | s | anchor | s | ratio | goal | met |\n|---|---|---:|---|---:|---:|---|---|")
         for row, kinds, anchor, extras, goal_text in ROWS:
+            if wanted is not None and not any(row.startswith(w) for w in wanted):
+                continue
             times = {kind: _run(kind, root, args.repeats) for kind in [anchor, *extras, *kinds]}
             base = times[anchor]
             for kind in [*kinds, *extras]:
@@ -129,6 +139,9 @@ def main() -> int:
                 flag = "" if met is None else ("yes" if met else "no")
                 label, goal = (kind, goal_text) if kind in kinds else (f"({kind})", "anchor")
                 print(f"| {row} | {label} | {took:.4f} | {anchor} | {base:.4f} | {ratio:.2f}x | {goal} | {flag} |")
+        synced = {k: v for k, v in FSYNC.items() if v > 0}
+        if synced:  # durability: kif.save fsyncs before the rename (the anchors that fsync do it inside their timing too)
+            print("\nseconds in os.fsync inside the timed operation (median): " + ", ".join(f"{k} {v:.4f}" for k, v in synced.items()))
     return 0
 
 

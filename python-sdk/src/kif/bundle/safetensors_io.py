@@ -260,13 +260,14 @@ def write(
             # Per-tensor digests are computed on other cores while this thread writes (hashlib and file writes both
             # release the GIL on large buffers), so a save costs the write, not write + hash. Arrays already in file
             # layout are all queued at once; one that needs its bytes made (a deferred tensor read from a Keras file,
-            # a strided or big-endian array) is hashed while it is being written, so such copies never pile up.
+            # a strided or big-endian array) is hashed while it is being written and while the next one is made and
+            # written, so at most two such tensors are in memory at once.
             ahead = {n: pool.submit(_sha256, v) for n in order if (v := _in_place(tensors[n])) is not None}
+            made: tuple[str, Future[str], Future[None] | None] | None = None  # the previous made tensor, still hashing
             for name in order:
                 data = _file_bytes(tensors[name])
                 pending = ahead.get(name) or pool.submit(_sha256, data)
-                if checksum is not None:
-                    checksum.add(data)
+                summed = checksum.add(data) if checksum is not None else None
                 for start in range(0, len(data), _CHUNK):
                     chunk = data[start : start + _CHUNK]
                     stream.write(chunk)
@@ -274,9 +275,18 @@ def write(
                         file_digest.update(chunk)
                     if progress is not None:
                         progress(len(chunk))
-                per_tensor[name] = pending.result()
-                if checksum is not None and name not in ahead:
-                    checksum.wait()  # bytes made for this write: released before the next tensor's are made
+                if made is not None:  # its bytes are released before the next tensor's are made
+                    per_tensor[made[0]] = made[1].result()
+                    if made[2] is not None:
+                        made[2].result()
+                    made = None
+                if name in ahead:
+                    per_tensor[name] = pending.result()
+                else:
+                    made = (name, pending, summed)
+                del data
+            if made is not None:
+                per_tensor[made[0]] = made[1].result()
         if checksum is not None:
             checksum.wait()
     finally:
@@ -300,8 +310,9 @@ class _RunningCrc:
     def _step(self, data: memoryview) -> None:
         self.crc = zlib.crc32(data, self.crc)
 
-    def add(self, data: memoryview) -> None:
+    def add(self, data: memoryview) -> Future[None]:
         self.last = self.pool.submit(self._step, data)
+        return self.last
 
     def wait(self) -> None:
         if self.last is not None:

@@ -24,6 +24,7 @@ from kif.bundle.destination import plan
 from kif.bundle.precheck import check_document
 from kif.bundle.stored_zip import ZIP64_LIMIT as _ZIP64_LIMIT
 from kif.bundle.stored_zip import StoredZipWriter
+from kif.bundle.writeback import EarlyWriteback
 from kif.errors import KifError, UsageError
 from kif.graph import Model
 from kif.progress import Progress
@@ -195,7 +196,7 @@ def _write_directory(
     written = {}
     for name, tensors in members.items():
         with open(root / name, "wb") as stream:
-            found = safetensors_io.write(stream, tensors, progress=advance, whole_file=_whole_file(name, digests))
+            found = safetensors_io.write(EarlyWriteback(stream), tensors, progress=advance, whole_file=_whole_file(name, digests))
             written[name] = (found, stream.tell())
             _fsync(stream)
     with open(root / DOCUMENT, "wb") as stream:
@@ -214,7 +215,7 @@ def _write_archive(
             size = safetensors_io.file_size(tensors)
             archive.start(name, _alignment_extra(name, raw.tell(), size), zip64=size > _ZIP64_LIMIT)
             data_start = raw.tell()
-            found = safetensors_io.write(raw, tensors, progress=advance, whole_file=_whole_file(name, digests), crc=True)
+            found = safetensors_io.write(EarlyWriteback(raw), tensors, progress=advance, whole_file=_whole_file(name, digests), crc=True)
             if found.crc32 is None or raw.tell() - data_start != size:  # the planned size went into the header
                 raise KifError(f"Internal error: {name} was not written as planned ({size} bytes)", code="write-failed")
             archive.finish(size, found.crc32)

@@ -16,7 +16,7 @@ from kif import __version__, dtypes
 from kif.bundle.deferred import DeferredTensor
 from kif.errors import KifError
 from kif.graph import Layer, Model, TensorSpec
-from kif.keras import h5safe
+from kif.keras import h5direct, h5safe
 from kif.keras.config_check import check_model
 from kif.keras.errors import ConversionError
 from kif.keras.mapping import Context, map_node
@@ -55,7 +55,12 @@ MERGE = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concat
 def _deferred(dataset: Any) -> DeferredTensor:
     dtype = np.dtype(dataset.dtype).newbyteorder("<")
     dtypes.from_numpy(dtype)  # reject dtypes KIF cannot store, before anything is written
-    return DeferredTensor(dtype, tuple(dataset.shape), lambda: np.asarray(h5safe.read(dataset), dtype=dtype))
+    shape = tuple(dataset.shape)
+    span = h5direct.byte_range(dataset, dtype)  # stored as the array itself: written from the mapped file, no copy
+    if span is not None:
+        file, name = h5safe.file_label(dataset), h5safe.dataset_label(dataset)
+        return DeferredTensor(dtype, shape, lambda: h5direct.load(span, dtype, shape, file, name))
+    return DeferredTensor(dtype, shape, lambda: np.asarray(h5safe.read(dataset), dtype=dtype))
 
 
 # What a config of the wrong shape raises deep in a mapper; turned into a ConversionError naming the layer.

@@ -204,6 +204,16 @@ def read(dataset: Any, selection: Any = ()) -> Any:
         return dataset[selection]
 
 
+def file_label(dataset: Any) -> str:
+    """The dataset's file name for messages."""
+    return _filename(dataset)
+
+
+def dataset_label(dataset: Any) -> str:
+    """The dataset's HDF5 path for messages."""
+    return _dataset_name(dataset)
+
+
 def _filename(dataset: Any) -> str:
     try:
         return str(dataset.file.filename)

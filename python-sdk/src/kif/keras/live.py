@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ class LiveWeights:
         self.keras_version = keras_version
 
     def close(self) -> None:
-        """Nothing to release: the arrays are copies of the variables."""
+        """Nothing to release: the arrays are the variables' values (views of CPU torch tensors, else copies)."""
 
     def layer(
         self, name: str, scope: tuple[str, ...] = (), save_path: tuple[str, ...] = (), fallback: tuple[str, ...] = ()
@@ -66,9 +67,25 @@ def _relative_path(layer: Any, variable: Any) -> str:
 
 
 def _to_numpy(variable: Any) -> np.ndarray:
+    """The variable's values: a view of a CPU torch tensor (the writer reads it once, no copy), else a copy."""
+    view = _torch_view(variable.value)
+    if view is not None:
+        return view
     from keras import ops
 
     return np.array(ops.convert_to_numpy(variable.value), order="C")  # a copy; np.ascontiguousarray would make 0-d arrays 1-d
+
+
+def _torch_view(value: Any) -> np.ndarray | None:
+    """A NumPy array sharing a contiguous CPU torch tensor's memory; None for anything else (bfloat16 has no NumPy dtype)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(value, torch.Tensor):
+        return None
+    if value.device.type != "cpu" or value.dtype == torch.bfloat16 or not value.is_contiguous():
+        return None
+    view = value.detach().numpy()
+    view.flags.writeable = False  # the writer only reads it; nothing in the conversion may change the live model
+    return view
 
 
 def _plain_json(value: Any) -> Any:
