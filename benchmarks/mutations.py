@@ -270,7 +270,7 @@ MUTATIONS: list[Mutation] = [
     Mutation("groupnorm-interleaved", "GroupNormalization groups are contiguous channel blocks", "channels c with c mod G = g",
              patch(normalization.GroupNormalization, "run", _groups_interleaved, static=True), ("GroupNormalization",)),
     Mutation("attention-unscaled", "multi-head attention scales q by 1 / sqrt(key_dim)", "no scaling",
-             patch(_attention, "sdpa", lambda f: lambda q, k, v, scale, mask: f(q, k, v, 1.0, mask)),
+             patch(_attention, "query_scale", lambda f: lambda depth: 1.0),
              ("MultiHeadAttention", "GroupQueryAttention")),
     Mutation("bidirectional-backward-first", "Bidirectional concat puts the forward output first", "backward first",
              patch(wrappers, "_merge", lambda f: lambda mode, y, y_rev: f(mode, y_rev, y)), ("Bidirectional",)),

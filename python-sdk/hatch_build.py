@@ -16,7 +16,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 SHIPPED = {"schemas": "_schemas", "conformance": "_conformance"}
 SUITE_PARTS = (
     "README.md", "VERSION", "case.schema.json", "scoreboard.schema.json", "cases", "invalid",
-    "runner/kif_conformance.py", "runner/kif_process.py", "runner/kif_tensors.py",
+    "runner/kif_conformance.py", "runner/kif_process.py", "runner/kif_tensors.py", "runner/kif_strings.py",
 )  # fmt: skip
 
 

@@ -73,7 +73,8 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_sdist_is_self_contained(dists: dict[str, Path]) -> None:
     unpacked = dists["unpacked"]
     assert (unpacked / "src" / "kif" / "_schemas" / "graph.schema.json").is_file()
-    assert (unpacked / "src" / "kif" / "_conformance" / "runner" / "kif_conformance.py").is_file()
+    runner = {p.name for p in (REPO / "conformance" / "runner").glob("*.py")}
+    assert {p.name for p in (unpacked / "src" / "kif" / "_conformance" / "runner").glob("*.py")} == runner, "every runner module ships"
     assert (unpacked / "LICENSE").read_bytes() == (REPO / "LICENSE").read_bytes() == (SDK / "LICENSE").read_bytes()
     assert not (unpacked / "tests").exists(), "tests and their third-party fixtures stay in the repository"
     metadata = (unpacked / "PKG-INFO").read_text(encoding="utf-8")

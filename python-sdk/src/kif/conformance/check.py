@@ -112,7 +112,9 @@ def _check_invalid_case(folder: Path, spec: dict[str, Any], rel: str, validate_b
     from kif.conformance import runner  # the runner prepares the path exactly as a run does
 
     try:
-        with runner().invalid_target(_RunnerCase(folder, spec)) as prepared:
+        suite = folder.parent.parent  # the linted suite's own runner, else the installed one
+        own = suite if (suite / "runner" / "kif_conformance.py").is_file() else None
+        with runner(own).invalid_target(_RunnerCase(folder, spec)) as prepared:
             findings = kif.validate(prepared, level=level).findings
     except ValueError as exc:  # the runner cannot prepare it: the case is broken
         return [*problems, f"{rel}: {str(exc).removeprefix(folder.name + ': ')}"]

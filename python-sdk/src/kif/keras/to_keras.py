@@ -149,34 +149,9 @@ def _make_layer(
 
         return locally_connected_class(kif_type)(**_kwargs(kif_type, attrs, name), **extra)
     cls = _keras_class(kif_type)
-    if kif_type.startswith("AveragePooling") and attrs.get("padding") == "same":
-        from kif.keras.pooling_same import average_pooling_same
+    from kif.keras.to_keras_exact import exact_class
 
-        cls = average_pooling_same(kif_type)
-    if kif_type == "Resizing" and attrs["interpolation"] not in ("nearest", "bilinear"):
-        from kif.keras.resize_exact import resizing_exact
-
-        cls = resizing_exact()  # Keras on torch has no lanczos or area and another bicubic
-    if kif_type == "MelSpectrogram" and attrs["window"] is not None and attrs["sequence_length"] % 2:
-        from kif.keras.mel_exact import mel_spectrogram_exact
-
-        cls = mel_spectrogram_exact()  # Keras-torch's window for an odd length is not tf.signal's
-    if kif_type.startswith("MaxPooling") and integer:
-        from kif.keras.pooling_int import max_pooling_integer
-
-        cls = max_pooling_integer(kif_type)  # torch's max_pool has no integer kernel
-    if kif_type == "UpSampling2D" and attrs["interpolation"] not in ("nearest", "bilinear"):
-        from kif.keras.upsampling_exact import upsampling_exact
-
-        cls = upsampling_exact()  # the same for UpSampling2D, which resizes with keras.ops.image.resize
-    if kif_type == "ContrastLimitedAdaptiveHistogramEqualization":
-        from kif.keras.clahe_exact import clahe_exact
-
-        cls = clahe_exact()  # Keras-torch's histograms are int64 and its symmetric padding is edge replication
-    if kif_type == "GlobalMaxPooling1D" and masked:
-        from kif.keras.pooling_same import global_max_pooling_masked
-
-        cls = global_max_pooling_masked()
+    cls = exact_class(kif_type, attrs, integer=integer, masked=masked) or cls
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*rms_scaling.*")  # deprecated in Keras, still a KIF attribute
         return cls(**_kwargs(kif_type, attrs, name), **extra)

@@ -7,6 +7,7 @@ limit of Keras's additive large-negative masking and what its default attention 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,6 +60,11 @@ def conjoin(*masks: np.ndarray | None) -> np.ndarray | None:
         if m is not None:
             out = m if out is None else out & m
     return out
+
+
+def query_scale(depth: int) -> float:
+    """The factor multi-head attention scales the query by: 1 / sqrt(key_dim) (head_dim for GroupQueryAttention)."""
+    return 1.0 / math.sqrt(depth)
 
 
 def sdpa(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float | None, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -257,7 +257,7 @@ def _mha_run(attrs: dict[str, Any], inputs: list[np.ndarray | None], weights: di
     bf, tq, ts = math.prod(batch), math.prod(q_att), math.prod(s_att)
     depth = attrs["head_dim"] if grouped else attrs["key_dim"]
     # The query scaled before the product (Keras's order), written straight in the [.., H, T, D] layout: one pass.
-    scale = np.asarray(1.0 / math.sqrt(depth), dtype=qt.dtype)
+    scale = np.asarray(at.query_scale(depth), dtype=qt.dtype)
     qf = np.multiply(qt, scale, out=np.empty(qt.shape, qt.dtype)).reshape(bf, qt.shape[nb], tq, -1)
     kf = kt.reshape(bf, kt.shape[nb], ts, -1)
     vf = vt.reshape(bf, vt.shape[nb], ts, -1)
