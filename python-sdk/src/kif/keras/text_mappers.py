@@ -79,11 +79,10 @@ def lookup_vocabulary(ctx: Context, config: dict[str, Any]) -> tuple[list[str], 
         held = _table_vocabulary(ctx, config)
         if held is not None:
             return held
-    if vocab is None:
-        raise ctx.fail(
-            "the vocabulary is not in the config (learned by adapt(), it is stored in the file's assets, which KIF does not "
-            "read for StringLookup) and the file holds no lookup table for it"
-        )
+    if vocab is None:  # learned by adapt(): a .keras archive keeps it in assets/
+        from kif.keras.text_vectorization_mappers import asset_vocabulary
+
+        vocab = asset_vocabulary(ctx)
     if isinstance(vocab, str):
         raise ctx.fail(f"option vocabulary={vocab!r} names a file outside the model; KIF needs the vocabulary in the config")
     if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab):

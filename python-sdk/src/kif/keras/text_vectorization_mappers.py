@@ -70,6 +70,12 @@ def _vocabulary(ctx: Context, mode: str) -> list[str]:
         raise ctx.fail(
             "this file records that a vocabulary was given to the constructor but does not hold it: save the model as .keras"
         )
+    return _strip_reserved(asset_vocabulary(ctx), mode)
+
+
+def asset_vocabulary(ctx: Context) -> list[str]:
+    """An adapted lookup layer's get_vocabulary(), reserved tokens first, from a .keras archive's
+    ``assets/layers/<save path>/vocabulary.txt`` (Keras's save_assets); one error when the file does not hold it."""
     path = ctx.node.save_fallback or ctx.node.save_path
     data = ctx.asset("/".join(f"layers/{key}" for key in path) + "/vocabulary.txt") if path else None
     if data is None:
@@ -83,7 +89,7 @@ def _vocabulary(ctx: Context, mode: str) -> list[str]:
         raise ctx.fail("expected the vocabulary asset to be UTF-8 text") from None
     while lines and lines[-1] == "":
         lines.pop()
-    return _strip_reserved(lines, mode)
+    return lines
 
 
 def _idf(ctx: Context, attrs: dict[str, Any]) -> Any:
