@@ -128,7 +128,7 @@ def _asset_not_utf8(tmp: Path) -> Path:
 
 
 CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
-    "table-missing": (_table_missing, "vocabulary is not in the config", "'lookup'"),
+    "table-missing": (_table_missing, "learned by adapt() and this file does not hold it", "'lookup'"),
     "values-not-indices": (_values_not_indices, "does not map its tokens to indices 2, 3", "saved_model.pb"),
     "asset-missing": (_asset_missing, "assets/words.txt is missing", "words.txt"),
     "asset-escapes": (_asset_escapes, "'../ds.txt' leaves the SavedModel's assets/ folder", "saved_model.pb"),
