@@ -70,6 +70,7 @@ class _Module:
         self.constants: list[str] = []
         self.imports: set[str] = set()
         self.count = 0
+        self.shared: dict[str, str] = {}  # checks of an anonymous subschema -> its function
 
     def ref(self, ref: str) -> str:
         """The expression naming the function of a $ref target (another module's for another file)."""
@@ -98,11 +99,13 @@ class _Module:
         return f"_C{self.constants.index(text)}"
 
     def inline(self, schema: Any) -> str:
-        """A function name for an anonymous subschema."""
-        self.count += 1
-        name = f"_s{self.count}"
-        self.bodies.append(self.define(name, schema))
-        return name
+        """A function name for an anonymous subschema; subschemas with the same checks share one function."""
+        body = "".join(textwrap.indent(statement, "    ") + "\n" for statement in self.checks(schema))
+        if body not in self.shared:
+            self.count += 1
+            self.shared[body] = name = f"_s{self.count}"
+            self.bodies.append(f"def {name}(x: Any) -> bool:\n{body}    return True\n")
+        return self.shared[body]
 
     def define(self, name: str, schema: Any) -> str:
         body = "".join(textwrap.indent(statement, "    ") + "\n" for statement in self.checks(schema))

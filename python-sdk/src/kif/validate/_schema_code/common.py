@@ -47,14 +47,6 @@ def ref_data_format(x: Any) -> bool:
     return True
 
 
-def _s2(x: Any) -> bool:
-    if not (isinstance(x, int) and not isinstance(x, bool)):
-        return False
-    if x < 1:
-        return False
-    return True
-
-
 def ref_ints_2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
@@ -63,16 +55,8 @@ def ref_ints_2(x: Any) -> bool:
     if len(x) > 2:
         return False
     for i in x:
-        if not _s2(i):
+        if not _s1(i):
             return False
-    return True
-
-
-def _s3(x: Any) -> bool:
-    if not (isinstance(x, int) and not isinstance(x, bool)):
-        return False
-    if x < 1:
-        return False
     return True
 
 
@@ -84,7 +68,7 @@ def ref_ints_3(x: Any) -> bool:
     if len(x) > 3:
         return False
     for i in x:
-        if not _s3(i):
+        if not _s1(i):
             return False
     return True
 

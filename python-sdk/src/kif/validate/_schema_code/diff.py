@@ -37,21 +37,17 @@ def _s1(x: Any) -> bool:
     return True
 
 
-def _s4(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not (isinstance(x, str) and x in _C1):
         return False
     return True
 
 
-def _s5(x: Any) -> bool:
-    return True
-
-
-def _s6(x: Any) -> bool:
-    return True
-
-
 def _s3(x: Any) -> bool:
+    return True
+
+
+def _s4(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'field' not in x:
@@ -60,27 +56,27 @@ def _s3(x: Any) -> bool:
         return False
     if 'b' not in x:
         return False
-    if not _s4(x['field']):
+    if not _s2(x['field']):
         return False
-    if not _s5(x['a']):
+    if not _s3(x['a']):
         return False
-    if not _s6(x['b']):
+    if not _s3(x['b']):
         return False
     if not _C2.issuperset(x):
         return False
     return True
 
 
-def _s2(x: Any) -> bool:
+def _s5(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s3(i):
+        if not _s4(i):
             return False
     return True
 
 
-def _s8(x: Any) -> bool:
+def _s6(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 0:
@@ -88,7 +84,7 @@ def _s8(x: Any) -> bool:
     return True
 
 
-def _s9(x: Any) -> bool:
+def _s7(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
@@ -97,7 +93,7 @@ def _s9(x: Any) -> bool:
     return True
 
 
-def _s7(x: Any) -> bool:
+def _s8(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'index' not in x:
@@ -108,9 +104,9 @@ def _s7(x: Any) -> bool:
         return False
     if 'b' not in x:
         return False
-    if not _s8(x['index']):
+    if not _s6(x['index']):
         return False
-    if not _s9(x['fields']):
+    if not _s7(x['fields']):
         return False
     if not (isinstance(x['a'], dict) or (x['a'] is None)):
         return False
@@ -125,7 +121,7 @@ def ref_io_changes(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s7(i):
+        if not _s8(i):
             return False
     return True
 
@@ -146,7 +142,7 @@ def ref_named_layer(x: Any) -> bool:
     return True
 
 
-def _s11(x: Any) -> bool:
+def _s9(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
@@ -155,16 +151,7 @@ def _s11(x: Any) -> bool:
     return True
 
 
-def _s12(x: Any) -> bool:
-    if not isinstance(x, list):
-        return False
-    for i in x:
-        if not ref_named_layer(i):
-            return False
-    return True
-
-
-def _s14(x: Any) -> bool:
+def _s10(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'a' not in x:
@@ -184,32 +171,32 @@ def _s14(x: Any) -> bool:
     return True
 
 
-def _s13(x: Any) -> bool:
+def _s11(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s14(i):
+        if not _s10(i):
             return False
     return True
 
 
-def _s18(x: Any) -> bool:
+def _s12(x: Any) -> bool:
     if not (isinstance(x, str) and x in _C6):
         return False
     return True
 
 
-def _s20(x: Any) -> bool:
+def _s13(x: Any) -> bool:
     if not _rt.equal(x, _C7):
         return False
     return True
 
 
-def _s19(x: Any) -> bool:
+def _s14(x: Any) -> bool:
     if isinstance(x, dict):
         if 'attribute' not in x:
             return False
-        if 'what' in x and not _s20(x['what']):
+        if 'what' in x and not _s13(x['what']):
             return False
         if not isinstance(x['attribute'], str):
             return False
@@ -218,15 +205,15 @@ def _s19(x: Any) -> bool:
     return True
 
 
-def _s22(x: Any) -> bool:
+def _s15(x: Any) -> bool:
     if not _rt.equal(x, _C9):
         return False
     return True
 
 
-def _s21(x: Any) -> bool:
+def _s16(x: Any) -> bool:
     if isinstance(x, dict):
-        if 'what' in x and not _s22(x['what']):
+        if 'what' in x and not _s15(x['what']):
             return False
         if 'a' in x and not isinstance(x['a'], str):
             return False
@@ -237,13 +224,13 @@ def _s21(x: Any) -> bool:
     return True
 
 
-def _s24(x: Any) -> bool:
+def _s17(x: Any) -> bool:
     if not (isinstance(x, str) and x in _C11):
         return False
     return True
 
 
-def _s25(x: Any) -> bool:
+def _s18(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
@@ -252,72 +239,45 @@ def _s25(x: Any) -> bool:
     return True
 
 
-def _s26(x: Any) -> bool:
-    if not isinstance(x, list):
-        return False
-    for i in x:
-        if not (isinstance(i, str) or (i is None)):
-            return False
-    return True
-
-
-def _s23(x: Any) -> bool:
+def _s19(x: Any) -> bool:
     if isinstance(x, dict):
-        if 'what' in x and not _s24(x['what']):
+        if 'what' in x and not _s17(x['what']):
             return False
-        if 'a' in x and not _s25(x['a']):
+        if 'a' in x and not _s18(x['a']):
             return False
-        if 'b' in x and not _s26(x['b']):
+        if 'b' in x and not _s18(x['b']):
             return False
         if not _C10.issuperset(x):
             return False
     return True
 
 
-def _s28(x: Any) -> bool:
+def _s20(x: Any) -> bool:
     if not _rt.equal(x, _C12):
         return False
     return True
 
 
-def _s29(x: Any) -> bool:
-    if not isinstance(x, list):
-        return False
-    for i in x:
-        if not isinstance(i, str):
-            return False
-    return True
-
-
-def _s30(x: Any) -> bool:
-    if not isinstance(x, list):
-        return False
-    for i in x:
-        if not isinstance(i, str):
-            return False
-    return True
-
-
-def _s27(x: Any) -> bool:
+def _s21(x: Any) -> bool:
     if isinstance(x, dict):
-        if 'what' in x and not _s28(x['what']):
+        if 'what' in x and not _s20(x['what']):
             return False
-        if 'a' in x and not _s29(x['a']):
+        if 'a' in x and not _s7(x['a']):
             return False
-        if 'b' in x and not _s30(x['b']):
+        if 'b' in x and not _s7(x['b']):
             return False
         if not _C10.issuperset(x):
             return False
     return True
 
 
-def _s32(x: Any) -> bool:
+def _s22(x: Any) -> bool:
     if not _rt.equal(x, _C13):
         return False
     return True
 
 
-def _s34(x: Any) -> bool:
+def _s23(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
@@ -326,7 +286,7 @@ def _s34(x: Any) -> bool:
     return True
 
 
-def _s33(x: Any) -> bool:
+def _s24(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 2:
@@ -335,24 +295,24 @@ def _s33(x: Any) -> bool:
         return False
     if len(x) > 0 and not isinstance(x[0], str):
         return False
-    if len(x) > 1 and not _s34(x[1]):
+    if len(x) > 1 and not _s23(x[1]):
         return False
     return True
 
 
 def ref_type_pair(x: Any) -> bool:
-    if [(x is None), _s33(x)].count(True) != 1:
+    if [(x is None), _s24(x)].count(True) != 1:
         return False
     return True
 
 
-def _s31(x: Any) -> bool:
+def _s25(x: Any) -> bool:
     if isinstance(x, dict):
         if 'a_tensor' not in x:
             return False
         if 'b_tensor' not in x:
             return False
-        if 'what' in x and not _s32(x['what']):
+        if 'what' in x and not _s22(x['what']):
             return False
         if not isinstance(x['a_tensor'], str):
             return False
@@ -376,14 +336,14 @@ def ref_layer_change(x: Any) -> bool:
         return False
     if 'b' not in x:
         return False
-    if not _s18(x['what']):
+    if not _s12(x['what']):
         return False
-    if [_s19(x), _s21(x), _s23(x), _s27(x), _s31(x)].count(True) != 1:
+    if [_s14(x), _s16(x), _s19(x), _s21(x), _s25(x)].count(True) != 1:
         return False
     return True
 
 
-def _s17(x: Any) -> bool:
+def _s26(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 1:
@@ -394,7 +354,7 @@ def _s17(x: Any) -> bool:
     return True
 
 
-def _s16(x: Any) -> bool:
+def _s27(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'a' not in x:
@@ -411,23 +371,23 @@ def _s16(x: Any) -> bool:
         return False
     if not isinstance(x['type'], str):
         return False
-    if not _s17(x['changes']):
+    if not _s26(x['changes']):
         return False
     if not _C15.issuperset(x):
         return False
     return True
 
 
-def _s15(x: Any) -> bool:
+def _s28(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s16(i):
+        if not _s27(i):
             return False
     return True
 
 
-def _s10(x: Any) -> bool:
+def _s29(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'added' not in x:
@@ -438,20 +398,20 @@ def _s10(x: Any) -> bool:
         return False
     if 'changed' not in x:
         return False
-    if not _s11(x['added']):
+    if not _s9(x['added']):
         return False
-    if not _s12(x['removed']):
+    if not _s9(x['removed']):
         return False
-    if not _s13(x['renamed']):
+    if not _s11(x['renamed']):
         return False
-    if not _s15(x['changed']):
+    if not _s28(x['changed']):
         return False
     if not _C16.issuperset(x):
         return False
     return True
 
 
-def _s36(x: Any) -> bool:
+def _s30(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'a' not in x:
@@ -467,28 +427,12 @@ def _s36(x: Any) -> bool:
     return True
 
 
-def _s35(x: Any) -> bool:
+def _s31(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s36(i):
+        if not _s30(i):
             return False
-    return True
-
-
-def _s38(x: Any) -> bool:
-    if not (isinstance(x, int) and not isinstance(x, bool)):
-        return False
-    if x < 0:
-        return False
-    return True
-
-
-def _s41(x: Any) -> bool:
-    if not (isinstance(x, int) and not isinstance(x, bool)):
-        return False
-    if x < 0:
-        return False
     return True
 
 
@@ -496,12 +440,12 @@ def ref_static_shape(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s41(i):
+        if not _s6(i):
             return False
     return True
 
 
-def _s42(x: Any) -> bool:
+def _s32(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
     if x < 0:
@@ -509,35 +453,19 @@ def _s42(x: Any) -> bool:
     return True
 
 
-def _s43(x: Any) -> bool:
+def _s33(x: Any) -> bool:
     if not _rt.equal(x, _C18):
         return False
     return True
 
 
 def ref_difference(x: Any) -> bool:
-    if [_s42(x), _s43(x)].count(True) != 1:
+    if [_s32(x), _s33(x)].count(True) != 1:
         return False
     return True
 
 
-def _s44(x: Any) -> bool:
-    if not (isinstance(x, int) and not isinstance(x, bool)):
-        return False
-    if x < 0:
-        return False
-    return True
-
-
-def _s45(x: Any) -> bool:
-    if not (isinstance(x, int) and not isinstance(x, bool)):
-        return False
-    if x < 0:
-        return False
-    return True
-
-
-def _s40(x: Any) -> bool:
+def _s34(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'layer' not in x:
@@ -576,25 +504,25 @@ def _s40(x: Any) -> bool:
         return False
     if not ref_difference(x['max_rel_diff']):
         return False
-    if not _s44(x['elements_differing']):
+    if not _s6(x['elements_differing']):
         return False
-    if not _s45(x['elements']):
+    if not _s6(x['elements']):
         return False
     if not _C19.issuperset(x):
         return False
     return True
 
 
-def _s39(x: Any) -> bool:
+def _s35(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s40(i):
+        if not _s34(i):
             return False
     return True
 
 
-def _s47(x: Any) -> bool:
+def _s36(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'layer' not in x:
@@ -634,16 +562,16 @@ def _s47(x: Any) -> bool:
     return True
 
 
-def _s46(x: Any) -> bool:
+def _s37(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s47(i):
+        if not _s36(i):
             return False
     return True
 
 
-def _s37(x: Any) -> bool:
+def _s38(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'identical' not in x:
@@ -652,11 +580,11 @@ def _s37(x: Any) -> bool:
         return False
     if 'reshaped' not in x:
         return False
-    if not _s38(x['identical']):
+    if not _s6(x['identical']):
         return False
-    if not _s39(x['changed']):
+    if not _s35(x['changed']):
         return False
-    if not _s46(x['reshaped']):
+    if not _s37(x['reshaped']):
         return False
     if not _C21.issuperset(x):
         return False
@@ -694,17 +622,17 @@ def valid(x: Any) -> bool:
         return False
     if not isinstance(x['identical'], bool):
         return False
-    if not _s2(x['metadata']):
+    if not _s5(x['metadata']):
         return False
     if not ref_io_changes(x['inputs']):
         return False
     if not ref_io_changes(x['outputs']):
         return False
-    if not _s10(x['layers']):
+    if not _s29(x['layers']):
         return False
-    if not _s35(x['tensors_renamed']):
+    if not _s31(x['tensors_renamed']):
         return False
-    if not _s37(x['weights']):
+    if not _s38(x['weights']):
         return False
     if not _C22.issuperset(x):
         return False

@@ -43,7 +43,7 @@ def _s1(x: Any) -> bool:
     return True
 
 
-def _s3(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not isinstance(x, str):
         return False
     if len(x) < 1 or len(x) > 128:
@@ -51,7 +51,7 @@ def _s3(x: Any) -> bool:
     return True
 
 
-def _s4(x: Any) -> bool:
+def _s3(x: Any) -> bool:
     if not isinstance(x, str):
         return False
     if len(x) < 1 or len(x) > 64:
@@ -59,16 +59,16 @@ def _s4(x: Any) -> bool:
     return True
 
 
-def _s2(x: Any) -> bool:
+def _s4(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'name' not in x:
         return False
     if 'version' not in x:
         return False
-    if not _s3(x['name']):
+    if not _s2(x['name']):
         return False
-    if not _s4(x['version']):
+    if not _s3(x['version']):
         return False
     if not _C1.issuperset(x):
         return False
@@ -100,14 +100,6 @@ def _s6(x: Any) -> bool:
 
 
 def _s7(x: Any) -> bool:
-    if not isinstance(x, str):
-        return False
-    if len(x) > 65536:
-        return False
-    return True
-
-
-def _s9(x: Any) -> bool:
     if isinstance(x, str):
         if len(x) > 256:
             return False
@@ -121,7 +113,7 @@ def _s8(x: Any) -> bool:
         if k not in _C3 and not isinstance(v, str):
             return False
     for k in x:
-        if not _s9(k):
+        if not _s7(k):
             return False
     return True
 
@@ -132,7 +124,7 @@ def ref_io_dtype(x: Any) -> bool:
     return True
 
 
-def _s11(x: Any) -> bool:
+def _s9(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
     if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
@@ -147,18 +139,18 @@ def ref_shape(x: Any) -> bool:
     if len(x) > 8:
         return False
     for i in x:
-        if not _s11(i):
+        if not _s9(i):
             return False
     return True
 
 
-def _s12(x: Any) -> bool:
+def _s10(x: Any) -> bool:
     if not (isinstance(x, str) and x in _C5):
         return False
     return True
 
 
-def _s13(x: Any) -> bool:
+def _s11(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 2:
@@ -172,7 +164,7 @@ def _s13(x: Any) -> bool:
     return True
 
 
-def _s15(x: Any) -> bool:
+def _s12(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 1:
@@ -184,12 +176,12 @@ def _s15(x: Any) -> bool:
 
 
 def ref_numbers(x: Any) -> bool:
-    if [(isinstance(x, _rt.NUMBER) and not isinstance(x, bool)), _s15(x)].count(True) != 1:
+    if [(isinstance(x, _rt.NUMBER) and not isinstance(x, bool)), _s12(x)].count(True) != 1:
         return False
     return True
 
 
-def _s14(x: Any) -> bool:
+def _s13(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'mean' not in x:
@@ -205,7 +197,7 @@ def _s14(x: Any) -> bool:
     return True
 
 
-def _s16(x: Any) -> bool:
+def _s14(x: Any) -> bool:
     if not (isinstance(x, str) and x in _C7):
         return False
     return True
@@ -214,13 +206,13 @@ def _s16(x: Any) -> bool:
 def ref_input_meta(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if 'layout' in x and not _s12(x['layout']):
+    if 'layout' in x and not _s10(x['layout']):
         return False
-    if 'value_range' in x and not _s13(x['value_range']):
+    if 'value_range' in x and not _s11(x['value_range']):
         return False
-    if 'normalization' in x and not _s14(x['normalization']):
+    if 'normalization' in x and not _s13(x['normalization']):
         return False
-    if 'color_order' in x and not _s16(x['color_order']):
+    if 'color_order' in x and not _s14(x['color_order']):
         return False
     if not _C8.issuperset(x):
         return False
@@ -249,7 +241,7 @@ def ref_graph_input(x: Any) -> bool:
     return True
 
 
-def _s10(x: Any) -> bool:
+def _s15(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 1:
@@ -260,7 +252,7 @@ def _s10(x: Any) -> bool:
     return True
 
 
-def _s18(x: Any) -> bool:
+def _s16(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
@@ -272,7 +264,7 @@ def _s18(x: Any) -> bool:
 def ref_output_meta(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
-    if 'labels' in x and not _s18(x['labels']):
+    if 'labels' in x and not _s16(x['labels']):
         return False
     if not _C10.issuperset(x):
         return False
@@ -312,7 +304,7 @@ def _s17(x: Any) -> bool:
     return True
 
 
-def _s20(x: Any) -> bool:
+def _s18(x: Any) -> bool:
     if not isinstance(x, str):
         return False
     if len(x) > 4096:
@@ -320,56 +312,48 @@ def _s20(x: Any) -> bool:
     return True
 
 
-def _s23(x: Any) -> bool:
+def _s19(x: Any) -> bool:
     if not (isinstance(x, str) and x in _C11):
         return False
     return True
 
 
-def _s24(x: Any) -> bool:
-    if not isinstance(x, str):
-        return False
-    if len(x) > 4096:
-        return False
-    return True
-
-
-def _s22(x: Any) -> bool:
+def _s20(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'type' not in x:
         return False
-    if not _s23(x['type']):
+    if not _s19(x['type']):
         return False
-    if 'description' in x and not _s24(x['description']):
+    if 'description' in x and not _s18(x['description']):
         return False
     if not _C12.issuperset(x):
         return False
     return True
 
 
-def _s25(x: Any) -> bool:
+def _s21(x: Any) -> bool:
     if isinstance(x, str):
         if _C13.search(x) is None:
             return False
     return True
 
 
-def _s21(x: Any) -> bool:
+def _s22(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if len(x) > 256:
         return False
     for k, v in x.items():
-        if k not in _C3 and not _s22(v):
+        if k not in _C3 and not _s20(v):
             return False
     for k in x:
-        if not _s25(k):
+        if not _s21(k):
             return False
     return True
 
 
-def _s26(x: Any) -> bool:
+def _s23(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 1:
@@ -384,22 +368,7 @@ def _s26(x: Any) -> bool:
     return True
 
 
-def _s27(x: Any) -> bool:
-    if not isinstance(x, list):
-        return False
-    if len(x) < 1:
-        return False
-    if len(x) > 4096:
-        return False
-    if not _rt.unique(x):
-        return False
-    for i in x:
-        if not ref_name(i):
-            return False
-    return True
-
-
-def _s28(x: Any) -> bool:
+def _s24(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) > 4096:
@@ -420,22 +389,22 @@ def ref_layer_type(x: Any) -> bool:
     return True
 
 
-def _s31(x: Any) -> bool:
+def _s25(x: Any) -> bool:
     if [ref_name(x), (x is None)].count(True) != 1:
         return False
     return True
 
 
-def _s30(x: Any) -> bool:
+def _s26(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s31(i):
+        if not _s25(i):
             return False
     return True
 
 
-def _s32(x: Any) -> bool:
+def _s27(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 1:
@@ -446,7 +415,7 @@ def _s32(x: Any) -> bool:
     return True
 
 
-def _s33(x: Any) -> bool:
+def _s28(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     for k, v in x.items():
@@ -476,11 +445,11 @@ def ref_layer(x: Any) -> bool:
         return False
     if not isinstance(x['attributes'], dict):
         return False
-    if not _s30(x['inputs']):
+    if not _s26(x['inputs']):
         return False
-    if not _s32(x['outputs']):
+    if not _s27(x['outputs']):
         return False
-    if not _s33(x['weights']):
+    if not _s28(x['weights']):
         return False
     if not _C15.issuperset(x):
         return False
@@ -507,15 +476,15 @@ def ref_composite(x: Any) -> bool:
         return False
     if 'layers' not in x:
         return False
-    if 'description' in x and not _s20(x['description']):
+    if 'description' in x and not _s18(x['description']):
         return False
-    if 'parameters' in x and not _s21(x['parameters']):
+    if 'parameters' in x and not _s22(x['parameters']):
         return False
-    if not _s26(x['inputs']):
+    if not _s23(x['inputs']):
         return False
-    if not _s27(x['outputs']):
+    if not _s23(x['outputs']):
         return False
-    if 'weights' in x and not _s28(x['weights']):
+    if 'weights' in x and not _s24(x['weights']):
         return False
     if not _s29(x['layers']):
         return False
@@ -524,14 +493,14 @@ def ref_composite(x: Any) -> bool:
     return True
 
 
-def _s34(x: Any) -> bool:
+def _s30(x: Any) -> bool:
     if isinstance(x, str):
         if _C17.search(x) is None:
             return False
     return True
 
 
-def _s19(x: Any) -> bool:
+def _s31(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if len(x) > 4096:
@@ -540,12 +509,12 @@ def _s19(x: Any) -> bool:
         if k not in _C3 and not ref_composite(v):
             return False
     for k in x:
-        if not _s34(k):
+        if not _s30(k):
             return False
     return True
 
 
-def _s35(x: Any) -> bool:
+def _s32(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
@@ -570,13 +539,13 @@ def ref_sha256(x: Any) -> bool:
     return True
 
 
-def _s38(x: Any) -> bool:
+def _s33(x: Any) -> bool:
     if not ref_sha256(x):
         return False
     return True
 
 
-def _s39(x: Any) -> bool:
+def _s34(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 8:
@@ -584,14 +553,14 @@ def _s39(x: Any) -> bool:
     return True
 
 
-def _s40(x: Any) -> bool:
+def _s35(x: Any) -> bool:
     if isinstance(x, dict):
         if 'sha256' not in x:
             return False
     return True
 
 
-def _s41(x: Any) -> bool:
+def _s36(x: Any) -> bool:
     if isinstance(x, dict):
         if 'header_sha256' not in x:
             return False
@@ -609,18 +578,18 @@ def _s37(x: Any) -> bool:
         return False
     if 'sha256' in x and not ref_sha256(x['sha256']):
         return False
-    if 'header_sha256' in x and not _s38(x['header_sha256']):
+    if 'header_sha256' in x and not _s33(x['header_sha256']):
         return False
-    if not _s39(x['size']):
+    if not _s34(x['size']):
         return False
     if not _C20.issuperset(x):
         return False
-    if not (_s40(x) or _s41(x)):
+    if not (_s35(x) or _s36(x)):
         return False
     return True
 
 
-def _s36(x: Any) -> bool:
+def _s38(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
@@ -635,7 +604,7 @@ def ref_dtype(x: Any) -> bool:
     return True
 
 
-def _s44(x: Any) -> bool:
+def _s39(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 0:
@@ -649,18 +618,12 @@ def ref_static_shape(x: Any) -> bool:
     if len(x) > 8:
         return False
     for i in x:
-        if not _s44(i):
+        if not _s39(i):
             return False
     return True
 
 
-def _s45(x: Any) -> bool:
-    if not ref_sha256(x):
-        return False
-    return True
-
-
-def _s43(x: Any) -> bool:
+def _s40(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'file' not in x:
@@ -675,18 +638,18 @@ def _s43(x: Any) -> bool:
         return False
     if not ref_static_shape(x['shape']):
         return False
-    if 'sha256' in x and not _s45(x['sha256']):
+    if 'sha256' in x and not _s33(x['sha256']):
         return False
     if not _C22.issuperset(x):
         return False
     return True
 
 
-def _s42(x: Any) -> bool:
+def _s41(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     for k, v in x.items():
-        if k not in _C3 and not _s43(v):
+        if k not in _C3 and not _s40(v):
             return False
     for k in x:
         if not ref_name(k):
@@ -701,32 +664,16 @@ def ref_weights(x: Any) -> bool:
         return False
     if 'tensors' not in x:
         return False
-    if not _s36(x['files']):
+    if not _s38(x['files']):
         return False
-    if not _s42(x['tensors']):
+    if not _s41(x['tensors']):
         return False
     if not _C23.issuperset(x):
         return False
     return True
 
 
-def _s46(x: Any) -> bool:
-    if not (isinstance(x, int) and not isinstance(x, bool)):
-        return False
-    if x < 8:
-        return False
-    return True
-
-
-def _s47(x: Any) -> bool:
-    if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
-        return False
-    if x < 0:
-        return False
-    return True
-
-
-def _s48(x: Any) -> bool:
+def _s42(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
     if x < 0:
@@ -751,11 +698,11 @@ def ref_self_test(x: Any) -> bool:
         return False
     if not ref_sha256(x['sha256']):
         return False
-    if not _s46(x['size']):
+    if not _s34(x['size']):
         return False
-    if not _s47(x['rtol']):
+    if not _s42(x['rtol']):
         return False
-    if not _s48(x['atol']):
+    if not _s42(x['atol']):
         return False
     if not _C24.issuperset(x):
         return False
@@ -781,7 +728,7 @@ def valid(x: Any) -> bool:
         return False
     if not _s1(x['kif_version']):
         return False
-    if not _s2(x['producer']):
+    if not _s4(x['producer']):
         return False
     if not ref_name(x['name']):
         return False
@@ -789,17 +736,17 @@ def valid(x: Any) -> bool:
         return False
     if 'license' in x and not _s6(x['license']):
         return False
-    if 'preprocessing' in x and not _s7(x['preprocessing']):
+    if 'preprocessing' in x and not _s5(x['preprocessing']):
         return False
     if 'metadata' in x and not _s8(x['metadata']):
         return False
-    if not _s10(x['inputs']):
+    if not _s15(x['inputs']):
         return False
     if not _s17(x['outputs']):
         return False
-    if 'composites' in x and not _s19(x['composites']):
+    if 'composites' in x and not _s31(x['composites']):
         return False
-    if not _s35(x['layers']):
+    if not _s32(x['layers']):
         return False
     if not ref_weights(x['weights']):
         return False

@@ -64,7 +64,7 @@ def _s6(x: Any) -> bool:
     return True
 
 
-def _s8(x: Any) -> bool:
+def _s7(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'description' not in x:
@@ -72,11 +72,11 @@ def _s8(x: Any) -> bool:
     return True
 
 
-def _s7(x: Any) -> bool:
+def _s8(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     for k, v in x.items():
-        if k not in _C5 and not _s8(v):
+        if k not in _C5 and not _s7(v):
             return False
     return True
 
@@ -90,7 +90,7 @@ def _s9(x: Any) -> bool:
     return True
 
 
-def _s11(x: Any) -> bool:
+def _s10(x: Any) -> bool:
     if not isinstance(x, str):
         return False
     if _C6.search(x) is None:
@@ -98,7 +98,7 @@ def _s11(x: Any) -> bool:
     return True
 
 
-def _s12(x: Any) -> bool:
+def _s11(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 0:
@@ -106,7 +106,7 @@ def _s12(x: Any) -> bool:
     return True
 
 
-def _s13(x: Any) -> bool:
+def _s12(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
     if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
@@ -122,16 +122,16 @@ def ref_arity(x: Any) -> bool:
         return False
     if 'max' not in x:
         return False
-    if not _s12(x['min']):
+    if not _s11(x['min']):
         return False
-    if not _s13(x['max']):
+    if not _s12(x['max']):
         return False
     if not _C7.issuperset(x):
         return False
     return True
 
 
-def _s14(x: Any) -> bool:
+def _s13(x: Any) -> bool:
     if not isinstance(x, str):
         return False
     if _C8.search(x) is None:
@@ -139,16 +139,7 @@ def _s14(x: Any) -> bool:
     return True
 
 
-def _s17(x: Any) -> bool:
-    if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
-        return False
-    if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
-        if x < 0:
-            return False
-    return True
-
-
-def _s19(x: Any) -> bool:
+def _s14(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 1:
@@ -159,8 +150,8 @@ def _s19(x: Any) -> bool:
     return True
 
 
-def _s18(x: Any) -> bool:
-    if [isinstance(x, str), _s19(x)].count(True) != 1:
+def _s15(x: Any) -> bool:
+    if [isinstance(x, str), _s14(x)].count(True) != 1:
         return False
     return True
 
@@ -174,20 +165,20 @@ def _s16(x: Any) -> bool:
         return False
     if 'description' not in x:
         return False
-    if not _s17(x['rank']):
+    if not _s12(x['rank']):
         return False
     if not isinstance(x['layout'], str):
         return False
     if not isinstance(x['description'], str):
         return False
-    if 'when' in x and not _s18(x['when']):
+    if 'when' in x and not _s15(x['when']):
         return False
     if not _C9.issuperset(x):
         return False
     return True
 
 
-def _s15(x: Any) -> bool:
+def _s17(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     for k, v in x.items():
@@ -196,15 +187,7 @@ def _s15(x: Any) -> bool:
     return True
 
 
-def _s21(x: Any) -> bool:
-    if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
-        return False
-    if x < 0:
-        return False
-    return True
-
-
-def _s22(x: Any) -> bool:
+def _s18(x: Any) -> bool:
     if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         return False
     if x < 0:
@@ -219,24 +202,16 @@ def ref_tol(x: Any) -> bool:
         return False
     if 'atol' not in x:
         return False
-    if not _s21(x['rtol']):
+    if not _s18(x['rtol']):
         return False
-    if not _s22(x['atol']):
+    if not _s18(x['atol']):
         return False
     if not _C10.issuperset(x):
         return False
     return True
 
 
-def _s23(x: Any) -> bool:
-    if not isinstance(x, str):
-        return False
-    if len(x) < 1:
-        return False
-    return True
-
-
-def _s20(x: Any) -> bool:
+def _s19(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'float32' not in x:
@@ -249,14 +224,14 @@ def _s20(x: Any) -> bool:
         return False
     if not ref_tol(x['float16']):
         return False
-    if not _s23(x['reason']):
+    if not _s4(x['reason']):
         return False
     if not _C11.issuperset(x):
         return False
     return True
 
 
-def _s10(x: Any) -> bool:
+def _s20(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
     if 'since' not in x:
@@ -269,19 +244,19 @@ def _s10(x: Any) -> bool:
         return False
     if 'tolerance' not in x:
         return False
-    if not _s11(x['since']):
+    if not _s10(x['since']):
         return False
     if not ref_arity(x['inputs']):
         return False
     if not ref_arity(x['outputs']):
         return False
-    if 'page' in x and not _s14(x['page']):
+    if 'page' in x and not _s13(x['page']):
         return False
     if 'weights_from' in x and not isinstance(x['weights_from'], str):
         return False
-    if not _s15(x['weights']):
+    if not _s17(x['weights']):
         return False
-    if not _s20(x['tolerance']):
+    if not _s19(x['tolerance']):
         return False
     if not _C12.issuperset(x):
         return False
@@ -321,10 +296,10 @@ def valid(x: Any) -> bool:
         return False
     if not _s6(x['additionalProperties']):
         return False
-    if not _s7(x['properties']):
+    if not _s8(x['properties']):
         return False
     if not _s9(x['required']):
         return False
-    if not _s10(x['x-kif']):
+    if not _s20(x['x-kif']):
         return False
     return True

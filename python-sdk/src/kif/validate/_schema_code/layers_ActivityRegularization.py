@@ -17,14 +17,6 @@ def _s1(x: Any) -> bool:
     return True
 
 
-def _s2(x: Any) -> bool:
-    if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
-        return False
-    if x < 0:
-        return False
-    return True
-
-
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
@@ -34,7 +26,7 @@ def valid(x: Any) -> bool:
         return False
     if not _s1(x['l1']):
         return False
-    if not _s2(x['l2']):
+    if not _s1(x['l2']):
         return False
     if not _C0.issuperset(x):
         return False

@@ -28,14 +28,14 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s4(x: Any) -> bool:
+def _s3(x: Any) -> bool:
     if isinstance(x, dict):
         if 'attributes' in x and not layers_SimpleRNN.valid(x['attributes']):
             return False
     return True
 
 
-def _s6(x: Any) -> bool:
+def _s4(x: Any) -> bool:
     if not _rt.equal(x, _C3):
         return False
     return True
@@ -43,25 +43,25 @@ def _s6(x: Any) -> bool:
 
 def _s5(x: Any) -> bool:
     if isinstance(x, dict):
-        if 'type' in x and not _s6(x['type']):
+        if 'type' in x and not _s4(x['type']):
             return False
     return True
 
 
-def _s3(x: Any) -> bool:
-    if not (_s4(x) if _s5(x) else True):
+def _s6(x: Any) -> bool:
+    if not (_s3(x) if _s5(x) else True):
         return False
     return True
 
 
-def _s8(x: Any) -> bool:
+def _s7(x: Any) -> bool:
     if isinstance(x, dict):
         if 'attributes' in x and not layers_LSTM.valid(x['attributes']):
             return False
     return True
 
 
-def _s10(x: Any) -> bool:
+def _s8(x: Any) -> bool:
     if not _rt.equal(x, _C4):
         return False
     return True
@@ -69,25 +69,25 @@ def _s10(x: Any) -> bool:
 
 def _s9(x: Any) -> bool:
     if isinstance(x, dict):
-        if 'type' in x and not _s10(x['type']):
+        if 'type' in x and not _s8(x['type']):
             return False
     return True
 
 
-def _s7(x: Any) -> bool:
-    if not (_s8(x) if _s9(x) else True):
+def _s10(x: Any) -> bool:
+    if not (_s7(x) if _s9(x) else True):
         return False
     return True
 
 
-def _s12(x: Any) -> bool:
+def _s11(x: Any) -> bool:
     if isinstance(x, dict):
         if 'attributes' in x and not layers_GRU.valid(x['attributes']):
             return False
     return True
 
 
-def _s14(x: Any) -> bool:
+def _s12(x: Any) -> bool:
     if not _rt.equal(x, _C5):
         return False
     return True
@@ -95,13 +95,13 @@ def _s14(x: Any) -> bool:
 
 def _s13(x: Any) -> bool:
     if isinstance(x, dict):
-        if 'type' in x and not _s14(x['type']):
+        if 'type' in x and not _s12(x['type']):
             return False
     return True
 
 
-def _s11(x: Any) -> bool:
-    if not (_s12(x) if _s13(x) else True):
+def _s14(x: Any) -> bool:
+    if not (_s11(x) if _s13(x) else True):
         return False
     return True
 
@@ -119,11 +119,11 @@ def ref_rnn(x: Any) -> bool:
         return False
     if not _C2.issuperset(x):
         return False
-    if not _s3(x):
+    if not _s6(x):
         return False
-    if not _s7(x):
+    if not _s10(x):
         return False
-    if not _s11(x):
+    if not _s14(x):
         return False
     return True
 

@@ -23,7 +23,7 @@ def _s1(x: Any) -> bool:
     return True
 
 
-def _s3(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 1:
@@ -31,7 +31,7 @@ def _s3(x: Any) -> bool:
     return True
 
 
-def _s2(x: Any) -> bool:
+def _s3(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 2:
@@ -39,7 +39,7 @@ def _s2(x: Any) -> bool:
     if len(x) > 2:
         return False
     for i in x:
-        if not _s3(i):
+        if not _s2(i):
             return False
     return True
 
@@ -65,7 +65,7 @@ def valid(x: Any) -> bool:
         return False
     if not (isinstance(x['clip_limit'], _rt.NUMBER) and not isinstance(x['clip_limit'], bool)):
         return False
-    if not _s2(x['tile_grid_size']):
+    if not _s3(x['tile_grid_size']):
         return False
     if not _s4(x['data_format']):
         return False

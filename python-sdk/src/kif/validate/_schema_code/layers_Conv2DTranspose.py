@@ -9,7 +9,7 @@ from kif.validate._schema_code import common
 _C0 = frozenset({'activation', 'data_format', 'dilation_rate', 'filters', 'kernel_size', 'output_padding', 'padding', 'strides', 'use_bias'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 0:
@@ -25,12 +25,12 @@ def ref_output_padding(x: Any) -> bool:
     if len(x) > 2:
         return False
     for i in x:
-        if not _s2(i):
+        if not _s1(i):
             return False
     return True
 
 
-def _s1(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if [(x is None), ref_output_padding(x)].count(True) != 1:
         return False
     return True
@@ -65,7 +65,7 @@ def valid(x: Any) -> bool:
         return False
     if not common.ref_padding(x['padding']):
         return False
-    if not _s1(x['output_padding']):
+    if not _s2(x['output_padding']):
         return False
     if not common.ref_data_format(x['data_format']):
         return False

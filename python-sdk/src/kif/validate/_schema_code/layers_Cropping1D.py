@@ -7,7 +7,7 @@ from typing import Any
 _C0 = frozenset({'cropping'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 0:
@@ -15,7 +15,7 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s1(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 2:
@@ -23,7 +23,7 @@ def _s1(x: Any) -> bool:
     if len(x) > 2:
         return False
     for i in x:
-        if not _s2(i):
+        if not _s1(i):
             return False
     return True
 
@@ -33,7 +33,7 @@ def valid(x: Any) -> bool:
         return False
     if 'cropping' not in x:
         return False
-    if not _s1(x['cropping']):
+    if not _s2(x['cropping']):
         return False
     if not _C0.issuperset(x):
         return False

@@ -9,7 +9,7 @@ from kif.validate._schema_code import common
 _C0 = frozenset({'cropping', 'data_format'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 0:
@@ -25,12 +25,12 @@ def ref_pair(x: Any) -> bool:
     if len(x) > 2:
         return False
     for i in x:
-        if not _s2(i):
+        if not _s1(i):
             return False
     return True
 
 
-def _s1(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 2:
@@ -50,7 +50,7 @@ def valid(x: Any) -> bool:
         return False
     if 'data_format' not in x:
         return False
-    if not _s1(x['cropping']):
+    if not _s2(x['cropping']):
         return False
     if not common.ref_data_format(x['data_format']):
         return False

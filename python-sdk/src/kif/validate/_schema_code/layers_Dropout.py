@@ -17,7 +17,7 @@ def _s1(x: Any) -> bool:
     return True
 
 
-def _s4(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
     if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
@@ -30,12 +30,12 @@ def _s3(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s4(i):
+        if not _s2(i):
             return False
     return True
 
 
-def _s2(x: Any) -> bool:
+def _s4(x: Any) -> bool:
     if [(x is None), _s3(x)].count(True) != 1:
         return False
     return True
@@ -52,7 +52,7 @@ def valid(x: Any) -> bool:
         return False
     if not _s1(x['rate']):
         return False
-    if not _s2(x['noise_shape']):
+    if not _s4(x['noise_shape']):
         return False
     if not ((isinstance(x['seed'], int) and not isinstance(x['seed'], bool)) or (x['seed'] is None)):
         return False

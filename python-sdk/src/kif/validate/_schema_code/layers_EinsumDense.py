@@ -21,7 +21,7 @@ def _s1(x: Any) -> bool:
     return True
 
 
-def _s3(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
     if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
@@ -30,11 +30,11 @@ def _s3(x: Any) -> bool:
     return True
 
 
-def _s2(x: Any) -> bool:
+def _s3(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s3(i):
+        if not _s2(i):
             return False
     return True
 
@@ -61,7 +61,7 @@ def valid(x: Any) -> bool:
         return False
     if not _s1(x['equation']):
         return False
-    if not _s2(x['output_shape']):
+    if not _s3(x['output_shape']):
         return False
     if not _s4(x['bias_axes']):
         return False

@@ -10,7 +10,7 @@ _C0 = -1
 _C1 = frozenset({'axis', 'center', 'epsilon', 'groups', 'scale'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 1:
@@ -18,14 +18,14 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s3(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not _rt.equal(x, _C0):
         return False
     return True
 
 
-def _s1(x: Any) -> bool:
-    if [_s2(x), _s3(x)].count(True) != 1:
+def _s3(x: Any) -> bool:
+    if [_s1(x), _s2(x)].count(True) != 1:
         return False
     return True
 
@@ -51,7 +51,7 @@ def valid(x: Any) -> bool:
         return False
     if 'scale' not in x:
         return False
-    if not _s1(x['groups']):
+    if not _s3(x['groups']):
         return False
     if not (isinstance(x['axis'], int) and not isinstance(x['axis'], bool)):
         return False

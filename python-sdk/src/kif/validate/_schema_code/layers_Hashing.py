@@ -19,7 +19,7 @@ def _s1(x: Any) -> bool:
     return True
 
 
-def _s4(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < -9223372036854775808 or x > 18446744073709551615:
@@ -35,12 +35,12 @@ def _s3(x: Any) -> bool:
     if len(x) > 2:
         return False
     for i in x:
-        if not _s4(i):
+        if not _s2(i):
             return False
     return True
 
 
-def _s2(x: Any) -> bool:
+def _s4(x: Any) -> bool:
     if [(x is None), _s3(x)].count(True) != 1:
         return False
     return True
@@ -67,7 +67,7 @@ def valid(x: Any) -> bool:
         return False
     if not _s1(x['mask_value']):
         return False
-    if not _s2(x['salt']):
+    if not _s4(x['salt']):
         return False
     if not _s5(x['output_mode']):
         return False

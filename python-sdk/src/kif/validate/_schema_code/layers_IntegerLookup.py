@@ -12,7 +12,7 @@ _C2 = frozenset({'float32', 'int64'})
 _C3 = frozenset({'invert', 'mask_token', 'max_tokens', 'num_oov_indices', 'oov_method', 'oov_token', 'output_dtype', 'output_mode', 'pad_to_max_tokens', 'salt', 'vocabulary'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < -9223372036854775808 or x > 9223372036854775807:
@@ -20,7 +20,7 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s1(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 1:
@@ -28,7 +28,7 @@ def _s1(x: Any) -> bool:
     if len(x) > 1048576:
         return False
     for i in x:
-        if not _s2(i):
+        if not _s1(i):
             return False
     return True
 
@@ -51,20 +51,12 @@ def _s4(x: Any) -> bool:
 
 
 def _s5(x: Any) -> bool:
-    if not (isinstance(x, int) and not isinstance(x, bool)):
-        return False
-    if x < -9223372036854775808 or x > 9223372036854775807:
-        return False
-    return True
-
-
-def _s6(x: Any) -> bool:
     if not (isinstance(x, str) and x in _C0):
         return False
     return True
 
 
-def _s9(x: Any) -> bool:
+def _s6(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < -9223372036854775808 or x > 18446744073709551615:
@@ -72,7 +64,7 @@ def _s9(x: Any) -> bool:
     return True
 
 
-def _s8(x: Any) -> bool:
+def _s7(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 2:
@@ -80,24 +72,24 @@ def _s8(x: Any) -> bool:
     if len(x) > 2:
         return False
     for i in x:
-        if not _s9(i):
+        if not _s6(i):
             return False
     return True
 
 
-def _s7(x: Any) -> bool:
-    if [(x is None), _s8(x)].count(True) != 1:
+def _s8(x: Any) -> bool:
+    if [(x is None), _s7(x)].count(True) != 1:
         return False
     return True
 
 
-def _s10(x: Any) -> bool:
+def _s9(x: Any) -> bool:
     if not (isinstance(x, str) and x in _C1):
         return False
     return True
 
 
-def _s11(x: Any) -> bool:
+def _s10(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (x is None)):
         return False
     if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
@@ -106,7 +98,7 @@ def _s11(x: Any) -> bool:
     return True
 
 
-def _s12(x: Any) -> bool:
+def _s11(x: Any) -> bool:
     if not (isinstance(x, str) and x in _C2):
         return False
     return True
@@ -137,27 +129,27 @@ def valid(x: Any) -> bool:
         return False
     if 'output_dtype' not in x:
         return False
-    if not _s1(x['vocabulary']):
+    if not _s2(x['vocabulary']):
         return False
     if not _s3(x['mask_token']):
         return False
     if not _s4(x['num_oov_indices']):
         return False
-    if not _s5(x['oov_token']):
+    if not _s1(x['oov_token']):
         return False
-    if not _s6(x['oov_method']):
+    if not _s5(x['oov_method']):
         return False
-    if not _s7(x['salt']):
+    if not _s8(x['salt']):
         return False
     if not isinstance(x['invert'], bool):
         return False
-    if not _s10(x['output_mode']):
+    if not _s9(x['output_mode']):
         return False
-    if not _s11(x['max_tokens']):
+    if not _s10(x['max_tokens']):
         return False
     if not isinstance(x['pad_to_max_tokens'], bool):
         return False
-    if not _s12(x['output_dtype']):
+    if not _s11(x['output_dtype']):
         return False
     if not _C3.issuperset(x):
         return False

@@ -11,7 +11,7 @@ _C1 = False
 _C2 = True
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 1:
@@ -24,8 +24,8 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s1(x: Any) -> bool:
-    if [(isinstance(x, int) and not isinstance(x, bool)), _s2(x)].count(True) != 1:
+def _s2(x: Any) -> bool:
+    if [(isinstance(x, int) and not isinstance(x, bool)), _s1(x)].count(True) != 1:
         return False
     return True
 
@@ -38,30 +38,24 @@ def _s3(x: Any) -> bool:
     return True
 
 
-def _s5(x: Any) -> bool:
+def _s4(x: Any) -> bool:
     if not _rt.equal(x, _C1):
         return False
     return True
 
 
+def _s5(x: Any) -> bool:
+    if not _rt.equal(x, _C2):
+        return False
+    return True
+
+
 def _s6(x: Any) -> bool:
-    if not _rt.equal(x, _C2):
-        return False
-    return True
-
-
-def _s4(x: Any) -> bool:
     if isinstance(x, dict):
-        if 'center' in x and not _s5(x['center']):
+        if 'center' in x and not _s4(x['center']):
             return False
-        if 'scale' in x and not _s6(x['scale']):
+        if 'scale' in x and not _s5(x['scale']):
             return False
-    return True
-
-
-def _s8(x: Any) -> bool:
-    if not _rt.equal(x, _C2):
-        return False
     return True
 
 
@@ -69,7 +63,7 @@ def _s7(x: Any) -> bool:
     if isinstance(x, dict):
         if 'rms_scaling' not in x:
             return False
-        if not _s8(x['rms_scaling']):
+        if not _s5(x['rms_scaling']):
             return False
     return True
 
@@ -87,7 +81,7 @@ def valid(x: Any) -> bool:
         return False
     if 'rms_scaling' not in x:
         return False
-    if not _s1(x['axis']):
+    if not _s2(x['axis']):
         return False
     if not _s3(x['epsilon']):
         return False
@@ -99,6 +93,6 @@ def valid(x: Any) -> bool:
         return False
     if not _C0.issuperset(x):
         return False
-    if not (_s4(x) if _s7(x) else True):
+    if not (_s6(x) if _s7(x) else True):
         return False
     return True

@@ -33,22 +33,6 @@ def _s3(x: Any) -> bool:
     return True
 
 
-def _s4(x: Any) -> bool:
-    if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
-        return False
-    if x <= 0:
-        return False
-    return True
-
-
-def _s5(x: Any) -> bool:
-    if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
-        return False
-    if x <= 0:
-        return False
-    return True
-
-
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
@@ -92,7 +76,7 @@ def valid(x: Any) -> bool:
         return False
     if not _s3(x['min_freq']):
         return False
-    if not _s4(x['max_freq']):
+    if not _s2(x['max_freq']):
         return False
     if not isinstance(x['power_to_db'], bool):
         return False
@@ -100,7 +84,7 @@ def valid(x: Any) -> bool:
         return False
     if not (isinstance(x['mag_exp'], _rt.NUMBER) and not isinstance(x['mag_exp'], bool)):
         return False
-    if not _s5(x['min_power']):
+    if not _s2(x['min_power']):
         return False
     if not (isinstance(x['ref_power'], _rt.NUMBER) and not isinstance(x['ref_power'], bool)):
         return False

@@ -16,12 +16,6 @@ def _s1(x: Any) -> bool:
 
 
 def _s2(x: Any) -> bool:
-    if not (common.ref_positive_int(x) or (x is None)):
-        return False
-    return True
-
-
-def _s4(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 1:
@@ -33,13 +27,7 @@ def _s4(x: Any) -> bool:
 
 
 def _s3(x: Any) -> bool:
-    if not (_s4(x) or (x is None)):
-        return False
-    return True
-
-
-def _s5(x: Any) -> bool:
-    if not (common.ref_positive_int(x) or (x is None)):
+    if not (_s2(x) or (x is None)):
         return False
     return True
 
@@ -77,13 +65,13 @@ def valid(x: Any) -> bool:
         return False
     if not isinstance(x['use_gate'], bool):
         return False
-    if not _s2(x['output_shape']):
+    if not _s1(x['output_shape']):
         return False
     if not _s3(x['attention_axes']):
         return False
     if not isinstance(x['use_causal_mask'], bool):
         return False
-    if not _s5(x['sliding_window']):
+    if not _s1(x['sliding_window']):
         return False
     if not isinstance(x['return_attention_scores'], bool):
         return False

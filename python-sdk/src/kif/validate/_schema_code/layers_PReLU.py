@@ -9,7 +9,7 @@ from kif.validate import schema_rt as _rt
 _C0 = frozenset({'shared_axes'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 1:
@@ -17,13 +17,13 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s1(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if not _rt.unique(x):
         return False
     for i in x:
-        if not _s2(i):
+        if not _s1(i):
             return False
     return True
 
@@ -33,7 +33,7 @@ def valid(x: Any) -> bool:
         return False
     if 'shared_axes' not in x:
         return False
-    if not _s1(x['shared_axes']):
+    if not _s2(x['shared_axes']):
         return False
     if not _C0.issuperset(x):
         return False

@@ -7,7 +7,7 @@ from typing import Any
 _C0 = frozenset({'dims'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 1:
@@ -15,13 +15,13 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s1(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 1:
         return False
     for i in x:
-        if not _s2(i):
+        if not _s1(i):
             return False
     return True
 
@@ -31,7 +31,7 @@ def valid(x: Any) -> bool:
         return False
     if 'dims' not in x:
         return False
-    if not _s1(x['dims']):
+    if not _s2(x['dims']):
         return False
     if not _C0.issuperset(x):
         return False

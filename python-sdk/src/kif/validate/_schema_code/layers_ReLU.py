@@ -26,14 +26,6 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s3(x: Any) -> bool:
-    if not (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
-        return False
-    if x < 0:
-        return False
-    return True
-
-
 def valid(x: Any) -> bool:
     if not isinstance(x, dict):
         return False
@@ -47,7 +39,7 @@ def valid(x: Any) -> bool:
         return False
     if not _s2(x['negative_slope']):
         return False
-    if not _s3(x['threshold']):
+    if not _s2(x['threshold']):
         return False
     if not _C0.issuperset(x):
         return False

@@ -10,32 +10,32 @@ _C0 = -1
 _C1 = frozenset({'target_shape'})
 
 
-def _s3(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if (isinstance(x, _rt.NUMBER) and not isinstance(x, bool)):
         if x < 1:
             return False
     return True
 
 
-def _s4(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not _rt.equal(x, _C0):
         return False
     return True
 
 
-def _s2(x: Any) -> bool:
+def _s3(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
-    if not (_s3(x) or _s4(x)):
+    if not (_s1(x) or _s2(x)):
         return False
     return True
 
 
-def _s1(x: Any) -> bool:
+def _s4(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s2(i):
+        if not _s3(i):
             return False
     return True
 
@@ -45,7 +45,7 @@ def valid(x: Any) -> bool:
         return False
     if 'target_shape' not in x:
         return False
-    if not _s1(x['target_shape']):
+    if not _s4(x['target_shape']):
         return False
     if not _C1.issuperset(x):
         return False

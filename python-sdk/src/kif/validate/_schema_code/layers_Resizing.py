@@ -11,27 +11,21 @@ _C0 = frozenset({'antialias', 'crop_to_aspect_ratio', 'data_format', 'fill_value
 _C1 = True
 
 
-def _s2(x: Any) -> bool:
-    if not _rt.equal(x, _C1):
-        return False
-    return True
-
-
-def _s3(x: Any) -> bool:
-    if not _rt.equal(x, _C1):
-        return False
-    return True
-
-
 def _s1(x: Any) -> bool:
+    if not _rt.equal(x, _C1):
+        return False
+    return True
+
+
+def _s2(x: Any) -> bool:
     if isinstance(x, dict):
         if 'crop_to_aspect_ratio' not in x:
             return False
         if 'pad_to_aspect_ratio' not in x:
             return False
-        if not _s2(x['crop_to_aspect_ratio']):
+        if not _s1(x['crop_to_aspect_ratio']):
             return False
-        if not _s3(x['pad_to_aspect_ratio']):
+        if not _s1(x['pad_to_aspect_ratio']):
             return False
     return True
 
@@ -73,6 +67,6 @@ def valid(x: Any) -> bool:
         return False
     if not _C0.issuperset(x):
         return False
-    if _s1(x):
+    if _s2(x):
         return False
     return True

@@ -10,7 +10,7 @@ _C0 = frozenset({'count', 'int', 'multi_hot', 'one_hot', 'tf_idf'})
 _C1 = frozenset({'invert', 'mask_token', 'max_tokens', 'num_oov_indices', 'oov_token', 'output_mode', 'pad_to_max_tokens', 'salt', 'vocabulary'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not isinstance(x, str):
         return False
     if len(x) > 4096:
@@ -18,7 +18,7 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s1(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 1:
@@ -26,20 +26,12 @@ def _s1(x: Any) -> bool:
     if len(x) > 1048576:
         return False
     for i in x:
-        if not _s2(i):
+        if not _s1(i):
             return False
     return True
 
 
 def _s3(x: Any) -> bool:
-    if not isinstance(x, str):
-        return False
-    if len(x) > 4096:
-        return False
-    return True
-
-
-def _s4(x: Any) -> bool:
     if not (isinstance(x, str) or (x is None)):
         return False
     if isinstance(x, str):
@@ -48,19 +40,19 @@ def _s4(x: Any) -> bool:
     return True
 
 
-def _s5(x: Any) -> bool:
+def _s4(x: Any) -> bool:
     if not (isinstance(x, str) and x in _C0):
         return False
     return True
 
 
-def _s6(x: Any) -> bool:
+def _s5(x: Any) -> bool:
     if [(x is None), common.ref_positive_int(x)].count(True) != 1:
         return False
     return True
 
 
-def _s9(x: Any) -> bool:
+def _s6(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < -9223372036854775808 or x > 18446744073709551615:
@@ -68,7 +60,7 @@ def _s9(x: Any) -> bool:
     return True
 
 
-def _s8(x: Any) -> bool:
+def _s7(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 2:
@@ -76,13 +68,13 @@ def _s8(x: Any) -> bool:
     if len(x) > 2:
         return False
     for i in x:
-        if not _s9(i):
+        if not _s6(i):
             return False
     return True
 
 
-def _s7(x: Any) -> bool:
-    if [(x is None), _s8(x)].count(True) != 1:
+def _s8(x: Any) -> bool:
+    if [(x is None), _s7(x)].count(True) != 1:
         return False
     return True
 
@@ -108,23 +100,23 @@ def valid(x: Any) -> bool:
         return False
     if 'salt' not in x:
         return False
-    if not _s1(x['vocabulary']):
+    if not _s2(x['vocabulary']):
         return False
     if not common.ref_non_negative_int(x['num_oov_indices']):
         return False
-    if not _s3(x['oov_token']):
+    if not _s1(x['oov_token']):
         return False
-    if not _s4(x['mask_token']):
+    if not _s3(x['mask_token']):
         return False
     if not isinstance(x['invert'], bool):
         return False
-    if not _s5(x['output_mode']):
+    if not _s4(x['output_mode']):
         return False
-    if not _s6(x['max_tokens']):
+    if not _s5(x['max_tokens']):
         return False
     if not isinstance(x['pad_to_max_tokens'], bool):
         return False
-    if not _s7(x['salt']):
+    if not _s8(x['salt']):
         return False
     if not _C1.issuperset(x):
         return False

@@ -25,7 +25,7 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s5(x: Any) -> bool:
+def _s3(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 1:
@@ -41,12 +41,12 @@ def _s4(x: Any) -> bool:
     if len(x) > 64:
         return False
     for i in x:
-        if not _s5(i):
+        if not _s3(i):
             return False
     return True
 
 
-def _s3(x: Any) -> bool:
+def _s5(x: Any) -> bool:
     if [(x is None), _s4(x)].count(True) != 1:
         return False
     return True
@@ -65,12 +65,6 @@ def _s7(x: Any) -> bool:
 
 
 def _s8(x: Any) -> bool:
-    if [(x is None), common.ref_positive_int(x)].count(True) != 1:
-        return False
-    return True
-
-
-def _s10(x: Any) -> bool:
     if not isinstance(x, str):
         return False
     if len(x) > 4096:
@@ -84,7 +78,7 @@ def _s9(x: Any) -> bool:
     if len(x) > 1048576:
         return False
     for i in x:
-        if not _s10(i):
+        if not _s8(i):
             return False
     return True
 
@@ -112,13 +106,13 @@ def valid(x: Any) -> bool:
         return False
     if not _s2(x['split']):
         return False
-    if not _s3(x['ngrams']):
+    if not _s5(x['ngrams']):
         return False
     if not _s6(x['output_mode']):
         return False
     if not _s7(x['output_sequence_length']):
         return False
-    if not _s8(x['max_tokens']):
+    if not _s7(x['max_tokens']):
         return False
     if not isinstance(x['pad_to_max_tokens'], bool):
         return False

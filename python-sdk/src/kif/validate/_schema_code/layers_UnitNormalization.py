@@ -9,7 +9,7 @@ from kif.validate import schema_rt as _rt
 _C0 = frozenset({'axis'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 1:
@@ -22,8 +22,8 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s1(x: Any) -> bool:
-    if [(isinstance(x, int) and not isinstance(x, bool)), _s2(x)].count(True) != 1:
+def _s2(x: Any) -> bool:
+    if [(isinstance(x, int) and not isinstance(x, bool)), _s1(x)].count(True) != 1:
         return False
     return True
 
@@ -33,7 +33,7 @@ def valid(x: Any) -> bool:
         return False
     if 'axis' not in x:
         return False
-    if not _s1(x['axis']):
+    if not _s2(x['axis']):
         return False
     if not _C0.issuperset(x):
         return False

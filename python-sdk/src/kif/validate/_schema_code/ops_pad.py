@@ -10,7 +10,7 @@ _C0 = frozenset({'constant', 'reflect', 'symmetric'})
 _C1 = frozenset({'mode', 'pads', 'value'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 2:
@@ -23,11 +23,11 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s1(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s2(i):
+        if not _s1(i):
             return False
     return True
 
@@ -47,7 +47,7 @@ def valid(x: Any) -> bool:
         return False
     if 'value' not in x:
         return False
-    if not _s1(x['pads']):
+    if not _s2(x['pads']):
         return False
     if not _s3(x['mode']):
         return False

@@ -7,33 +7,25 @@ from typing import Any
 _C0 = frozenset({'axis', 'repeats'})
 
 
+def _s1(x: Any) -> bool:
+    if not (isinstance(x, int) and not isinstance(x, bool)):
+        return False
+    if x < 0:
+        return False
+    return True
+
+
 def _s2(x: Any) -> bool:
-    if not (isinstance(x, int) and not isinstance(x, bool)):
-        return False
-    if x < 0:
-        return False
-    return True
-
-
-def _s4(x: Any) -> bool:
-    if not (isinstance(x, int) and not isinstance(x, bool)):
-        return False
-    if x < 0:
-        return False
-    return True
-
-
-def _s3(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s4(i):
+        if not _s1(i):
             return False
     return True
 
 
-def _s1(x: Any) -> bool:
-    if [_s2(x), _s3(x)].count(True) != 1:
+def _s3(x: Any) -> bool:
+    if [_s1(x), _s2(x)].count(True) != 1:
         return False
     return True
 
@@ -45,7 +37,7 @@ def valid(x: Any) -> bool:
         return False
     if 'axis' not in x:
         return False
-    if not _s1(x['repeats']):
+    if not _s3(x['repeats']):
         return False
     if not ((isinstance(x['axis'], int) and not isinstance(x['axis'], bool)) or (x['axis'] is None)):
         return False

@@ -7,7 +7,7 @@ from typing import Any
 _C0 = frozenset({'axis', 'splits'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 1:
@@ -15,7 +15,7 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s4(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not (isinstance(x, int) and not isinstance(x, bool)):
         return False
     if x < 0:
@@ -29,13 +29,13 @@ def _s3(x: Any) -> bool:
     if len(x) < 1:
         return False
     for i in x:
-        if not _s4(i):
+        if not _s2(i):
             return False
     return True
 
 
-def _s1(x: Any) -> bool:
-    if [_s2(x), _s3(x)].count(True) != 1:
+def _s4(x: Any) -> bool:
+    if [_s1(x), _s3(x)].count(True) != 1:
         return False
     return True
 
@@ -47,7 +47,7 @@ def valid(x: Any) -> bool:
         return False
     if 'axis' not in x:
         return False
-    if not _s1(x['splits']):
+    if not _s4(x['splits']):
         return False
     if not (isinstance(x['axis'], int) and not isinstance(x['axis'], bool)):
         return False

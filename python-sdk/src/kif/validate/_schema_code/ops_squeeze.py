@@ -7,7 +7,7 @@ from typing import Any
 _C0 = frozenset({'axis'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
@@ -16,8 +16,8 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s1(x: Any) -> bool:
-    if [(x is None), (isinstance(x, int) and not isinstance(x, bool)), _s2(x)].count(True) != 1:
+def _s2(x: Any) -> bool:
+    if [(x is None), (isinstance(x, int) and not isinstance(x, bool)), _s1(x)].count(True) != 1:
         return False
     return True
 
@@ -27,7 +27,7 @@ def valid(x: Any) -> bool:
         return False
     if 'axis' not in x:
         return False
-    if not _s1(x['axis']):
+    if not _s2(x['axis']):
         return False
     if not _C0.issuperset(x):
         return False

@@ -8,7 +8,7 @@ _C0 = frozenset({'...', 'newaxis'})
 _C1 = frozenset({'index'})
 
 
-def _s3(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if len(x) < 3:
@@ -21,23 +21,23 @@ def _s3(x: Any) -> bool:
     return True
 
 
-def _s4(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not (isinstance(x, str) and x in _C0):
         return False
     return True
 
 
-def _s2(x: Any) -> bool:
-    if [(isinstance(x, int) and not isinstance(x, bool)), _s3(x), _s4(x)].count(True) != 1:
+def _s3(x: Any) -> bool:
+    if [(isinstance(x, int) and not isinstance(x, bool)), _s1(x), _s2(x)].count(True) != 1:
         return False
     return True
 
 
-def _s1(x: Any) -> bool:
+def _s4(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
-        if not _s2(i):
+        if not _s3(i):
             return False
     return True
 
@@ -47,7 +47,7 @@ def valid(x: Any) -> bool:
         return False
     if 'index' not in x:
         return False
-    if not _s1(x['index']):
+    if not _s4(x['index']):
         return False
     if not _C1.issuperset(x):
         return False

@@ -7,7 +7,7 @@ from typing import Any
 _C0 = frozenset({'perm'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     for i in x:
@@ -16,8 +16,8 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s1(x: Any) -> bool:
-    if [(x is None), _s2(x)].count(True) != 1:
+def _s2(x: Any) -> bool:
+    if [(x is None), _s1(x)].count(True) != 1:
         return False
     return True
 
@@ -27,7 +27,7 @@ def valid(x: Any) -> bool:
         return False
     if 'perm' not in x:
         return False
-    if not _s1(x['perm']):
+    if not _s2(x['perm']):
         return False
     if not _C0.issuperset(x):
         return False

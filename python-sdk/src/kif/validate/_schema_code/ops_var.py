@@ -9,7 +9,7 @@ from kif.validate import schema_rt as _rt
 _C0 = frozenset({'axis', 'keepdims'})
 
 
-def _s2(x: Any) -> bool:
+def _s1(x: Any) -> bool:
     if not isinstance(x, list):
         return False
     if not _rt.unique(x):
@@ -20,8 +20,8 @@ def _s2(x: Any) -> bool:
     return True
 
 
-def _s1(x: Any) -> bool:
-    if [(x is None), (isinstance(x, int) and not isinstance(x, bool)), _s2(x)].count(True) != 1:
+def _s2(x: Any) -> bool:
+    if [(x is None), (isinstance(x, int) and not isinstance(x, bool)), _s1(x)].count(True) != 1:
         return False
     return True
 
@@ -33,7 +33,7 @@ def valid(x: Any) -> bool:
         return False
     if 'keepdims' not in x:
         return False
-    if not _s1(x['axis']):
+    if not _s2(x['axis']):
         return False
     if not isinstance(x['keepdims'], bool):
         return False
