@@ -112,10 +112,13 @@ class _Dense(nn.Module):
 
     def forward(self, x: Tensor) -> Outputs:
         lin = self.linear
-        if x.dtype == lin.weight.dtype:
-            return [self.act(lin(x))]
-        # another input dtype: weights are cast to it (the spec's compute-dtype rule)
-        return [self.act(F.linear(x, lin.weight.to(x.dtype), None if lin.bias is None else lin.bias.to(x.dtype)))]
+        return [self.run(x, lin.weight, lin.bias)]
+
+    def run(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        """The layer with ``weight``/``bias`` (its own, or BatchNormalization folded in)."""
+        if x.dtype != weight.dtype:  # another input dtype: weights are cast to it (the spec's compute-dtype rule)
+            weight, bias = weight.to(x.dtype), None if bias is None else bias.to(x.dtype)
+        return self.act(F.linear(x, weight, bias))
 
 
 @converter("Dense")
