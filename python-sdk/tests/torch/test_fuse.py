@@ -149,3 +149,44 @@ def test_deepcopy_runs_its_own_layers() -> None:
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), _oracle(x, w), rtol=1e-5, atol=1e-5)
         zero = {**w, "kernel": 0 * w["kernel"], "bias": 0 * w["bias"]}
         np.testing.assert_allclose(twin(torch.from_numpy(x)).numpy(), _oracle(x, zero), rtol=1e-5, atol=1e-5)
+
+
+def test_relu_never_overwrites_a_tensor_another_layer_reads() -> None:
+    """conv -> ReLU and conv -> Add(conv, relu): the ReLU must leave the conv output intact (oracle: conv + relu(conv))."""
+    kernel, bias = _w(3, 3, 3, 4), _w(4)
+    b = kif.GraphBuilder("branch")
+    x = b.input("x", "float32", (None, 6, 6, 3))
+    c = b.add("Conv2D", x, name="conv", filters=4, kernel_size=[3, 3], padding="same", weights={"kernel": kernel, "bias": bias})
+    r = b.add("ReLU", c, name="relu")
+    b.output(b.add("Add", [c, r], name="add"))
+    module = kif.torch.load(b.build())
+    assert "relu_" not in [getattr(f, "__name__", None) for f in module.program.calls]
+    data = RNG.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    conv = F.conv2d(
+        torch.from_numpy(data).permute(0, 3, 1, 2), torch.from_numpy(kernel).permute(3, 2, 0, 1), torch.from_numpy(bias), padding=1
+    )
+    want = (conv + torch.relu(conv)).permute(0, 2, 3, 1).numpy()
+    with torch.inference_mode():
+        np.testing.assert_allclose(module(torch.from_numpy(data)).numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_dense_relu_trains_with_gradients_and_matches_without() -> None:
+    """Dense(relu) writes its activation in place only where autograd does not record it; hand-derived values."""
+    b = kif.GraphBuilder("dense_relu")
+    t = b.input("x", "float32", (None, 2))
+    kernel = np.array([[1.0, -1.0], [2.0, 0.5]], np.float32)
+    b.output(
+        b.add("Dense", t, name="dense", units=2, activation="relu", weights={"kernel": kernel, "bias": np.array([0.5, -0.5], np.float32)})
+    )
+    module = kif.torch.load(b.build())
+    x = np.array([[1.0, 1.0], [-1.0, 2.0]], np.float32)
+    want = np.array([[3.5, 0.0], [3.5, 1.5]], np.float32)  # relu(x @ kernel + bias): [3.5, -1], [3.5, 1.5]
+    with torch.no_grad():
+        np.testing.assert_array_equal(module(torch.from_numpy(x)).numpy(), want)
+    y = module(torch.from_numpy(x))
+    np.testing.assert_array_equal(y.detach().numpy(), want)
+    y.sum().backward()
+    grad = module.layers[0].linear.weight.grad
+    assert grad is not None
+    # d sum / d weight[u]: the x rows where unit u is active (unit 0: both rows, unit 1: the second only)
+    np.testing.assert_array_equal(grad.numpy(), np.array([[0.0, 3.0], [-1.0, 2.0]], np.float32))

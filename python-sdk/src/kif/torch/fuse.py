@@ -6,7 +6,8 @@
   math in another rounding order (a few ulp of the terms summed), inside Conv's and Dense's tolerances. The folded
   path runs only where no gradient is recorded (``torch.no_grad``/``inference_mode``) and the input has the
   weights' dtype; otherwise the two layers run as they are, so training and mixed dtypes see the unfused math.
-  The folded weights are recomputed when a source weight changed since (``load_state_dict``, in-place edits).
+  The folded weights are recomputed when a source weight changed since (``load_state_dict``, in-place edits, ``.to``;
+  for a module built under ``inference_mode`` only a replaced tensor is seen: inference tensors keep no version).
 * **ReLU in place**: a default ReLU whose input only it reads, made by a layer that writes a new tensor (a
   convolution, Dense, BatchNormalization), runs as ``relu_`` when no gradient needs that input.
 
@@ -70,7 +71,8 @@ class Folded(nn.Module):
         return [lin.weight, lin.bias, bn.moving_mean, bn.moving_variance, bn.gamma, bn.beta]
 
     def _key(self) -> tuple[object, ...]:
-        return tuple(None if t is None else (t.data_ptr(), t._version, t.dtype) for t in self._sources())
+        # inference tensors (a module built under inference_mode) keep no version counter: their storage is the stamp
+        return tuple(None if t is None else (t.data_ptr(), t.dtype, None if t.is_inference() else t._version) for t in self._sources())
 
     def refold(self) -> None:
         weight, bias, mean, var, gamma, beta = self._sources()

@@ -13,7 +13,7 @@ from kif.graph import Layer
 from kif.layers.merge_more import _DOT_EPSILON
 from kif.layers.preprocessing import NORMALIZATION_EPSILON
 from kif.torch.layers import converter
-from kif.torch.layers._util import Fn, Outputs, activation, axes, like, tensor
+from kif.torch.layers._util import Fn, Outputs, activation, axes, fresh_activation, like, tensor
 
 W = dict[str, np.ndarray]
 
@@ -108,7 +108,7 @@ class _Dense(nn.Module):
             self.linear.weight.copy_(tensor(kernel).T)  # Keras [in, units] -> torch [units, in]
             if bias is not None:
                 self.linear.bias.copy_(tensor(bias))
-        self.act = activation(act)
+        self.act = fresh_activation(act)  # F.linear's output is new: written in place
 
     def forward(self, x: Tensor) -> Outputs:
         lin = self.linear

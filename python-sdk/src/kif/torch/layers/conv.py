@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from kif.graph import Layer
 from kif.layers import _conv_utils as cu
 from kif.torch.layers import converter
-from kif.torch.layers._util import Fn, Outputs, activation, from_first, pad_spec, tensor, to_first
+from kif.torch.layers._util import Fn, Outputs, activation, fresh_activation, from_first, pad_spec, tensor, to_first
 
 W = dict[str, np.ndarray]
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
@@ -54,7 +54,7 @@ class _Conv(nn.Module):
         self.attrs = dict(attrs)
         self.conv = conv
         self.pointwise = pointwise
-        self.act = activation(attrs["activation"])
+        self.act = fresh_activation(attrs["activation"])  # on the convolution's new output: in place
         self.fmt = attrs["data_format"]
         self.functional = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[len(attrs["kernel_size"])]
         self.geometry: dict[tuple[int, ...], tuple[tuple[int, ...] | None, list[int] | None]] = {}  # per spatial shape
