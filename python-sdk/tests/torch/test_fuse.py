@@ -190,3 +190,54 @@ def test_dense_relu_trains_with_gradients_and_matches_without() -> None:
     assert grad is not None
     # d sum / d weight[u]: the x rows where unit u is active (unit 0: both rows, unit 1: the second only)
     np.testing.assert_array_equal(grad.numpy(), np.array([[0.0, 3.0], [-1.0, 2.0]], np.float32))
+
+
+def _dense_add(second_reader: bool) -> tuple[kif.Model, dict[str, np.ndarray]]:
+    """d = Dense(x) (a new tensor), s = Add(x, d), and with ``second_reader`` also Multiply(d, s)."""
+    w = {"kernel": _w(3, 3), "bias": _w(3)}
+    b = kif.GraphBuilder("dense_add")
+    x = b.input("x", "float32", (None, 3))
+    d = b.add("Dense", x, name="dense", units=3, weights=w)
+    s = b.add("Add", [x, d], name="add")
+    b.output(b.add("Multiply", [d, s], name="mul") if second_reader else s)
+    return b.build(), w
+
+
+def test_add_writes_into_its_new_input_only_when_nothing_else_reads_it() -> None:
+    x = RNG.standard_normal((4, 3)).astype(np.float32)
+    for second_reader in (False, True):
+        model, w = _dense_add(second_reader)
+        module = kif.torch.load(model)
+        names = [getattr(f, "__name__", None) for f in module.program.calls]
+        assert ("add" in names) is (not second_reader)
+        d = x @ w["kernel"] + w["bias"]  # oracle: NumPy
+        want = d * (x + d) if second_reader else x + d
+        with torch.inference_mode():
+            np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_add_in_place_falls_back_on_broadcast_and_on_gradients() -> None:
+    w = {"kernel": _w(3, 3), "bias": _w(3)}
+    b = kif.GraphBuilder("broadcast_add")
+    x, y = b.input("x", "float32", (None, 3)), b.input("y", "float32", (None, 3))
+    b.output(b.add("Add", [y, b.add("Dense", x, name="dense", units=3, weights=w)], name="add"))
+    module = kif.torch.load(b.build())
+    assert "add" in [getattr(f, "__name__", None) for f in module.program.calls]  # it may write into Dense's output
+    one, four = RNG.standard_normal((1, 3)).astype(np.float32), RNG.standard_normal((4, 3)).astype(np.float32)
+    d = one @ w["kernel"] + w["bias"]  # shape (1, 3): the sum (4, 3) does not fit in it, so a new tensor is made
+    with torch.no_grad():
+        got = module(torch.from_numpy(one), torch.from_numpy(four)).numpy()
+    np.testing.assert_allclose(got, four + d, rtol=1e-6, atol=1e-6)
+    xs = torch.from_numpy(four).requires_grad_(True)
+    module(xs, torch.from_numpy(four)).sum().backward()
+    assert xs.grad is not None  # d sum(y + Dense(x)) / dx = kernel row sums, recorded: nothing was overwritten
+    np.testing.assert_allclose(xs.grad.numpy(), np.broadcast_to(w["kernel"].sum(axis=1), (4, 3)), rtol=1e-6)
+
+
+def test_a_module_built_under_inference_mode_folds_and_runs() -> None:
+    model, w = _conv_bn_relu()
+    with torch.inference_mode():
+        module = kif.torch.load(model)
+        assert len(module.fused) == 1
+        x = RNG.standard_normal((1, 6, 6, 3)).astype(np.float32)
+        np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), _oracle(x, w), rtol=1e-5, atol=1e-5)

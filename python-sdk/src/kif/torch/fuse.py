@@ -8,13 +8,17 @@
   weights' dtype; otherwise the two layers run as they are, so training and mixed dtypes see the unfused math.
   The folded weights are recomputed when a source weight changed since (``load_state_dict``, in-place edits, ``.to``;
   for a module built under ``inference_mode`` only a replaced tensor is seen: inference tensors keep no version).
-* **ReLU in place**: a default ReLU whose input only it reads, made by a layer that writes a new tensor (a
-  convolution, Dense, BatchNormalization), runs as ``relu_`` when no gradient needs that input.
+* **ReLU in place**: a default ReLU (or Activation relu) whose input only it reads, made by a layer that writes a new tensor (a
+  convolution, Dense, a normalisation, attention, Add), runs as ``relu_`` when no gradient needs that input.
+* **Add in place**: a two-input Add writes into an input of that kind when, at run time, both inputs have one
+  shape and dtype and no gradient is recorded (IEEE addition commutes, so the values are the same bits).
 
 A link is fused only when the tensor between the layers has that one reader and is not a graph output.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -22,9 +26,10 @@ from torch import Tensor, nn
 from kif.torch.layout import Step
 
 HEADS = frozenset({"Conv1D", "Conv2D", "Conv3D", "Dense"})
-# converters whose output is a tensor of its own (never a view of an input or a weight): a ReLU may overwrite it
+# converters whose output is a tensor of its own (never a view of an input or a weight): a ReLU or Add may overwrite it
 FRESH = frozenset(
-    {*HEADS, "BatchNormalization", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"}
+    {*HEADS, "BatchNormalization", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
+     "LayerNormalization", "MultiHeadAttention", "Add"}
 )  # fmt: skip
 _FLOATS = (torch.float32, torch.float64)
 
@@ -105,9 +110,33 @@ class Folded(nn.Module):
 
 def relu_in_place(step: Step, producer: str | None, sole: set[str]) -> bool:
     a, x = step.layer.attributes, step.layer.inputs[0] if step.layer.inputs else None
-    default = a.get("max_value") is None and a.get("negative_slope", 0) == 0 and a.get("threshold", 0) == 0
-    return step.layer.type == "ReLU" and default and not step.moves and x in sole and producer in FRESH
+    if step.layer.type == "ReLU":
+        plain = a.get("max_value") is None and a.get("negative_slope", 0) == 0 and a.get("threshold", 0) == 0
+    else:
+        plain = step.layer.type == "Activation" and a.get("activation") == "relu"
+    return plain and not step.moves and x in sole and producer in FRESH
 
 
 def relu_(x: Tensor) -> list[Tensor]:
     return [torch.relu_(x) if not x.requires_grad else torch.relu(x)]
+
+
+def add_in_place(step: Step, producers: list[str | None], sole: set[str]) -> int | None:
+    """The input slot an Add may write into, or None."""
+    ins = step.layer.inputs
+    if step.layer.type != "Add" or len(ins) != 2 or None in ins or ins[0] == ins[1] or step.moves:
+        return None
+    for slot in (0, 1):
+        if ins[slot] in sole and producers[slot] in FRESH:
+            return slot
+    return None
+
+
+def adder(slot: int) -> Callable[[Tensor, Tensor], list[Tensor]]:
+    def add(a: Tensor, b: Tensor) -> list[Tensor]:
+        target, other = (a, b) if slot == 0 else (b, a)
+        if target.shape == other.shape and target.dtype == other.dtype and not (target.requires_grad or other.requires_grad):
+            return [target.add_(other)]
+        return [torch.add(a, b)]
+
+    return add

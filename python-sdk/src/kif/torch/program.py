@@ -49,9 +49,12 @@ class Program:
                 producer.update(dict.fromkeys(nxt.layer.outputs, nxt.layer.type))
                 i += 2
                 continue
-            x = step.layer.inputs[0] if step.layer.inputs else None
-            if fuse.relu_in_place(step, producer.get(x) if x is not None else None, sole):
+            made = [None if t is None else producer.get(t) for t in step.layer.inputs]
+            into = fuse.add_in_place(step, made, sole)
+            if made and fuse.relu_in_place(step, made[0], sole):
                 calls.append((fuse.relu_, step, step.layer.outputs))
+            elif into is not None:
+                calls.append((fuse.adder(into), step, step.layer.outputs))
             else:
                 calls.append((module, step, step.layer.outputs))
             producer.update(dict.fromkeys(step.layer.outputs, step.layer.type))

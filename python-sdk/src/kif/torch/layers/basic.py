@@ -152,6 +152,8 @@ def _aligned(xs: tuple[Tensor | None, ...]) -> list[Tensor]:
 
 def _fold(op: Any) -> Any:
     def merge(m: Fn, *xs: Tensor | None) -> Tensor:
+        if len(xs) == 2 and xs[0] is not None and xs[1] is not None and xs[0].dim() == xs[1].dim():
+            return op(xs[0], xs[1])  # the usual two inputs of one rank: nothing to align
         arrays = _aligned(xs)
         out = arrays[0]
         for x in arrays[1:]:
