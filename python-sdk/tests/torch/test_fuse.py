@@ -241,3 +241,17 @@ def test_a_module_built_under_inference_mode_folds_and_runs() -> None:
         assert len(module.fused) == 1
         x = RNG.standard_normal((1, 6, 6, 3)).astype(np.float32)
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), _oracle(x, w), rtol=1e-5, atol=1e-5)
+
+
+def test_dense_weight_is_a_view_of_the_keras_layout_and_stays_exact() -> None:
+    """nn.Linear's [units, in] weight shares [in, units] memory (the faster GEMM); hand-derived values."""
+    kernel = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], np.float32)  # [in 2, units 3]
+    b = kif.GraphBuilder("dense_layout")
+    t = b.input("x", "float32", (None, 2))
+    b.output(b.add("Dense", t, name="dense", units=3, weights={"kernel": kernel, "bias": np.zeros(3, np.float32)}))
+    module = kif.torch.load(b.build())
+    weight = module.layers[0].linear.weight
+    assert tuple(weight.shape) == (3, 2) and weight.T.is_contiguous()
+    with torch.no_grad():
+        got = module(torch.tensor([[1.0, 1.0], [0.0, 2.0]])).numpy()
+    np.testing.assert_array_equal(got, np.array([[5.0, 7.0, 9.0], [8.0, 10.0, 12.0]], np.float32))  # x @ kernel

@@ -94,7 +94,8 @@ class Folded(nn.Module):
                 shift = ((bias.double() if bias is not None else torch.zeros_like(s)) - mean.double()) * s
                 if beta is not None:
                     shift = shift + beta.double()
-                self.weight = (weight.double() * s.reshape(-1, *[1] * (weight.dim() - 1))).to(dtype)
+                folded = torch.empty_like(weight)  # the source's memory layout (Dense keeps [in, units] memory)
+                self.weight = folded.copy_(weight.double() * s.reshape(-1, *[1] * (weight.dim() - 1)))
                 self.bias = shift.to(dtype)
         self.key = self._key()
 
