@@ -11,7 +11,6 @@ jsonschema accepts.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,9 @@ from pathlib import Path
 
 def source_digest(path: Path) -> str:
     """SHA-256 of a schema file's bytes, line endings normalised (a checkout with CRLF reads the same)."""
-    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
+    from kif import sha256
+
+    return sha256.small(path.read_bytes().replace(b"\r\n", b"\n"))
 
 
 @functools.cache

@@ -6,11 +6,11 @@ read uses. ``kif validate`` checks every tensor here, in parallel; ``kif.load`` 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from kif import sha256
 from kif.bundle import safetensors_io
 from kif.bundle.container import Container
 from kif.errors import WeightsError
@@ -42,8 +42,9 @@ def mismatch(container: Container, file: str, name: str, expected: str) -> Weigh
 
 
 def digest(data: Any) -> str:
-    """SHA-256 of a buffer; hashlib releases the GIL on large buffers, so threads hash in parallel."""
-    return hashlib.sha256(data).hexdigest()
+    """SHA-256 of a buffer; hashlib (imported on the first tensor read, not by the open) releases the GIL on large
+    buffers, so threads hash in parallel."""
+    return sha256.large(data)
 
 
 def check_declarations(doc: dict[str, Any], report: Report, file: str) -> None:

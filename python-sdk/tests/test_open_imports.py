@@ -1,0 +1,88 @@
+"""What a lazy open imports: ``kif.load`` with integrity on, in a fresh interpreter, loads none of the modules only a
+tensor read, a writer, a failed check or another layer type needs. Each of them costs a fresh process milliseconds
+(OpenSSL through hashlib about 5, jsonschema about 100), so this is the open's speed as a behaviour: no timing is
+asserted (benchmarks/open.py measures it), the modules are inspected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kif
+from kif import sha256
+
+PROBE = """
+import json, sys
+import numpy, kif
+before = set(sys.modules)
+model = kif.load(sys.argv[1])
+opened = sorted(set(sys.modules) - before)
+value = float(model.weights["d1/kernel"].sum())  # the first read: its digest is checked now
+print(json.dumps({"opened": opened, "after_read": sorted(set(sys.modules) - before), "value": value}))
+"""
+# Never on a valid open: OpenSSL (tensor digests import it on the first read), the validator libraries (the generated
+# checks vouch for a valid document), ml_dtypes (bfloat16 only), thread pools, writer, runtime, progress bars.
+NOT_ON_OPEN = {
+    "_hashlib", "hashlib", "jsonschema", "jsonschema_rs", "referencing", "ml_dtypes", "concurrent.futures",
+    "kif.bundle.writer", "kif.runtime", "kif.progress", "kif.layers.activations", "kif.validate.fast_schema",
+}  # fmt: skip
+
+
+def _bundle(tmp_path: Path, digests: str = "tensor") -> Path:
+    b = kif.GraphBuilder("two")
+    x = b.input("x", "float32", (None, 8))
+    for name in ("d1", "d2"):
+        x = b.add("Dense", x, name=name, units=8, weights={"kernel": np.full((8, 8), 0.5, "float32"), "bias": np.zeros(8, "float32")})
+    b.output(x)
+    return kif.save(b.build(), tmp_path / "m.kif", digests=digests)
+
+
+def _probe(path: Path) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(kif.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    found: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_a_verified_lazy_open_imports_no_openssl_validator_or_unneeded_kernel(tmp_path: Path) -> None:
+    found = _probe(_bundle(tmp_path))
+    opened = set(found["opened"])  # type: ignore[arg-type]
+    assert not opened & NOT_ON_OPEN, sorted(opened & NOT_ON_OPEN)
+    kernels = {m for m in opened if m.startswith("kif.layers.") and not m.split(".")[2].startswith("_") and m != "kif.layers.registry"}
+    assert kernels == {"kif.layers.dense"}, "only the shape rule of the one layer type used"
+    assert found["value"] == 32.0
+    assert "_hashlib" in found["after_read"], "the first tensor read hashes with OpenSSL"  # type: ignore[operator]
+
+
+def test_a_whole_file_digest_bundle_is_still_hashed_at_open(tmp_path: Path) -> None:
+    found = _probe(_bundle(tmp_path, digests="file"))  # spec 0.1 digests: one pass over the file when opening
+    assert "_hashlib" in found["opened"]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("size", [0, 1, 55, 56, 63, 64, 65, 127, 128, 1000, 65537])
+def test_the_builtin_sha256_and_hashlib_give_the_same_digest(size: int) -> None:
+    import hashlib
+
+    data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    assert sha256.small(data) == sha256.large(data) == hashlib.sha256(data).hexdigest()
+    assert sha256.small(memoryview(data)) == hashlib.sha256(data).hexdigest()
+
+
+def test_without_the_builtin_module_headers_are_hashed_by_hashlib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import hashlib
+
+    monkeypatch.setattr(sha256, "_NAMES", ("_no_such_sha_module",))
+    monkeypatch.setattr(sha256, "_looked", False)
+    monkeypatch.setattr(sha256, "_builtin", None)
+    assert sha256.small(b"abc") == hashlib.sha256(b"abc").hexdigest()
+    assert sha256._builtin is None
+    model = kif.load(_bundle(tmp_path))  # header digests checked through hashlib
+    assert float(model.weights["d2/kernel"].sum()) == 32.0
