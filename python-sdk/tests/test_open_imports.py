@@ -19,19 +19,23 @@ import kif
 from kif import sha256
 
 PROBE = """
-import json, sys
+import sys
 import numpy, kif
 before = set(sys.modules)
 model = kif.load(sys.argv[1])
 opened = sorted(set(sys.modules) - before)
 value = float(model.weights["d1/kernel"].sum())  # the first read: its digest is checked now
-print(json.dumps({"opened": opened, "after_read": sorted(set(sys.modules) - before), "value": value}))
+after_read = sorted(set(sys.modules) - before)
+import json
+print(json.dumps({"opened": opened, "after_read": after_read, "value": value}))
 """
 # Never on a valid open: OpenSSL (tensor digests import it on the first read), the validator libraries (the generated
-# checks vouch for a valid document), ml_dtypes (bfloat16 only), thread pools, writer, runtime, progress bars.
+# checks vouch for a valid document), ml_dtypes (bfloat16 only), thread pools, writer, runtime, progress bars, the
+# json package (kif.strict_json calls its C scanner), mmap (the first read maps the file), rules of features not used.
 NOT_ON_OPEN = {
     "_hashlib", "hashlib", "jsonschema", "jsonschema_rs", "referencing", "ml_dtypes", "concurrent.futures",
     "kif.bundle.writer", "kif.runtime", "kif.progress", "kif.layers.activations", "kif.validate.fast_schema",
+    "json", "json.decoder", "mmap", "kif.composites", "kif.validate.rs_schema", "kif.validate.bool_values",
 }  # fmt: skip
 
 
@@ -86,3 +90,38 @@ def test_without_the_builtin_module_headers_are_hashed_by_hashlib(monkeypatch: p
     assert sha256._builtin is None
     model = kif.load(_bundle(tmp_path))  # header digests checked through hashlib
     assert float(model.weights["d2/kernel"].sum()) == 32.0
+
+
+def test_the_member_name_rule_without_a_regex_is_the_regex() -> None:
+    import re
+
+    from kif.bundle.container import safe_name
+
+    rule = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")  # the rule of spec/container.md, as it was checked before
+    rng = np.random.default_rng(0)
+    alphabet = [*"aZ09_.-/\\ \n:é\x00", "model.json", ".."]
+    names = ["", ".", "..", "model.json", "model.json\n", "-a", "_a", "a-b.c", "é", "a/b", "weights.safetensors"]
+    names += ["".join(rng.choice(alphabet, size=int(rng.integers(1, 6)))) for _ in range(3000)]
+    for name in names:
+        assert safe_name(name) == bool(rule.fullmatch(name)), repr(name)
+
+
+JSON_TEXTS = ["{}", ' {"a": [1, 2.5, -0.0, "x\\u0041", null, true]} \n', "", "  ", "\ufeff{}", '{"a":1}x', " [1] [2]",
+              '{"a":1,"a":2}', "[NaN]", "[-Infinity]", "[1e999]", "[1,]", '{"a" 1}', "tru", "-", "[" * 50 + "]" * 50,
+              "1" * 400, "12345678901234567890", '"\\ud83d\\ude00"']  # fmt: skip
+
+
+@pytest.mark.parametrize("text", JSON_TEXTS, ids=range(len(JSON_TEXTS)))
+def test_json_without_the_json_package_reads_and_fails_as_json_loads(text: str) -> None:
+    from kif import strict_json
+
+    def outcome(parse):  # type: ignore[no-untyped-def]
+        try:
+            return "ok", repr(parse())
+        except ValueError as exc:
+            return type(exc).__name__, str(exc)
+
+    hooks = {"object_pairs_hook": strict_json._object, "parse_constant": strict_json._constant}
+    hooks |= {"parse_float": strict_json._finite, "parse_int": strict_json._integer}
+    assert outcome(lambda: strict_json.loads(text)) == outcome(lambda: json.loads(text, **hooks))
+    assert outcome(lambda: strict_json.loads_plain(text)) == outcome(lambda: json.loads(text))

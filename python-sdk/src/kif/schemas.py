@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,8 +33,10 @@ def schema_dir() -> Path:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    from kif.strict_json import loads_plain  # json.load's result, without importing the json package
+
     with open(path, encoding="utf-8") as stream:
-        data: dict[str, Any] = json.load(stream)
+        data: dict[str, Any] = loads_plain(stream.read())
     return data
 
 

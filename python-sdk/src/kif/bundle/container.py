@@ -8,17 +8,19 @@ left out of ``members``, so nothing unsafe can be read later by mistake.
 from __future__ import annotations
 
 import itertools
-import mmap
 import os
 import stat
 import struct
 import zipfile
 from pathlib import Path, PurePath
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kif._record import Frozen, Record
 from kif.errors import BundleError
 from kif.validate.report import Finding
+
+if TYPE_CHECKING:  # mmap is imported when a tensor is first read, not by the open
+    import mmap
 
 DOCUMENT = "model.json"
 MAX_MEMBERS = 4096
@@ -109,6 +111,8 @@ class Container(Record):
             return memoryview(b"")
         mapped = self._maps.get(member.path)
         if mapped is None:
+            import mmap
+
             with open(member.path, "rb") as stream:
                 mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
             self._maps[member.path] = mapped

@@ -45,6 +45,17 @@ def _check(relative_path: str) -> Callable[[object], bool] | None:
     return check
 
 
+def certainly_valid(relative_path: str, instance: object) -> bool:
+    """True only if ``instance`` certainly passes the schema file: the generated check's word, or jsonschema-rs's
+    (kif.validate.rs_schema, imported only for a file with no generated check)."""
+    verdict = vouches(relative_path, instance)
+    if verdict is not None:
+        return verdict
+    from kif.validate import rs_schema
+
+    return rs_schema.vouches(relative_path, instance)
+
+
 def vouches(relative_path: str, instance: object) -> bool | None:
     """True if ``instance`` passes the schema file ``relative_path`` (as kif.schemas reads it), False if it does not
     or cannot be told here; None when no check was generated for that file."""
