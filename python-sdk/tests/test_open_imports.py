@@ -125,3 +125,16 @@ def test_json_without_the_json_package_reads_and_fails_as_json_loads(text: str) 
     hooks |= {"parse_float": strict_json._finite, "parse_int": strict_json._integer}
     assert outcome(lambda: strict_json.loads(text)) == outcome(lambda: json.loads(text, **hooks))
     assert outcome(lambda: strict_json.loads_plain(text)) == outcome(lambda: json.loads(text))
+
+
+@pytest.mark.parametrize("pad", [0, 70_000], ids=["walked", "regex passes"])
+def test_the_nesting_limit_holds_on_both_depth_paths(pad: int) -> None:
+    from kif import strict_json
+
+    def doc(depth: int) -> str:  # an object at depth 1 holding arrays nested to ``depth`` in all
+        return '{"pad": "' + "x" * pad + '", "a": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+    assert (len(doc(64)) < strict_json._WALK_BELOW) == (pad == 0)
+    assert strict_json.loads(doc(64), max_depth=64)["pad"] == "x" * pad
+    with pytest.raises(ValueError, match="nesting deeper than 64 levels"):
+        strict_json.loads(doc(65), max_depth=64)
