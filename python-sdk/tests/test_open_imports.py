@@ -138,3 +138,14 @@ def test_the_nesting_limit_holds_on_both_depth_paths(pad: int) -> None:
     assert strict_json.loads(doc(64), max_depth=64)["pad"] == "x" * pad
     with pytest.raises(ValueError, match="nesting deeper than 64 levels"):
         strict_json.loads(doc(65), max_depth=64)
+
+
+def test_open_benchmark_prints_every_case_against_its_anchor() -> None:
+    from tests._bench_smoke import run_benchmark, table
+
+    stdout = run_benchmark("open.py", "--repeats", "1")
+    header, rows = table(stdout, "case")
+    assert header == ["case", "CPU ms", "wall ms", "CPU ratio", "wall ratio", "modules imported"]
+    assert set(rows) == {"kif open (this tree)", "import kif + open (this tree)", "safetensors safe_open", "import safetensors + safe_open"}
+    assert rows["safetensors safe_open"][3] == rows["import safetensors + safe_open"][3] == "1x"
+    assert "_hashlib" not in stdout.split("modules the kif open imports (this tree):")[1]
