@@ -149,3 +149,19 @@ def test_open_benchmark_prints_every_case_against_its_anchor() -> None:
     assert set(rows) == {"kif open (this tree)", "import kif + open (this tree)", "safetensors safe_open", "import safetensors + safe_open"}
     assert rows["safetensors safe_open"][3] == rows["import safetensors + safe_open"][3] == "1x"
     assert "_hashlib" not in stdout.split("modules the kif open imports (this tree):")[1]
+
+
+@pytest.mark.parametrize("utf8", [False, True], ids=["cp437 name", "utf-8 flagged name"])
+def test_an_unsafe_non_ascii_member_name_is_shown_as_zipfile_decodes_it(tmp_path: Path, utf8: bool) -> None:
+    import zipfile
+
+    from kif.bundle.container import open_container
+
+    archive = tmp_path / "odd.kif"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("model.json", "{}")
+        out.writestr("é-weights" if utf8 else "X-weights", b"")  # a non-ASCII name sets the UTF-8 flag itself
+    if not utf8:  # the same name bytes, unflagged: a reader decodes them as cp437 (0x82 is "é" there, not in latin-1)
+        archive.write_bytes(archive.read_bytes().replace(b"X-weights", b"\x82-weights"))
+    found = [f for f in open_container(archive).findings if f.code == "archive-unsafe-path"]
+    assert [f.message.split("Received: ")[1] for f in found] == ["name='é-weights'"]

@@ -173,7 +173,10 @@ def _open_archive(path: Path) -> Container:
 def scan_archive(container: Container, raw: BinaryIO, archive_size: int) -> None:
     """Fill ``container.members`` from the archive readable through ``raw`` (a local file, or a remote RangeFile)."""
     try:
-        with zipfile.ZipFile(raw) as archive:
+        # Names without the UTF-8 flag are decoded as latin-1 (a byte-for-byte decoding in C) rather than zipfile's
+        # cp437, whose codec module costs a fresh process an import: the safe names, ASCII only, read the same in both,
+        # and an unsafe one is shown as cp437 would show it (_shown_name).
+        with zipfile.ZipFile(raw, metadata_encoding="latin-1") as archive:
             infos = archive.infolist()
             if len(infos) > MAX_MEMBERS:
                 container.add("archive-too-many-members", f"Expected at most {MAX_MEMBERS} members. Received: {len(infos)}")
@@ -194,7 +197,7 @@ def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size
     if not safe_name(name):
         container.add(
             "archive-unsafe-path",
-            f"Expected a member name at the archive root without '/', '\\\\' or '..'. Received: name={name!r}",
+            f"Expected a member name at the archive root without '/', '\\\\' or '..'. Received: name={_shown_name(info)!r}",
         )
         return None
     if name in container.members or any(s[2] == name for s in spans):
@@ -238,6 +241,11 @@ def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size
         return None
     spans.append((info.header_offset, offset + info.file_size, name))
     return Member(name, container.path, offset, info.file_size, source=container.source)
+
+
+def _shown_name(info: zipfile.ZipInfo) -> str:
+    """The member's name as zipfile decodes it by default: UTF-8 when flagged (bit 11), else cp437."""
+    return info.filename if info.flag_bits & 0x800 else info.filename.encode("latin-1").decode("cp437")
 
 
 def _local_disagreement(info: zipfile.ZipInfo, fields: tuple, local_name: bytes, extra: bytes) -> str | None:
