@@ -21,7 +21,7 @@ import numpy as np
 from kif import dtypes, limits, sizes, strict_json
 from kif._record import Frozen
 from kif.errors import WeightsError
-from kif.validate.pointer import pointer
+from kif.validate.report import pointer
 
 if TYPE_CHECKING:  # concurrent.futures (with logging) costs a fresh process more than a lazy open does
     from concurrent.futures import Future

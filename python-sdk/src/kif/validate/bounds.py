@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kif import limits, sizes
-from kif.validate.pointer import pointer
-from kif.validate.report import Report
+from kif.validate.report import Report, pointer
 
 
 def check_bounds(doc: dict[str, Any], report: Report, file: str) -> None:

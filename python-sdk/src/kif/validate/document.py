@@ -8,8 +8,7 @@ from typing import Any
 from kif import limits, schemas, strict_json
 from kif.bundle.container import DOCUMENT, Container
 from kif.graph import SPEC_VERSION
-from kif.validate.pointer import join
-from kif.validate.report import Report
+from kif.validate.report import Report, join
 
 MAX_DOCUMENT_BYTES = limits.Limits().max_document_bytes  # the default; limits.current() is what applies
 

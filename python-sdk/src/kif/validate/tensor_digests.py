@@ -14,8 +14,7 @@ from kif import sha256
 from kif.bundle import safetensors_io
 from kif.bundle.container import Container
 from kif.errors import WeightsError
-from kif.validate.pointer import pointer
-from kif.validate.report import Report
+from kif.validate.report import Report, pointer
 
 SINCE = "0.2.0"
 _MESSAGE = "SHA-256 of tensor {name!r} in {file} differs from model.json (expected {expected})"

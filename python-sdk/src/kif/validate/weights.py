@@ -10,8 +10,7 @@ from kif.bundle import safetensors_io
 from kif.bundle.container import DOCUMENT, Container
 from kif.errors import WeightsError
 from kif.validate import tensor_digests
-from kif.validate.pointer import pointer
-from kif.validate.report import Report
+from kif.validate.report import Report, pointer
 
 _HASH_CHUNK = 8 * 1024 * 1024
 
