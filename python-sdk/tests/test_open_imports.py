@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import kif
-from kif import sha256
+from kif import _lean
 
 PROBE = """
 import sys
@@ -76,18 +76,18 @@ def test_the_builtin_sha256_and_hashlib_give_the_same_digest(size: int) -> None:
     import hashlib
 
     data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
-    assert sha256.small(data) == sha256.large(data) == hashlib.sha256(data).hexdigest()
-    assert sha256.small(memoryview(data)) == hashlib.sha256(data).hexdigest()
+    assert _lean.sha256_small(data) == _lean.sha256_large(data) == hashlib.sha256(data).hexdigest()
+    assert _lean.sha256_small(memoryview(data)) == hashlib.sha256(data).hexdigest()
 
 
 def test_without_the_builtin_module_headers_are_hashed_by_hashlib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import hashlib
 
-    monkeypatch.setattr(sha256, "_NAMES", ("_no_such_sha_module",))
-    monkeypatch.setattr(sha256, "_looked", False)
-    monkeypatch.setattr(sha256, "_builtin", None)
-    assert sha256.small(b"abc") == hashlib.sha256(b"abc").hexdigest()
-    assert sha256._builtin is None
+    monkeypatch.setattr(_lean, "_NAMES", ("_no_such_sha_module",))
+    monkeypatch.setattr(_lean, "_looked", False)
+    monkeypatch.setattr(_lean, "_builtin", None)
+    assert _lean.sha256_small(b"abc") == hashlib.sha256(b"abc").hexdigest()
+    assert _lean._builtin is None
     model = kif.load(_bundle(tmp_path))  # header digests checked through hashlib
     assert float(model.weights["d2/kernel"].sum()) == 32.0
 
@@ -165,3 +165,47 @@ def test_an_unsafe_non_ascii_member_name_is_shown_as_zipfile_decodes_it(tmp_path
         archive.write_bytes(archive.read_bytes().replace(b"X-weights", b"\x82-weights"))
     found = [f for f in open_container(archive).findings if f.code == "archive-unsafe-path"]
     assert [f.message.split("Received: ")[1] for f in found] == ["name='é-weights'"]
+
+
+def _generated_words() -> list[tuple[str, object]]:
+    """Every schema pattern the generated checks match with schema_rt.Word, with its Word."""
+    from kif import schemas
+    from kif.schemas_codegen import _word
+
+    found: dict[str, object] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                text = schemas.ecma_pattern(node["pattern"]).pattern
+                word = _word(text)
+                if word is not None:
+                    found[text] = word
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schemas.all_schemas())
+    return sorted(found.items())
+
+
+WORDS = _generated_words()
+
+
+@pytest.mark.parametrize(("pattern", "word"), WORDS, ids=[p for p, _ in WORDS])
+def test_a_pattern_matched_without_a_regex_accepts_exactly_what_the_regex_accepts(pattern: str, word: object) -> None:
+    import re
+
+    from kif.validate.schema_rt import Word
+
+    rule = re.compile(pattern)
+    matcher = Word(*word.args)  # type: ignore[attr-defined]
+    rng = np.random.default_rng(len(pattern))
+    alphabet = [*"aAzZ09_.-:/\\ \n\t$^é", ".safetensors", "0123456789abcdef" * 4, "x" * 60]
+    texts = ["", "a", "A", "0", "_", ".", "-", "a\n", "\na", "a.safetensors", ".safetensors", "a.safetensors\n", "f" * 64, "f" * 63]
+    texts += ["".join(rng.choice(alphabet, size=int(rng.integers(1, 8)))) for _ in range(4000)]
+    for text in texts:
+        assert bool(matcher.search(text)) == bool(rule.search(text)), (pattern, text)
+    assert len(WORDS) >= 4, "the graph schema's name, file, digest and identifier patterns"

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kif import schemas
-from kif._record import Frozen
+from kif._lean import Frozen
 from kif.errors import KifError, UnsupportedLayerError
 
 if TYPE_CHECKING:  # jsonschema is imported when a validator is first built (kif.schemas)

@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 
-from kif._record import Frozen
+from kif._lean import Frozen
 from kif.errors import KifError
 
 

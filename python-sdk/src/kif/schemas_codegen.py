@@ -227,7 +227,9 @@ class _Module:
         return tests
 
     def pattern(self, pattern: str) -> str:
-        return self.constant(_Pattern(schemas.ecma_pattern(pattern).pattern))
+        text = schemas.ecma_pattern(pattern).pattern
+        word = _word(text)
+        return self.constant(_Pattern(text) if word is None else word)
 
     def render(self) -> str:
         self.function("")
@@ -236,10 +238,62 @@ class _Module:
         code = "\n\n".join(self.bodies)
         head = HEADER.format(source=f"schemas/{self.path}") + "\n"
         head += "from __future__ import annotations\n\n" + ("import re\n" if needs_re else "") + "from typing import Any\n"
-        first_party = ("from kif.validate import schema_rt as _rt\n" if "_rt." in code else "") + imports
+        uses_rt = "_rt." in code or any(c.startswith("_rt.") for c in self.constants)
+        first_party = ("from kif.validate import schema_rt as _rt\n" if uses_rt else "") + imports
         head += "\n" + first_party if first_party else ""
         constants = "".join(f"_C{i} = {c}\n" for i, c in enumerate(self.constants))
         return head + ("\n" + constants if constants else "") + "\n\n" + code
+
+
+class _Word:
+    """A ``schema_rt.Word`` constant: the pattern's classes spelled out, so that no regex is compiled at import."""
+
+    def __init__(self, first: str, rest: str, suffix: str, count: int | None) -> None:
+        self.args = (first, rest, suffix, count)
+
+    def __repr__(self) -> str:
+        return f"_rt.Word{self.args!r}"
+
+
+_CLASS = re.compile(r"\[((?:[^\\\]\[^]|\\[^A-Za-z0-9])(?:[^\\\]\[]|\\[^A-Za-z0-9])*)\]")  # [...]: no negation, no \d-like escapes
+_LITERAL = re.compile(r"(?:[A-Za-z0-9_/:\-]|\\[^A-Za-z0-9])*")  # plain characters, or escaped punctuation
+
+
+def _chars(body: str) -> str | None:
+    """The characters of a class body (``A-Za-z0-9_.\\-``), sorted; None for anything but ASCII ranges and escapes."""
+    items = re.findall(r"\\(.)|(.)-(.)|(.)", body)
+    found: set[str] = set()
+    for escaped, low, high, single in items:
+        if low:
+            if ord(low) > ord(high) or not (low + high).isascii():
+                return None
+            found |= {chr(c) for c in range(ord(low), ord(high) + 1)}
+        else:
+            found.add(escaped or single)
+    return "".join(sorted(found)) if found and "".join(found).isascii() else None
+
+
+def _word(pattern: str) -> _Word | None:
+    """``^[first][rest]*suffix\\Z``, ``^[chars]+\\Z`` or ``^[chars]{n}\\Z`` as a Word, or None (a regex then)."""
+    if not (pattern.startswith("^[") and pattern.endswith("\\Z")):
+        return None
+    head = _CLASS.match(pattern, 1)
+    first = _chars(head.group(1)) if head else None
+    if head is None or first is None:
+        return None
+    rest_at = head.end()
+    if (count := re.fullmatch(r"\{([1-9][0-9]*)\}\\Z", pattern[rest_at:])) is not None:
+        return _Word(first, first, "", int(count.group(1)))
+    if pattern[rest_at:] == "+\\Z":
+        return _Word(first, first, "", None)
+    tail = _CLASS.match(pattern, rest_at)
+    rest = _chars(tail.group(1)) if tail else None
+    if tail is None or rest is None or pattern[tail.end() : tail.end() + 1] != "*":
+        return None
+    suffix = pattern[tail.end() + 1 : -2]
+    if _LITERAL.fullmatch(suffix) is None:
+        return None
+    return _Word(first, rest, re.sub(r"\\(.)", r"\1", suffix), None)
 
 
 class _Pattern:

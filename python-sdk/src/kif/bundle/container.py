@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from kif._record import Frozen, Record
+from kif._lean import Frozen, Record
 from kif.errors import BundleError
 from kif.validate.report import Finding
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from kif import dtypes, limits, sizes, strict_json
-from kif._record import Frozen
+from kif._lean import Frozen
 from kif.errors import WeightsError
 from kif.validate.report import pointer
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 def source_digest(path: Path) -> str:
     """SHA-256 of a schema file's bytes, line endings normalised (a checkout with CRLF reads the same)."""
-    from kif import sha256
+    from kif._lean import sha256_small
 
-    return sha256.small(path.read_bytes().replace(b"\r\n", b"\n"))
+    return sha256_small(path.read_bytes().replace(b"\r\n", b"\n"))
 
 
 @functools.cache

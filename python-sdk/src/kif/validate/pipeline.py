@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from kif._record import Record
+from kif._lean import Record
 from kif.bundle.container import DOCUMENT, Container, open_container
 from kif.bundle.safetensors_io import Header
 from kif.errors import BundleError, UsageError

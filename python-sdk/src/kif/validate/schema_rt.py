@@ -46,3 +46,24 @@ def unique(items: list[object]) -> bool:
                 return False
             seen.append(item)
         return True
+
+
+class Word:
+    """A ``pattern`` of the form ``^[first][rest]*suffix\\Z``, ``^[chars]+\\Z`` or ``^[chars]{count}\\Z`` over ASCII
+    character classes, matched with string methods: the generated checks build these instead of compiling regexes
+    (the graph schema's took a fresh process 0.4 ms). ``search`` answers as the pattern's ``re.search`` would: a true
+    value when the whole string matches, None when it does not (kif.schemas_codegen spells the classes out)."""
+
+    __slots__ = ("count", "first", "rest", "suffix")
+
+    def __init__(self, first: str, rest: str, suffix: str = "", count: int | None = None) -> None:
+        self.first, self.rest, self.suffix, self.count = frozenset(first), rest, suffix, count
+
+    def search(self, text: str) -> bool | None:
+        if self.suffix:
+            if not text.endswith(self.suffix):
+                return None
+            text = text[: len(text) - len(self.suffix)]
+        if self.count is not None and len(text) != self.count:
+            return None
+        return True if text[:1] in self.first and not text[1:].strip(self.rest) else None

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from kif import sha256
+from kif._lean import sha256_large
 from kif.bundle import safetensors_io
 from kif.bundle.container import Container
 from kif.errors import WeightsError
@@ -43,7 +43,7 @@ def mismatch(container: Container, file: str, name: str, expected: str) -> Weigh
 def digest(data: Any) -> str:
     """SHA-256 of a buffer; hashlib (imported on the first tensor read, not by the open) releases the GIL on large
     buffers, so threads hash in parallel."""
-    return sha256.large(data)
+    return sha256_large(data)
 
 
 def check_declarations(doc: dict[str, Any], report: Report, file: str) -> None:

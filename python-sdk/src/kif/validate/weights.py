@@ -5,7 +5,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from kif import catalog, sha256
+from kif import catalog
+from kif._lean import sha256_small
 from kif.bundle import safetensors_io
 from kif.bundle.container import DOCUMENT, Container
 from kif.errors import WeightsError
@@ -33,7 +34,7 @@ def read_header_bytes(container: Container, name: str) -> tuple[safetensors_io.H
 
 
 def sha256_of(container: Container, name: str) -> str:
-    import hashlib  # OpenSSL's SHA-256 (SHA-NI) for a whole file; a header is hashed with kif.sha256.small
+    import hashlib  # OpenSSL's SHA-256 (SHA-NI) for a whole file; a header is hashed with kif._lean.sha256_small
 
     from kif.progress import Progress
 
@@ -137,7 +138,7 @@ def _check_files(container: Container, doc: dict[str, Any], report: Report, veri
         except WeightsError as exc:
             report.add(exc.code, exc.message, exc.file, exc.pointer)
             continue
-        if verify and "header_sha256" in entry and sha256.small(header_bytes) != entry["header_sha256"]:
+        if verify and "header_sha256" in entry and sha256_small(header_bytes) != entry["header_sha256"]:
             report.add(
                 "weights-checksum-mismatch",
                 f"SHA-256 of the header of {name} differs from model.json (expected {entry['header_sha256']})",
