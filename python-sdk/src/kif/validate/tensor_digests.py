@@ -56,22 +56,21 @@ def check_declarations(doc: dict[str, Any], report: Report, file: str) -> None:
         if old and "header_sha256" in entry:
             report.add("schema-violation", _too_new("header_sha256", doc), file, pointer("weights", "files", index, "header_sha256"))
     for name, entry in doc["weights"]["tensors"].items():
-        where = pointer("weights", "tensors", name)
         if old and "sha256" in entry:
-            report.add("schema-violation", _too_new("sha256 on a tensor", doc), file, where + "/sha256")
+            report.add("schema-violation", _too_new("sha256 on a tensor", doc), file, tensor_pointer(name))
         elif entry["file"] in verified and "sha256" not in entry:
             report.add(
                 "schema-violation",
                 f"Expected sha256 on tensor {name!r}: its file {entry['file']} is verified per tensor (it has header_sha256)",
                 file,
-                where,
+                pointer("weights", "tensors", name),
             )
         elif entry["file"] not in verified and "sha256" in entry:
             report.add(
                 "schema-violation",
                 f"Expected no sha256 on tensor {name!r}: its file {entry['file']} has no header_sha256 (its digest is whole-file)",
                 file,
-                where + "/sha256",
+                tensor_pointer(name),
             )
 
 

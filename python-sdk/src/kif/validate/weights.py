@@ -64,13 +64,12 @@ def check_weights(
     index: dict[str, Any] = doc["weights"]["tensors"]
     listed = {f["path"] for f in doc["weights"]["files"]}
     for tensor, entry in index.items():
-        where = pointer("weights", "tensors", tensor)
         if entry["file"] not in listed:
             report.add(
                 "weights-file-unknown",
                 f"Tensor {tensor!r} lives in {entry['file']!r}, which weights.files does not list",
                 file,
-                where + "/file",
+                pointer("weights", "tensors", tensor, "file"),
             )
             continue
         header = headers.get(entry["file"])
@@ -79,6 +78,7 @@ def check_weights(
         found = header.tensors.get(tensor)
         if found is None:
             # Located at the index entry that names it (a JSON pointer into model.json).
+            where = pointer("weights", "tensors", tensor)
             report.add("weights-tensor-missing", f"Tensor {tensor!r} is not in {entry['file']}", file, where)
             continue
         if found.dtype.name != entry["dtype"]:
@@ -86,14 +86,14 @@ def check_weights(
                 "weights-dtype-mismatch",
                 f"Tensor {tensor!r}: the index says {entry['dtype']}, the file header says {found.dtype.name}",
                 file,
-                where + "/dtype",
+                pointer("weights", "tensors", tensor, "dtype"),
             )
         if list(found.shape) != list(entry["shape"]):
             report.add(
                 "weights-shape-mismatch",
                 f"Tensor {tensor!r}: the index says shape {entry['shape']}, the file header says {list(found.shape)}",
                 file,
-                where + "/shape",
+                pointer("weights", "tensors", tensor, "shape"),
             )
     for name, header in headers.items():
         for tensor in header.tensors:
@@ -199,13 +199,12 @@ def _check_references(doc: dict[str, Any], index: dict[str, Any], report: Report
         definition = catalog.catalog().get(layer["type"])
         for role, tensor in layer["weights"].items():
             used.add(tensor)
-            where = pointer("layers", i, "weights", role)
             if tensor not in index:
                 report.add(
                     "weights-reference-unknown",
                     f"Layer {layer['name']!r} weight {role!r} names tensor {tensor!r}, which is not in the weights index",
                     file,
-                    where,
+                    pointer("layers", i, "weights", role),
                 )
                 continue
             weight = definition.weights.get(role) if definition else None
@@ -215,7 +214,7 @@ def _check_references(doc: dict[str, Any], index: dict[str, Any], report: Report
                     f"Layer {layer['name']!r} weight {role!r}: expected rank {weight.rank} ({weight.layout}). "
                     f"Received: shape {index[tensor]['shape']}",
                     file,
-                    where,
+                    pointer("layers", i, "weights", role),
                 )
     for tensor in sorted(set(index) - used):
         report.add("weights-unreferenced", f"Tensor {tensor!r} is used by no layer", file, pointer("weights", "tensors", tensor))
