@@ -209,3 +209,15 @@ def test_a_pattern_matched_without_a_regex_accepts_exactly_what_the_regex_accept
     for text in texts:
         assert bool(matcher.search(text)) == bool(rule.search(text)), (pattern, text)
     assert len(WORDS) >= 4, "the graph schema's name, file, digest and identifier patterns"
+
+
+def test_a_lazy_pattern_compiles_on_first_search_and_matches_as_re() -> None:
+    import re
+
+    from kif.validate.schema_rt import Lazy
+
+    lazy = Lazy(r"^[a-z]+(\.[a-z]+)*:[A-Z]\w*\Z")
+    assert lazy.compiled is None
+    for text in ("a.b:C", "a:C", "a.:C", "a:C\n", "", "A:b"):
+        assert bool(lazy.search(text)) == bool(re.search(lazy.pattern, text)), text
+    assert lazy.compiled is not None

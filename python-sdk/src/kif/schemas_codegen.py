@@ -234,10 +234,9 @@ class _Module:
     def render(self) -> str:
         self.function("")
         imports = f"from kif.validate._schema_code import {', '.join(sorted(self.imports))}\n" if self.imports else ""
-        needs_re = any(c.startswith("re.compile") for c in self.constants)
         code = "\n\n".join(self.bodies)
         head = HEADER.format(source=f"schemas/{self.path}") + "\n"
-        head += "from __future__ import annotations\n\n" + ("import re\n" if needs_re else "") + "from typing import Any\n"
+        head += "from __future__ import annotations\n\nfrom typing import Any\n"
         uses_rt = "_rt." in code or any(c.startswith("_rt.") for c in self.constants)
         first_party = ("from kif.validate import schema_rt as _rt\n" if uses_rt else "") + imports
         head += "\n" + first_party if first_party else ""
@@ -297,11 +296,14 @@ def _word(pattern: str) -> _Word | None:
 
 
 class _Pattern:
+    """Any other pattern: a ``schema_rt.Lazy``, compiled on its first search (a document that never reaches it, as
+    one without composites or custom types, compiles nothing)."""
+
     def __init__(self, text: str) -> None:
         self.text = text
 
     def __repr__(self) -> str:
-        return f"re.compile({self.text!r})"
+        return f"_rt.Lazy({self.text!r})"
 
 
 def _guarded(kinds: set[str] | None, applies_to: set[str], test: str, statements: list[str]) -> list[str]:

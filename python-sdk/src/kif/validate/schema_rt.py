@@ -7,6 +7,7 @@ They follow jsonschema's own ``equal``/``uniq`` (``jsonschema._utils``), so that
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from numbers import Number
 
@@ -67,3 +68,18 @@ class Word:
         if self.count is not None and len(text) != self.count:
             return None
         return True if text[:1] in self.first and not text[1:].strip(self.rest) else None
+
+
+class Lazy:
+    """A ``pattern`` compiled on its first ``search``: compiling costs 0.1 ms a pattern, and a check that never reaches
+    it (a document without composites or custom layer types) should not pay for it."""
+
+    __slots__ = ("compiled", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern, self.compiled = pattern, None
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if self.compiled is None:
+            self.compiled = re.compile(self.pattern)  # two threads may both compile; either result is the same
+        return self.compiled.search(text)
