@@ -221,3 +221,38 @@ def test_a_lazy_pattern_compiles_on_first_search_and_matches_as_re() -> None:
     for text in ("a.b:C", "a:C", "a.:C", "a:C\n", "", "A:b"):
         assert bool(lazy.search(text)) == bool(re.search(lazy.pattern, text)), text
     assert lazy.compiled is not None
+
+
+def test_graph_classes_behave_as_the_dataclasses_they_were() -> None:
+    """The oracle: the same fields declared with a plain @dataclass (generated __init__, __repr__, __eq__)."""
+    import dataclasses
+    import inspect
+    import pickle
+    from typing import Any
+
+    from kif.graph import Layer, Model, SelfTest, TensorSpec
+
+    @dataclasses.dataclass
+    class OracleSpec:
+        name: str
+        dtype: str
+        shape: tuple[int | None, ...]
+        meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    spec, oracle = TensorSpec("x", "float32", (None, 2)), OracleSpec("x", "float32", (None, 2))
+    assert repr(spec).replace("TensorSpec", OracleSpec.__qualname__) == repr(oracle)
+    assert spec == TensorSpec("x", "float32", (None, 2), {}) and spec != TensorSpec("x", "float32", (None, 3))
+    assert spec.__eq__(oracle) is NotImplemented and TensorSpec.__hash__ is None  # unhashable, as eq=True made it
+    for cls in (TensorSpec, Layer, SelfTest, Model):
+        assert dataclasses.is_dataclass(cls)
+        fields = [f.name for f in dataclasses.fields(cls)]
+        assert list(inspect.signature(cls).parameters) == fields == list(cls.__match_args__)
+    model = Model("m", [spec], [spec], [Layer("d", "Dense", {"units": 2}, ["x"], ["y"])])
+    assert model.weights == {} and model.metadata == {} and model.producer == {} and model.composites == {}
+    assert Model("n", [], [], []).weights is not Model("n", [], [], []).weights  # a fresh dict per instance
+    copy = dataclasses.replace(model, name="n")
+    assert copy.name == "n" and copy.layers is model.layers and copy != model and dataclasses.replace(copy, name="m") == model
+    assert pickle.loads(pickle.dumps(model)) == model
+    assert dataclasses.asdict(model)["layers"][0]["attributes"] == {"units": 2}
+    model.metadata = {"self": model}  # type: ignore[dict-item]
+    assert "..." in repr(model)  # a model inside its own metadata is shown once, not recursed into
