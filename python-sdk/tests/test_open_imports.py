@@ -167,20 +167,16 @@ def test_an_unsafe_non_ascii_member_name_is_shown_as_zipfile_decodes_it(tmp_path
     assert [f.message.split("Received: ")[1] for f in found] == ["name='é-weights'"]
 
 
-def _generated_words() -> list[tuple[str, object]]:
-    """Every schema pattern the generated checks match with schema_rt.Word, with its Word."""
+def _schema_patterns() -> list[str]:
+    """Every ``pattern`` of the schema files, in Python's syntax (kif.schemas.ecma_pattern)."""
     from kif import schemas
-    from kif.schemas_codegen import _word
 
-    found: dict[str, object] = {}
+    found: set[str] = set()
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
             if isinstance(node.get("pattern"), str):
-                text = schemas.ecma_pattern(node["pattern"]).pattern
-                word = _word(text)
-                if word is not None:
-                    found[text] = word
+                found.add(schemas.ecma_pattern(node["pattern"]).pattern)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -188,27 +184,38 @@ def _generated_words() -> list[tuple[str, object]]:
                 walk(value)
 
     walk(schemas.all_schemas())
-    return sorted(found.items())
+    return sorted(found)
 
 
-WORDS = _generated_words()
+PATTERNS = _schema_patterns()
 
 
-@pytest.mark.parametrize(("pattern", "word"), WORDS, ids=[p for p, _ in WORDS])
-def test_a_pattern_matched_without_a_regex_accepts_exactly_what_the_regex_accepts(pattern: str, word: object) -> None:
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_each_schema_pattern_is_matched_as_its_regex_matches(pattern: str) -> None:
+    """The generated checks match patterns with schema_rt.Word / AnyOf (string methods) or Lazy (a regex compiled
+    when first needed): the oracle is the pattern compiled by re."""
     import re
 
-    from kif.validate.schema_rt import Word
+    from kif.schemas_codegen import matcher
+    from kif.validate import schema_rt
 
     rule = re.compile(pattern)
-    matcher = Word(*word.args)  # type: ignore[attr-defined]
+    built = eval(repr(matcher(pattern)), {"_rt": schema_rt})  # the constant exactly as a generated module writes it
     rng = np.random.default_rng(len(pattern))
-    alphabet = [*"aAzZ09_.-:/\\ \n\t$^é", ".safetensors", "0123456789abcdef" * 4, "x" * 60]
-    texts = ["", "a", "A", "0", "_", ".", "-", "a\n", "\na", "a.safetensors", ".safetensors", "a.safetensors\n", "f" * 64, "f" * 63]
+    alphabet = [*"aAzZ09_.-:/\\ \n\t$^é", "op.", ".safetensors", "0123456789abcdef" * 4, "x" * 60, "spec/ops/", ".md"]
+    texts = ["", "a", "A", "0", "_", ".", "-", "a\n", "\na", "a.safetensors", ".safetensors", "a.safetensors\n", "f" * 64]
+    texts += ["f" * 63, "Dense", "op.add", "op.", "op.Add", "vendor.x:Layer", "a:B", "0.2.0", "01.2.0"]
     texts += ["".join(rng.choice(alphabet, size=int(rng.integers(1, 8)))) for _ in range(4000)]
     for text in texts:
-        assert bool(matcher.search(text)) == bool(rule.search(text)), (pattern, text)
-    assert len(WORDS) >= 4, "the graph schema's name, file, digest and identifier patterns"
+        assert bool(built.search(text)) == bool(rule.search(text)), (pattern, text)
+
+
+def test_the_graph_checks_name_file_digest_and_type_patterns_use_no_regex() -> None:
+    from kif.schemas_codegen import matcher
+
+    kinds = {p: type(matcher(p)).__name__ for p in PATTERNS}
+    assert kinds["^[0-9a-f]{64}\\Z"] == kinds["^[A-Za-z0-9_][A-Za-z0-9_.\\-]*\\.safetensors\\Z"] == "_Word"
+    assert sum(kind != "_Pattern" for kind in kinds.values()) >= 6, kinds
 
 
 def test_a_lazy_pattern_compiles_on_first_search_and_matches_as_re() -> None:

@@ -227,9 +227,7 @@ class _Module:
         return tests
 
     def pattern(self, pattern: str) -> str:
-        text = schemas.ecma_pattern(pattern).pattern
-        word = _word(text)
-        return self.constant(_Pattern(text) if word is None else word)
+        return self.constant(matcher(schemas.ecma_pattern(pattern).pattern))
 
     def render(self) -> str:
         self.function("")
@@ -247,11 +245,48 @@ class _Module:
 class _Word:
     """A ``schema_rt.Word`` constant: the pattern's classes spelled out, so that no regex is compiled at import."""
 
-    def __init__(self, first: str, rest: str, suffix: str, count: int | None) -> None:
-        self.args = (first, rest, suffix, count)
+    def __init__(self, first: str, rest: str, suffix: str, count: int | None, prefix: str = "") -> None:
+        self.args = (first, rest, suffix, count, prefix) if prefix else (first, rest, suffix, count)
 
     def __repr__(self) -> str:
         return f"_rt.Word{self.args!r}"
+
+
+class _AnyOf:
+    """``^(a|b|...)\\Z`` as a ``schema_rt.AnyOf`` of one matcher per alternative (a Word where one fits)."""
+
+    def __init__(self, parts: list[_Word | _Pattern]) -> None:
+        self.parts = parts
+
+    def __repr__(self) -> str:
+        return f"_rt.AnyOf(({', '.join(map(repr, self.parts))},))"
+
+
+def _alternatives(pattern: str) -> list[str] | None:
+    """The alternatives of ``^(a|b|...)\\Z`` whose group spans the whole pattern, or None."""
+    if not (pattern.startswith("^(") and pattern.endswith(")\\Z")) or pattern.startswith("^(?"):
+        return None
+    body, depth, parts, start, at = pattern[2:-3], 0, [], 0, 0
+    while at < len(body):
+        char = body[at]
+        if char == "\\":
+            at += 1
+        elif char == "[":
+            close = _CLASS.match(body, at)
+            if close is None:
+                return None
+            at = close.end() - 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                return None  # the first group closes before the end: not one group around everything
+        elif char == "|" and depth == 0:
+            parts.append(body[start:at])
+            start = at + 1
+        at += 1
+    return [*parts, body[start:]] if depth == 0 and parts else None
 
 
 _CLASS = re.compile(r"\[((?:[^\\\]\[^]|\\[^A-Za-z0-9])(?:[^\\\]\[]|\\[^A-Za-z0-9])*)\]")  # [...]: no negation, no \d-like escapes
@@ -273,18 +308,20 @@ def _chars(body: str) -> str | None:
 
 
 def _word(pattern: str) -> _Word | None:
-    """``^[first][rest]*suffix\\Z``, ``^[chars]+\\Z`` or ``^[chars]{n}\\Z`` as a Word, or None (a regex then)."""
-    if not (pattern.startswith("^[") and pattern.endswith("\\Z")):
+    """``^prefix[first][rest]*suffix\\Z``, ``^[chars]+\\Z`` or ``^[chars]{n}\\Z`` as a Word, or None (a regex then)."""
+    lead = re.match(r"\^((?:[A-Za-z0-9_/:\-]|\\[^A-Za-z0-9])*)\[", pattern)
+    if lead is None or not pattern.endswith("\\Z"):
         return None
-    head = _CLASS.match(pattern, 1)
+    prefix = re.sub(r"\\(.)", r"\1", lead.group(1))
+    head = _CLASS.match(pattern, lead.end() - 1)
     first = _chars(head.group(1)) if head else None
     if head is None or first is None:
         return None
     rest_at = head.end()
     if (count := re.fullmatch(r"\{([1-9][0-9]*)\}\\Z", pattern[rest_at:])) is not None:
-        return _Word(first, first, "", int(count.group(1)))
+        return _Word(first, first, "", int(count.group(1)), prefix)
     if pattern[rest_at:] == "+\\Z":
-        return _Word(first, first, "", None)
+        return _Word(first, first, "", None, prefix)
     tail = _CLASS.match(pattern, rest_at)
     rest = _chars(tail.group(1)) if tail else None
     if tail is None or rest is None or pattern[tail.end() : tail.end() + 1] != "*":
@@ -292,7 +329,21 @@ def _word(pattern: str) -> _Word | None:
     suffix = pattern[tail.end() + 1 : -2]
     if _LITERAL.fullmatch(suffix) is None:
         return None
-    return _Word(first, rest, re.sub(r"\\(.)", r"\1", suffix), None)
+    return _Word(first, rest, re.sub(r"\\(.)", r"\1", suffix), None, prefix)
+
+
+def matcher(pattern: str) -> _Word | _AnyOf | _Pattern:
+    """The constant a generated check matches ``pattern`` (already in Python's syntax) with: a Word where it fits,
+    an AnyOf of its alternatives where one of them does, else a Lazy regex."""
+    word = _word(pattern)
+    if word is not None:
+        return word
+    alternatives = _alternatives(pattern)
+    if alternatives is not None:
+        parts = [_word(f"^{a}\\Z") or _Pattern(f"^(?:{a})\\Z") for a in alternatives]
+        if any(isinstance(p, _Word) for p in parts):
+            return _AnyOf(parts)
+    return _Pattern(pattern)
 
 
 class _Pattern:

@@ -8,7 +8,7 @@ from kif.validate import schema_rt as _rt
 
 _C0 = 'https://json-schema.org/draft/2020-12/schema'
 _C1 = _rt.Lazy('^https://kif\\.dev/schemas/[0-9]+\\.[0-9]+/(layers/[A-Z][A-Za-z0-9]*|ops/[a-z][a-z0-9_]*)\\.schema\\.json\\Z')
-_C2 = _rt.Lazy('^([A-Z][A-Za-z0-9]*|op\\.[a-z][a-z0-9_]*)\\Z')
+_C2 = _rt.AnyOf((_rt.Word('ABCDEFGHIJKLMNOPQRSTUVWXYZ', '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '', None), _rt.Word('abcdefghijklmnopqrstuvwxyz', '0123456789_abcdefghijklmnopqrstuvwxyz', '', None, 'op.'),))
 _C3 = 'object'
 _C4 = False
 _C5 = frozenset()
