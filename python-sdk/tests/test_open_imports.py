@@ -196,7 +196,7 @@ def test_each_schema_pattern_is_matched_as_its_regex_matches(pattern: str) -> No
     when first needed): the oracle is the pattern compiled by re."""
     import re
 
-    from kif.schemas_codegen import matcher
+    from kif.schemas_patterns import matcher
     from kif.validate import schema_rt
 
     rule = re.compile(pattern)
@@ -211,7 +211,7 @@ def test_each_schema_pattern_is_matched_as_its_regex_matches(pattern: str) -> No
 
 
 def test_the_graph_checks_name_file_digest_and_type_patterns_use_no_regex() -> None:
-    from kif.schemas_codegen import matcher
+    from kif.schemas_patterns import matcher
 
     kinds = {p: type(matcher(p)).__name__ for p in PATTERNS}
     assert kinds["^[0-9a-f]{64}\\Z"] == kinds["^[A-Za-z0-9_][A-Za-z0-9_.\\-]*\\.safetensors\\Z"] == "_Word"
