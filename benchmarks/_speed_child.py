@@ -1,5 +1,6 @@
 """One measurement of benchmarks/speed.py, in a fresh process: ``python _speed_child.py KIND ROOT`` prints
-``{"seconds": ...}``. ``model_of`` is shared with the parent, which writes the bundles the children read."""
+``{"seconds": ..., "cpu_seconds": ...}`` (wall and process CPU time of the same region). ``model_of`` is shared
+with the parent, which writes the bundles the children read."""
 
 from __future__ import annotations
 
@@ -44,57 +45,70 @@ def fsync(path: str) -> None:
     os.close(fd)
 
 
+_CPU = [0.0]  # process CPU time (all threads) of the timed region: started by _start, the difference after _took
+
+
+def _start() -> float:
+    _CPU[0] = time.process_time()
+    return time.perf_counter()
+
+
+def _took(t: float) -> float:
+    _CPU[0] = time.process_time() - _CPU[0]
+    return time.perf_counter() - t
+
+
 def measure(kind: str, root: str) -> float:
     if kind.startswith("import-"):  # the import statement alone, in a process that imported nothing else
-        t = time.perf_counter()
+        t = _start()
         importlib.import_module(kind.split("-", 1)[1])
-        took = time.perf_counter() - t
+        took = _took(t)
     elif kind in ("open-kif", "full-kif", "full-kif-bulk"):
         import kif
         import numpy
 
-        t = time.perf_counter()
+        t = _start()
         m = kif.load(os.path.join(root, "model.kif"))
         if kind == "full-kif-bulk":
             m.weights.verify()  # every tensor hashed in parallel (what kif.run does first)
         if kind != "open-kif":
             for name in m.weights:
                 m.weights[name]
-        took = time.perf_counter() - t
+        took = _took(t)
     elif kind == "open-safetensors":
         import numpy  # noqa: F401
         from safetensors import safe_open
 
-        t = time.perf_counter()
+        t = _start()
         with safe_open(os.path.join(root, "model.safetensors"), "np") as f:
             list(f.keys())
-        took = time.perf_counter() - t
+        took = _took(t)
     elif kind == "read-floor":
         import numpy as np
 
         path = os.path.join(root, "raw.bin")
-        t = time.perf_counter()
+        t = _start()
         out = np.empty(os.path.getsize(path), dtype=np.uint8)
         with open(path, "rb", buffering=0) as f:
             f.readinto(out)
-        took = time.perf_counter() - t
+        took = _took(t)
     elif kind == "load-safetensors":
         from safetensors.numpy import load_file
 
-        t = time.perf_counter()
+        t = _start()
         load_file(os.path.join(root, "model.safetensors"))
-        took = time.perf_counter() - t
+        took = _took(t)
     elif kind == "load-torch":
         import torch
 
-        t = time.perf_counter()
+        t = _start()
         torch.load(os.path.join(root, "model.pt"))
-        took = time.perf_counter() - t
+        took = _took(t)
     elif kind.startswith("save-"):
         w = arrays(root)
         out = os.path.join(root, "out-" + kind)
         if kind == "save-floor":
-            t = time.perf_counter()
+            t = _start()
             with open(out, "wb") as f:
                 for a in w.values():
                     f.write(memoryview(a).cast("B"))
@@ -104,22 +118,22 @@ def measure(kind: str, root: str) -> float:
             import kif
 
             model = model_of(w)
-            t = time.perf_counter()
+            t = _start()
             kif.save(model, out + (".kif" if kind == "save-kif" else ""), progress=False)
         elif kind == "save-torch":
             import torch
 
             tensors = {n: torch.from_numpy(a) for n, a in w.items()}
-            t = time.perf_counter()
+            t = _start()
             torch.save(tensors, out)
             fsync(out)
         elif kind == "save-safetensors":
             from safetensors.numpy import save_file
 
-            t = time.perf_counter()
+            t = _start()
             save_file(w, out)
             fsync(out)
-        took = time.perf_counter() - t
+        took = _took(t)
         for leftover in (out, out + ".kif"):  # untimed: the next repeat writes a fresh file
             if os.path.isdir(leftover):
                 shutil.rmtree(leftover)
@@ -128,9 +142,9 @@ def measure(kind: str, root: str) -> float:
     elif kind == "convert-kif":
         from kif.keras import convert
 
-        t = time.perf_counter()
+        t = _start()
         convert(os.path.join(root, "model.h5"), os.path.join(root, "converted.kif"), progress=False, overwrite=True)
-        took = time.perf_counter() - t
+        took = _took(t)
     elif kind == "convert-h5py":
         import h5py
         import numpy as np
@@ -141,23 +155,23 @@ def measure(kind: str, root: str) -> float:
             if isinstance(obj, h5py.Dataset):
                 read.append(np.asarray(obj))
 
-        t = time.perf_counter()
+        t = _start()
         with h5py.File(os.path.join(root, "model.h5"), "r") as h:
             h.visititems(keep)
-        took = time.perf_counter() - t
+        took = _took(t)
     elif kind in ("export-kif", "export-keras"):
         os.environ.setdefault("KERAS_BACKEND", "torch")
         import keras
 
         model = keras.saving.load_model(os.path.join(root, "model.h5"), compile=False)
-        t = time.perf_counter()
+        t = _start()
         if kind == "export-kif":
             from kif.keras import export
 
             export(model, os.path.join(root, "exported.kif"), overwrite=True)
         else:
             model.save(os.path.join(root, "exported.keras"))
-        took = time.perf_counter() - t
+        took = _took(t)
     return took
 
 
@@ -180,4 +194,4 @@ def _timing_fsync() -> list[float]:
 if __name__ == "__main__":
     fsync_spent = _timing_fsync()
     seconds = measure(sys.argv[1], sys.argv[2])
-    print(json.dumps({"seconds": seconds, "fsync_seconds": fsync_spent[0]}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": _CPU[0], "fsync_seconds": fsync_spent[0]}))
