@@ -41,6 +41,7 @@ class LazyWeights(Mapping[str, np.ndarray]):
         data = self._container.span(file, data_start + entry.begin, entry.nbytes)
         expected = self._pending.get(name)
         if expected is not None:
+            self._container.prefetch(file, data_start + entry.begin, entry.nbytes)  # hashing reads every page
             # The bytes hashed are the bytes the array views: what is checked is what is used.
             if tensor_digests.digest(data) != expected:
                 raise tensor_digests.mismatch(self._container, file, name, expected)
