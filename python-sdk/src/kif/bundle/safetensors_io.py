@@ -262,10 +262,11 @@ def write(
             # layout are all queued at once; one that needs its bytes made (a deferred tensor read from a Keras file,
             # a strided or big-endian array) is hashed while it is being written and while the next one is made and
             # written, so at most two such tensors are in memory at once.
-            ahead = {n: pool.submit(_sha256, v) for n in order if (v := _in_place(tensors[n])) is not None}
+            views = {n: v for n in order if (v := _in_place(tensors[n])) is not None}
+            ahead = {n: pool.submit(_sha256, v) for n, v in views.items()}
             made: tuple[str, Future[str], Future[None] | None] | None = None  # the previous made tensor, still hashing
             for name in order:
-                data = _file_bytes(tensors[name])
+                data = views.pop(name) if name in views else _file_bytes(tensors[name])
                 pending = ahead.get(name) or pool.submit(_sha256, data)
                 summed = checksum.add(data) if checksum is not None else None
                 for start in range(0, len(data), _CHUNK):
@@ -323,8 +324,10 @@ class _RunningCrc:
 
 
 def _in_place(array: np.ndarray) -> memoryview | None:
-    """The bytes written for ``array`` when they are the array's own buffer (no copy needed), else None (also for a
-    deferred tensor, whose bytes exist only while it is written)."""
+    """The bytes written for ``array`` when they are the array's own buffer (no copy needed), or a mapped deferred
+    tensor's view of its file; else None (a deferred tensor made in memory exists only while it is written)."""
+    if getattr(array, "mapped", False) and array.size:
+        return _file_bytes(array)
     if not isinstance(array, np.ndarray) or not array.flags.c_contiguous or array.dtype.byteorder == ">" or array.size == 0:
         return None
     return memoryview(array.reshape(-1).view(np.uint8))
