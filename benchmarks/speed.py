@@ -14,7 +14,9 @@ Rows (KIF / anchor; the goal is the issue's):
   check nothing) are printed as further anchors.
 * ``save``: ``kif.save`` as a ``.kif`` archive and as a directory / the *write floor*: the same bytes written to one
   file and fsynced. ``torch.save`` and ``safetensors save_file`` (each then fsynced, as ``kif.save`` does) beside it.
-* ``convert``: ``kif convert`` of a Keras 3 ``.h5`` / h5py reading every dataset of it.
+* ``convert``: ``kif convert`` of a Keras 3 ``.h5`` / h5py reading every dataset of it, both with h5py imported
+  before the timer (``convert-kif-h5py`` / ``convert-h5py``), and both with the h5py import timed (``convert-kif``,
+  which imports h5py inside ``convert``, / ``convert-h5py-import``). The previous output is removed untimed.
 * ``export``: ``kif.keras.export`` of the live model / Keras ``model.save(".keras")``.
 
 The runtime and engine rows are measured by ``benchmarks/infer.py`` and ``benchmarks/engines.py`` (their own
@@ -41,7 +43,8 @@ ROWS = [
     ("lazy open, integrity on", ["open-kif"], "open-safetensors", [], "<= 1 ms"),
     ("verified load (every tensor)", ["full-kif", "full-kif-bulk"], "read-floor", ["load-safetensors", "load-torch"], "<= 1.5x read floor"),
     ("save", ["save-kif", "save-kif-dir"], "save-floor", ["save-torch", "save-safetensors"], "<= torch.save"),
-    ("convert .h5", ["convert-kif"], "convert-h5py", [], "<= 1.3x (1 GB), 2x (100 MB) h5py read"),
+    ("convert .h5", ["convert-kif-h5py"], "convert-h5py", [], "<= 1.3x (1 GB), 2x (100 MB) h5py read"),
+    ("convert .h5, h5py import timed", ["convert-kif"], "convert-h5py-import", [], "<= 1.3x (1 GB), 2x (100 MB) h5py read"),
     ("export live model", ["export-kif"], "export-keras", [], "<= 0.5x Keras save"),
 ]
 
@@ -69,18 +72,28 @@ def _met(row: str, took: float, ratio: float, times: dict[str, float], convert_m
 FSYNC: dict[str, float] = {}  # kind → median seconds spent in os.fsync inside the timed operation
 
 
-def _run(kind: str, root: Path, repeats: int) -> float:
-    runs, syncs = [], []
+def _once(kind: str, root: Path, clock: str) -> tuple[float, float]:
+    child = [sys.executable, "-W", "ignore", str(HERE / "_speed_child.py"), kind, str(root), clock]
+    done = subprocess.run(child, capture_output=True, text=True, check=False, env=_ENV)
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{done.stderr[-2000:]}")
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return found["seconds"], found.get("fsync_seconds", 0.0)
+
+
+def _run(kinds: list[str], root: Path, repeats: int, clock: str = "wall") -> dict[str, float]:
+    """Median seconds of each kind; the repeats alternate the kinds (KIF, anchor, KIF, ...) so a change in the
+    machine's load falls on both sides of a ratio."""
+    runs: dict[str, list[float]] = {k: [] for k in kinds}
+    syncs: dict[str, list[float]] = {k: [] for k in kinds}
     for _ in range(repeats):
-        child = [sys.executable, "-W", "ignore", str(HERE / "_speed_child.py"), kind, str(root)]
-        done = subprocess.run(child, capture_output=True, text=True, check=False, env=_ENV)
-        if done.returncode != 0:
-            raise SystemExit(f"{kind} failed:\n{done.stderr[-2000:]}")
-        found = json.loads(done.stdout.strip().splitlines()[-1])
-        runs.append(found["seconds"])
-        syncs.append(found.get("fsync_seconds", 0.0))
-    FSYNC[kind] = statistics.median(syncs)
-    return statistics.median(runs)
+        for kind in kinds:
+            took, synced = _once(kind, root, clock)
+            runs[kind].append(took)
+            syncs[kind].append(synced)
+    for kind in kinds:
+        FSYNC[kind] = statistics.median(syncs[kind])
+    return {kind: statistics.median(runs[kind]) for kind in kinds}
 
 
 def _prepare(root: Path, size_mb: int, convert_mb: int) -> None:
@@ -117,6 +130,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", help="parent of the temporary directory (needs about 5x --size-mb free)")
     parser.add_argument("--rows", help="comma-separated row names to run (prefixes, e.g. convert,export); default all")
+    parser.add_argument(
+        "--clock", choices=("wall", "cpu"), default="wall", help="cpu: process CPU time of every thread (steadier under load)"
+    )
     args = parser.parse_args()
     wanted = [w.strip() for w in args.rows.split(",")] if args.rows else None
     with tempfile.TemporaryDirectory(prefix="kif-speed-", dir=args.workdir) as tmp:
@@ -125,13 +141,14 @@ def main() -> int:
         size = (root / "raw.bin").stat().st_size
         print(
             f"{size / 2**20:.0f} MiB in 8 float32 tensors (convert/export: a {args.convert_mb} MiB Keras MLP); "
-            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; median of {args.repeats} fresh processes\n"
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; median of {args.repeats} fresh processes; "
+            f"{args.clock} clock\n"
         )
         print("| row | KIF | s | anchor | s | ratio | goal | met |\n|---|---|---:|---|---:|---:|---|---|")
         for row, kinds, anchor, extras, goal_text in ROWS:
             if wanted is not None and not any(row.startswith(w) for w in wanted):
                 continue
-            times = {kind: _run(kind, root, args.repeats) for kind in [anchor, *extras, *kinds]}
+            times = _run([anchor, *extras, *kinds], root, args.repeats, args.clock)
             base = times[anchor]
             for kind in [*kinds, *extras]:
                 took, ratio = times[kind], times[kind] / base
