@@ -41,19 +41,6 @@ def model_of(weights: dict[str, Any]) -> Any:
 clock = time.perf_counter  # what measure() times with (speed.py --clock)
 
 
-def _start() -> float:
-    """The clock's reading when the timed operation starts. With the CPU clock, first wait until the process is idle:
-    OpenBLAS's threads spin for ~0.1 s after NumPy is imported (~70 ms of CPU on this machine), which a process-wide
-    CPU clock would charge to whichever operation follows the import (at most 1 s of waiting)."""
-    if clock is time.process_time:
-        for _ in range(50):
-            before = time.process_time()
-            time.sleep(0.02)
-            if time.process_time() - before < 0.001:
-                break
-    return clock()
-
-
 def fsync(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     os.fsync(fd)
@@ -62,14 +49,14 @@ def fsync(path: str) -> None:
 
 def measure(kind: str, root: str) -> float:
     if kind.startswith("import-"):  # the import statement alone, in a process that imported nothing else
-        t = _start()
+        t = clock()
         importlib.import_module(kind.split("-", 1)[1])
         took = clock() - t
     elif kind in ("open-kif", "full-kif", "full-kif-bulk"):
         import kif
         import numpy
 
-        t = _start()
+        t = clock()
         m = kif.load(os.path.join(root, "model.kif"))
         if kind == "full-kif-bulk":
             m.weights.verify()  # every tensor hashed in parallel (what kif.run does first)
@@ -81,7 +68,7 @@ def measure(kind: str, root: str) -> float:
         import numpy  # noqa: F401
         from safetensors import safe_open
 
-        t = _start()
+        t = clock()
         with safe_open(os.path.join(root, "model.safetensors"), "np") as f:
             list(f.keys())
         took = clock() - t
@@ -89,7 +76,7 @@ def measure(kind: str, root: str) -> float:
         import numpy as np
 
         path = os.path.join(root, "raw.bin")
-        t = _start()
+        t = clock()
         out = np.empty(os.path.getsize(path), dtype=np.uint8)
         with open(path, "rb", buffering=0) as f:
             f.readinto(out)
@@ -97,20 +84,20 @@ def measure(kind: str, root: str) -> float:
     elif kind == "load-safetensors":
         from safetensors.numpy import load_file
 
-        t = _start()
+        t = clock()
         load_file(os.path.join(root, "model.safetensors"))
         took = clock() - t
     elif kind == "load-torch":
         import torch
 
-        t = _start()
+        t = clock()
         torch.load(os.path.join(root, "model.pt"))
         took = clock() - t
     elif kind.startswith("save-"):
         w = arrays(root)
         out = os.path.join(root, "out-" + kind)
         if kind == "save-floor":
-            t = _start()
+            t = clock()
             with open(out, "wb") as f:
                 for a in w.values():
                     f.write(memoryview(a).cast("B"))
@@ -120,19 +107,19 @@ def measure(kind: str, root: str) -> float:
             import kif
 
             model = model_of(w)
-            t = _start()
+            t = clock()
             kif.save(model, out + (".kif" if kind == "save-kif" else ""), progress=False)
         elif kind == "save-torch":
             import torch
 
             tensors = {n: torch.from_numpy(a) for n, a in w.items()}
-            t = _start()
+            t = clock()
             torch.save(tensors, out)
             fsync(out)
         elif kind == "save-safetensors":
             from safetensors.numpy import save_file
 
-            t = _start()
+            t = clock()
             save_file(w, out)
             fsync(out)
         took = clock() - t
@@ -149,7 +136,7 @@ def measure(kind: str, root: str) -> float:
         if kind == "convert-kif-h5py":
             import h5py  # before the timer, as the anchor
         out = _fresh(os.path.join(root, "converted.kif"))
-        t = _start()
+        t = clock()
         convert(os.path.join(root, "model.h5"), out, progress=False)
         took = clock() - t
     elif kind in ("convert-h5py", "convert-h5py-import"):
@@ -157,7 +144,7 @@ def measure(kind: str, root: str) -> float:
 
         if kind == "convert-h5py":
             import h5py
-        t = _start()
+        t = clock()
         if kind == "convert-h5py-import":  # the h5py import timed too: the same footing as convert-kif
             import h5py
         read: list[Any] = []
@@ -175,7 +162,7 @@ def measure(kind: str, root: str) -> float:
 
         model = keras.saving.load_model(os.path.join(root, "model.h5"), compile=False)
         out = _fresh(os.path.join(root, "exported.kif" if kind == "export-kif" else "exported.keras"))
-        t = _start()
+        t = clock()
         if kind == "export-kif":
             from kif.keras import export
 

@@ -72,9 +72,15 @@ def _met(row: str, took: float, ratio: float, times: dict[str, float], convert_m
 FSYNC: dict[str, float] = {}  # kind → median seconds spent in os.fsync inside the timed operation
 
 
+# With the CPU clock, OpenBLAS gets one thread: its idle worker threads spin for ~0.1 s after NumPy is imported
+# (~70 ms of CPU here, more under load), which a process-wide CPU clock would charge to the operation that follows.
+# No row here multiplies matrices.
+_CPU_ENV = {**_ENV, "OPENBLAS_NUM_THREADS": _ENV.get("OPENBLAS_NUM_THREADS", "1")}
+
+
 def _once(kind: str, root: Path, clock: str) -> tuple[float, float]:
     child = [sys.executable, "-W", "ignore", str(HERE / "_speed_child.py"), kind, str(root), clock]
-    done = subprocess.run(child, capture_output=True, text=True, check=False, env=_ENV)
+    done = subprocess.run(child, capture_output=True, text=True, check=False, env=_CPU_ENV if clock == "cpu" else _ENV)
     if done.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{done.stderr[-2000:]}")
     found = json.loads(done.stdout.strip().splitlines()[-1])
