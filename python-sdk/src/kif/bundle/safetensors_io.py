@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # concurrent.futures (with logging) costs a fresh process mor
 MAX_HEADER_BYTES = limits.Limits().max_header_bytes  # the default, as the reference safetensors reader applies
 _ALIGN = 8  # header padded with spaces so the data section starts 8-byte aligned
 _CHUNK = 16 * 1024 * 1024
+MAPPED_AHEAD = 1024  # mapped deferred tensors made and queued for hashing before writing starts (the rest: in turn)
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ def write(
             # layout are all queued at once; one that needs its bytes made (a deferred tensor read from a Keras file,
             # a strided or big-endian array) is hashed while it is being written and while the next one is made and
             # written, so at most two such tensors are in memory at once.
-            views = {n: v for n in order if (v := _in_place(tensors[n])) is not None}
+            views = _views(tensors, order)
             ahead = {n: pool.submit(_sha256, v) for n, v in views.items()}
             made: tuple[str, Future[str], Future[None] | None] | None = None  # the previous made tensor, still hashing
             for name in order:
@@ -321,6 +322,23 @@ class _RunningCrc:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _views(tensors: Mapping[str, np.ndarray], order: list[str]) -> dict[str, memoryview]:
+    """The bytes of the tensors that can be queued for hashing before any is written: arrays in file layout, and up
+    to MAPPED_AHEAD mapped deferred tensors (each is a memory mapping; the kernel caps a process's mappings, ~65k)."""
+    views: dict[str, memoryview] = {}
+    mapped = 0
+    for name in order:
+        tensor = tensors[name]
+        if getattr(tensor, "mapped", False):
+            if mapped >= MAPPED_AHEAD:
+                continue  # made in its turn, as tensors made in memory are
+            mapped += 1
+        view = _in_place(tensor)
+        if view is not None:
+            views[name] = view
+    return views
 
 
 def _in_place(array: np.ndarray) -> memoryview | None:
