@@ -72,7 +72,7 @@ def _signatures(stream: IO[bytes]) -> Callable[[], list[int]]:
     """Offsets of every heap signature: a scan of a memory map of the file (no copies), else chunked reads.
 
     The signature searched for includes the version byte (1, the only version HDF5 parses as a collection).
-    With memmem the scan runs on its own thread (~2 GB/s, twice mmap.find's speed on float data)."""
+    With memmem the scan runs on its own thread, ~1.5x as fast as mmap.find (35-45 ms per 100 MB here, not 55-70)."""
     try:
         mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
