@@ -1,5 +1,6 @@
 """One measurement of benchmarks/speed.py, in a fresh process: ``python _speed_child.py KIND ROOT`` prints
-``{"seconds": ...}``. ``model_of`` is shared with the parent, which writes the bundles the children read."""
+``{"seconds": ..., "cpu_seconds": ...}`` (wall and process CPU time of the same region). ``model_of`` is shared
+with the parent, which writes the bundles the children read."""
 
 from __future__ import annotations
 
@@ -38,66 +39,76 @@ def model_of(weights: dict[str, Any]) -> Any:
     return b.build()
 
 
-clock = time.perf_counter  # what measure() times with (speed.py --clock)
-
-
 def fsync(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     os.fsync(fd)
     os.close(fd)
 
 
+_CPU = [0.0]  # process CPU time (all threads) of the timed region: started by _start, the difference after _took
+
+
+def _start() -> float:
+    _CPU[0] = time.process_time()
+    return time.perf_counter()
+
+
+def _took(t: float) -> float:
+    _CPU[0] = time.process_time() - _CPU[0]
+    return time.perf_counter() - t
+
+
 def measure(kind: str, root: str) -> float:
     if kind.startswith("import-"):  # the import statement alone, in a process that imported nothing else
-        t = clock()
+        t = _start()
         importlib.import_module(kind.split("-", 1)[1])
-        took = clock() - t
+        took = _took(t)
     elif kind in ("open-kif", "full-kif", "full-kif-bulk"):
         import kif
         import numpy
 
-        t = clock()
+        t = _start()
         m = kif.load(os.path.join(root, "model.kif"))
         if kind == "full-kif-bulk":
             m.weights.verify()  # every tensor hashed in parallel (what kif.run does first)
         if kind != "open-kif":
             for name in m.weights:
                 m.weights[name]
-        took = clock() - t
+        took = _took(t)
     elif kind == "open-safetensors":
         import numpy  # noqa: F401
         from safetensors import safe_open
 
-        t = clock()
+        t = _start()
         with safe_open(os.path.join(root, "model.safetensors"), "np") as f:
             list(f.keys())
-        took = clock() - t
+        took = _took(t)
     elif kind == "read-floor":
         import numpy as np
 
         path = os.path.join(root, "raw.bin")
-        t = clock()
+        t = _start()
         out = np.empty(os.path.getsize(path), dtype=np.uint8)
         with open(path, "rb", buffering=0) as f:
             f.readinto(out)
-        took = clock() - t
+        took = _took(t)
     elif kind == "load-safetensors":
         from safetensors.numpy import load_file
 
-        t = clock()
+        t = _start()
         load_file(os.path.join(root, "model.safetensors"))
-        took = clock() - t
+        took = _took(t)
     elif kind == "load-torch":
         import torch
 
-        t = clock()
+        t = _start()
         torch.load(os.path.join(root, "model.pt"))
-        took = clock() - t
+        took = _took(t)
     elif kind.startswith("save-"):
         w = arrays(root)
         out = os.path.join(root, "out-" + kind)
         if kind == "save-floor":
-            t = clock()
+            t = _start()
             with open(out, "wb") as f:
                 for a in w.values():
                     f.write(memoryview(a).cast("B"))
@@ -107,22 +118,22 @@ def measure(kind: str, root: str) -> float:
             import kif
 
             model = model_of(w)
-            t = clock()
+            t = _start()
             kif.save(model, out + (".kif" if kind == "save-kif" else ""), progress=False)
         elif kind == "save-torch":
             import torch
 
             tensors = {n: torch.from_numpy(a) for n, a in w.items()}
-            t = clock()
+            t = _start()
             torch.save(tensors, out)
             fsync(out)
         elif kind == "save-safetensors":
             from safetensors.numpy import save_file
 
-            t = clock()
+            t = _start()
             save_file(w, out)
             fsync(out)
-        took = clock() - t
+        took = _took(t)
         for leftover in (out, out + ".kif"):  # untimed: the next repeat writes a fresh file
             if os.path.isdir(leftover):
                 shutil.rmtree(leftover)
@@ -136,15 +147,15 @@ def measure(kind: str, root: str) -> float:
         if kind == "convert-kif-h5py":
             import h5py  # before the timer, as the anchor
         out = _fresh(os.path.join(root, "converted.kif"))
-        t = clock()
+        t = _start()
         convert(os.path.join(root, "model.h5"), out, progress=False)
-        took = clock() - t
+        took = _took(t)
     elif kind in ("convert-h5py", "convert-h5py-import"):
         import numpy as np
 
         if kind == "convert-h5py":
             import h5py
-        t = clock()
+        t = _start()
         if kind == "convert-h5py-import":  # the h5py import timed too: the same footing as convert-kif
             import h5py
         read: list[Any] = []
@@ -155,21 +166,21 @@ def measure(kind: str, root: str) -> float:
 
         with h5py.File(os.path.join(root, "model.h5"), "r") as h:
             h.visititems(keep)
-        took = clock() - t
+        took = _took(t)
     elif kind in ("export-kif", "export-keras"):
         os.environ.setdefault("KERAS_BACKEND", "torch")
         import keras
 
         model = keras.saving.load_model(os.path.join(root, "model.h5"), compile=False)
         out = _fresh(os.path.join(root, "exported.kif" if kind == "export-kif" else "exported.keras"))
-        t = clock()
+        t = _start()
         if kind == "export-kif":
             from kif.keras import export
 
             export(model, out)
         else:
             model.save(out)
-        took = clock() - t
+        took = _took(t)
     return took
 
 
@@ -201,7 +212,5 @@ def _timing_fsync() -> list[float]:
 
 if __name__ == "__main__":
     fsync_spent = _timing_fsync()
-    if len(sys.argv) > 3 and sys.argv[3] == "cpu":
-        clock = time.process_time  # every thread's CPU time (speed.py --clock cpu): steadier than wall time under load
     seconds = measure(sys.argv[1], sys.argv[2])
-    print(json.dumps({"seconds": seconds, "fsync_seconds": fsync_spent[0]}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": _CPU[0], "fsync_seconds": fsync_spent[0]}))

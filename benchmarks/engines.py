@@ -11,6 +11,8 @@ this times, one batch per call, median of ``--repeats`` after warm-up:
 * ``ort torch-export``: the hand-written ``torch.nn`` twin exported by torch (opset 17) in ONNX Runtime: is
   kif.onnx's graph as fast as torch's exporter's?
 * ``kif torch``: ``kif.run(model, inputs, engine="torch", threads=T)``;
+* ``kif.torch module``: the ``kif.torch.load`` module called directly under ``torch.inference_mode`` (no input
+  binding or checks): the importer's share of ``kif torch``, the rest is ``kif.run``'s per-call cost;
 * ``torch direct``: the hand-written ``torch.nn`` twin (same weights) under ``torch.inference_mode``.
 
 ``speed`` columns are anchor ms / KIF ms (>= 0.95 meets the goal). Outputs are compared (max abs difference,
@@ -19,6 +21,7 @@ this times, one batch per call, median of ``--repeats`` after warm-up:
     python benchmarks/engines.py             # batch 32, one thread, 30 runs per cell
     python benchmarks/engines.py --clock cpu # CPU time: steadier when other jobs share the machine
     python benchmarks/engines.py --quick     # tiny sizes, 3 runs: a smoke test
+    python benchmarks/engines.py --engines torch  # only the torch columns (kif torch, module, direct)
 """
 
 from __future__ import annotations
@@ -47,10 +50,27 @@ class Row:
     diff: float
 
 
-COLUMNS = ("kif ort", "ort direct", "ort torch-export", "kif torch", "torch direct")
+ENGINE_COLUMNS = {
+    "onnxruntime": ("kif ort", "ort direct", "ort torch-export"),
+    "torch": ("kif torch", "kif.torch module", "torch direct"),
+}
+ENGINE_SPEEDS = {
+    "onnxruntime": ("speed ort", "speed ort vs torch-export"),
+    "torch": ("speed torch module", "speed torch"),
+}
+SPEEDS = {  # speed column -> (anchor, measured)
+    "speed ort": ("ort direct", "kif ort"),
+    "speed ort vs torch-export": ("ort torch-export", "kif ort"),
+    "speed torch module": ("torch direct", "kif.torch module"),
+    "speed torch": ("torch direct", "kif torch"),
+}
 
 
-def measure(bench: infer.Bench, workdir: Path, repeats: int, threads: int) -> Row:
+def columns(engines: list[str]) -> list[str]:
+    return [c for e in engines for c in ENGINE_COLUMNS[e]]
+
+
+def measure(bench: infer.Bench, workdir: Path, repeats: int, threads: int, engines: list[str]) -> Row:
     import torch
     from kif.onnx.export import build
 
@@ -58,8 +78,6 @@ def measure(bench: infer.Bench, workdir: Path, repeats: int, threads: int) -> Ro
     kif.save(bench.kif_model, path)
     model = kif.load(path)
     out = model.outputs[0].name
-    direct = ort_session(build(model).SerializeToString(), threads, inter=threads)
-    twin = ort_session(infer.to_onnx(bench), threads, inter=threads)
     module = bench.torch_module
     module.eval()  # type: ignore[attr-defined]
     torch.set_num_threads(max(threads, 1))
@@ -69,47 +87,59 @@ def measure(bench: infer.Bench, workdir: Path, repeats: int, threads: int) -> Ro
         with torch.inference_mode():
             return module(*tensors).numpy()  # type: ignore[operator,no-any-return]
 
-    calls: dict[str, Callable[[], np.ndarray]] = {
-        "kif ort": lambda: kif.run(model, bench.inputs, engine="onnxruntime", threads=threads)[out],
-        "ort direct": lambda: direct.run(None, bench.inputs)[0],  # type: ignore[attr-defined]
-        "ort torch-export": lambda: twin.run(None, bench.inputs)[0],  # type: ignore[attr-defined]
-        "kif torch": lambda: kif.run(model, bench.inputs, engine="torch", threads=threads)[out],
-        "torch direct": torch_direct,
-    }
+    calls: dict[str, Callable[[], np.ndarray]] = {}
+    if "onnxruntime" in engines:
+        direct = ort_session(build(model).SerializeToString(), threads, inter=threads)
+        twin = ort_session(infer.to_onnx(bench), threads, inter=threads)
+        calls["kif ort"] = lambda: kif.run(model, bench.inputs, engine="onnxruntime", threads=threads)[out]
+        calls["ort direct"] = lambda: direct.run(None, bench.inputs)[0]  # type: ignore[attr-defined]
+        calls["ort torch-export"] = lambda: twin.run(None, bench.inputs)[0]  # type: ignore[attr-defined]
+    if "torch" in engines:
+        from kif.torch import load as torch_load
+
+        imported = torch_load(model)
+
+        def kif_module() -> np.ndarray:
+            with torch.inference_mode():
+                return imported(*tensors).numpy()  # type: ignore[union-attr]
+
+        calls["kif torch"] = lambda: kif.run(model, bench.inputs, engine="torch", threads=threads)[out]
+        calls["kif.torch module"] = kif_module
+        calls["torch direct"] = torch_direct
     results = {name: np.asarray(call()) for name, call in calls.items()}
-    diff = max(float(np.max(np.abs(r - results["ort direct"]))) for r in results.values())
+    oracle = results["ort direct" if "onnxruntime" in engines else "torch direct"]
+    diff = max(float(np.max(np.abs(r - oracle))) for r in results.values())
     return Row(bench.name, dict(zip(calls, interleaved_ms(list(calls.values()), repeats), strict=True)), diff)
 
 
-HEADER = ("model", *(f"{c} ms" for c in COLUMNS), "speed ort", "speed ort vs torch-export", "speed torch", "maxdiff")
+def table(rows: list[Row], engines: list[str]) -> str:
+    speeds = [c for e in engines for c in ENGINE_SPEEDS[e]]
+    header = ("model", *(f"{c} ms" for c in columns(engines)), *speeds, "maxdiff")
+    return markdown_table(header, (_cells(r, engines, speeds) for r in rows))
 
 
-def table(rows: list[Row]) -> str:
-    return markdown_table(HEADER, (_cells(r) for r in rows))
-
-
-def _cells(r: Row) -> list[str]:
+def _cells(r: Row, engines: list[str], speeds: list[str]) -> list[str]:
     ms = r.ms
-    return [
-        r.model,
-        *(f"{ms[c]:.3f}" for c in COLUMNS),
-        f"{ms['ort direct'] / ms['kif ort']:.2f}",
-        f"{ms['ort torch-export'] / ms['kif ort']:.2f}",
-        f"{ms['torch direct'] / ms['kif torch']:.2f}",
-        f"{r.diff:.2e}",
-    ]
+    ratios = [f"{ms[SPEEDS[c][0]] / ms[SPEEDS[c][1]]:.2f}" for c in speeds]
+    return [r.model, *(f"{ms[c]:.3f}" for c in columns(engines)), *ratios, f"{r.diff:.2e}"]
 
 
 def main(argv: list[str] | None = None) -> int:
     threads_help = "intra-op threads for every engine (default 1)"
     parser = options(__doc__, infer.BUILDERS, runs=(3, 30), unit="per cell", tolerance=1e-3, threads=threads_help)
+    parser.add_argument(
+        "--engines", nargs="+", choices=list(ENGINE_COLUMNS), default=list(ENGINE_COLUMNS), help="engines to time (default both)"
+    )
     args = parse(parser, argv)
+    engines = [e for e in ENGINE_COLUMNS if e in args.engines]
     sizes = infer.QUICK if args.quick else infer.FULL
     repeats = args.repeats
     infer._torch_classes()
-    rows = each_model(args, infer.BUILDERS, sizes, lambda bench, tmp: measure(bench, tmp, repeats, args.threads), prefix="kif-engines-")
+    rows = each_model(
+        args, infer.BUILDERS, sizes, lambda bench, tmp: measure(bench, tmp, repeats, args.threads, engines), prefix="kif-engines-"
+    )
     print(f"batch {sizes.batch}, {args.threads} thread(s), {args.clock} clock, median of {repeats} interleaved rounds; {infer.machine()}")
-    print(table(rows))
+    print(table(rows, engines))
     worst = max(r.diff for r in rows)
     if worst > args.tolerance:
         print(f"FAIL: engines disagree by {worst:.2e} > {args.tolerance:g}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """Fresh-process lazy open with integrity on: the first ``kif.load`` of an 8-Dense bundle against safetensors ``safe_open``.
 
-Each measurement is a new interpreter that imports ``kif`` and ``numpy`` (or ``safetensors`` and ``numpy``) first
-and times the open call alone: process CPU time and wall time, no tensor read. Cases run round-robin ``--repeats``
+Each measurement is a new interpreter that imports ``numpy`` and ``kif`` (or ``safetensors``) first and times the
+open call alone, or imports ``numpy`` only and times the import and the open together: process CPU time and wall
+time, no tensor read; the child imports nothing else before it measures (no ``json``). Cases run round-robin ``--repeats``
 times so that drift on a shared machine hits each alike; the table gives medians and the ratio to ``safe_open``.
 Bytecode is written and used (``PYTHONDONTWRITEBYTECODE`` is removed for the children), as in an installed package.
 
@@ -12,7 +13,6 @@ Bytecode is written and used (``PYTHONDONTWRITEBYTECODE`` is removed for the chi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -23,23 +23,27 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "python-sdk" / "src"
 
 _CHILD = """
-import sys, time, json
+import sys, time
 kind, path = sys.argv[1], sys.argv[2]
 import numpy
 if kind == "kif":
     import kif
-    before = set(sys.modules)
-    c, t = time.process_time(), time.perf_counter()
+elif kind == "st":
+    from safetensors import safe_open
+before = set(sys.modules)
+c, t = time.process_time(), time.perf_counter()
+if kind.startswith("kif"):
+    import kif
     kif.load(path)
 else:
     from safetensors import safe_open
-    before = set(sys.modules)
-    c, t = time.process_time(), time.perf_counter()
     with safe_open(path, "np") as f:
         list(f.keys())
 wall, cpu = time.perf_counter() - t, time.process_time() - c
-print(json.dumps({"cpu": cpu, "wall": wall, "imported": sorted(set(sys.modules) - before)}))
+print(cpu, wall, *sorted(set(sys.modules) - before))  # no json here: the parent parses; the child imports only what it measures
 """
+# (row label, child kind, anchor row): "kif"/"st" time the open alone, after the import; "-import" rows time both.
+_OPEN, _IMPORT = "safetensors safe_open", "import safetensors + safe_open"
 
 
 def _prepare(root: Path) -> tuple[Path, Path]:
@@ -65,8 +69,8 @@ def _run(kind: str, path: Path, src: Path) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(src)
     done = subprocess.run([sys.executable, "-c", _CHILD, kind, str(path)], env=env, check=True, capture_output=True, text=True)
-    result: dict[str, object] = json.loads(done.stdout)
-    return result
+    cpu, wall, *imported = done.stdout.split()
+    return {"cpu": float(cpu), "wall": float(wall), "imported": imported}
 
 
 def main() -> int:
@@ -74,26 +78,29 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--src", type=Path, help="another python-sdk/src to measure the same open with")
     args = parser.parse_args()
-    trees = {"kif": SRC} | ({"kif (--src)": args.src} if args.src else {})
+    trees = {"this tree": SRC} | ({"--src": args.src} if args.src else {})
     with tempfile.TemporaryDirectory() as tmp:
         bundle, flat = _prepare(Path(tmp))
-        cases = [(name, "kif", bundle, src) for name, src in trees.items()] + [("safetensors safe_open", "st", flat, SRC)]
-        for _, kind, path, src in cases:
+        cases = [(f"kif open ({name})", "kif", bundle, src, _OPEN) for name, src in trees.items()]
+        cases += [(f"import kif + open ({name})", "kif-import", bundle, src, _IMPORT) for name, src in trees.items()]
+        cases += [(_OPEN, "st", flat, SRC, _OPEN), (_IMPORT, "st-import", flat, SRC, _IMPORT)]
+        for _, kind, path, src, _ in cases:
             _run(kind, path, src)  # warm-up: bytecode written, files in the page cache
         runs: dict[str, list[dict[str, object]]] = {name: [] for name, *_ in cases}
         for _ in range(args.repeats):
-            for name, kind, path, src in cases:
+            for name, kind, path, src, _ in cases:
                 runs[name].append(_run(kind, path, src))
-    anchor = {k: statistics.median(float(r[k]) for r in runs["safetensors safe_open"]) for k in ("cpu", "wall")}  # type: ignore[arg-type]
+    median = {name: {k: statistics.median(float(r[k]) for r in found) for k in ("cpu", "wall")} for name, found in runs.items()}  # type: ignore[arg-type]
     print(f"8 Dense layers (64x64), median of {args.repeats} fresh processes; load average {os.getloadavg()[0]:.2f}\n")
-    print("| open | CPU ms | wall ms | CPU ratio | wall ratio | modules imported by the open |")
+    print("| case | CPU ms | wall ms | CPU ratio | wall ratio | modules imported |")
     print("|---|---:|---:|---:|---:|---:|")
-    for name, found in runs.items():
-        cpu = statistics.median(float(r["cpu"]) for r in found)  # type: ignore[arg-type]
-        wall = statistics.median(float(r["wall"]) for r in found)  # type: ignore[arg-type]
-        modules = len(found[-1]["imported"])  # type: ignore[arg-type]
-        print(f"| {name} | {cpu * 1e3:.2f} | {wall * 1e3:.2f} | {cpu / anchor['cpu']:.0f}x | {wall / anchor['wall']:.0f}x | {modules} |")
-    print("\nmodules the kif open imports:", ", ".join(str(m) for m in runs["kif"][-1]["imported"]))  # type: ignore[attr-defined]
+    for name, *_, anchor in cases:
+        cpu, wall = median[name]["cpu"], median[name]["wall"]
+        ratio_cpu, ratio_wall = cpu / median[anchor]["cpu"], wall / median[anchor]["wall"]
+        modules = len(runs[name][-1]["imported"])  # type: ignore[arg-type]
+        print(f"| {name} | {cpu * 1e3:.2f} | {wall * 1e3:.2f} | {ratio_cpu:.0f}x | {ratio_wall:.0f}x | {modules} |")
+    print("\nratios: against the safetensors row of the same kind (open alone, or import + open)")
+    print("modules the kif open imports (this tree):", ", ".join(str(m) for m in runs["kif open (this tree)"][-1]["imported"]))  # type: ignore[attr-defined]
     return 0
 
 

@@ -10,7 +10,15 @@ from tests._bench_smoke import MODELS, run_benchmark, table
 
 def test_engines_benchmark_prints_every_model_and_ratio() -> None:
     header, rows = table(run_benchmark("engines.py", "--quick"), "model")
-    assert header[-4:] == ["speed ort", "speed ort vs torch-export", "speed torch", "maxdiff"]
+    assert header[-5:] == ["speed ort", "speed ort vs torch-export", "speed torch module", "speed torch", "maxdiff"]
     assert set(rows) == MODELS
     for cells in rows.values():
         assert float(cells[-1]) <= 1e-3  # outputs agree
+
+
+def test_engines_benchmark_torch_only() -> None:
+    header, rows = table(run_benchmark("engines.py", "--quick", "--engines", "torch"), "model")
+    assert header[1:] == ["kif torch ms", "kif.torch module ms", "torch direct ms", "speed torch module", "speed torch", "maxdiff"]
+    assert set(rows) == MODELS
+    for cells in rows.values():
+        assert float(cells[-1]) <= 1e-3  # kif.run, the module and the hand-written twin agree

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests._bench_smoke import run_benchmark
+from tests._bench_smoke import run_benchmark, table
+
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def test_speed_table_has_every_row_and_cleans_up(tmp_path: Path) -> None:
@@ -16,4 +18,21 @@ def test_speed_table_has_every_row_and_cleans_up(tmp_path: Path) -> None:
     assert expected <= kinds and {"(load-torch)", "(save-torch)", "(load-safetensors)"} <= kinds
     for cells in rows:
         assert float(cells[2]) > 0 and float(cells[4]) > 0 and cells[5].strip().endswith("x"), cells
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_speed_cpu_clock_prints_the_save_row(tmp_path: Path) -> None:
+    stdout = run_benchmark("speed.py", "--rows", "save", "--size-mb", "2", "--repeats", "1", "--clock", "cpu", "--workdir", str(tmp_path))
+    assert "cpu clock" in stdout
+    kinds = [line.split("|")[2].strip() for line in stdout.splitlines() if line.startswith("| save |")]
+    assert kinds == ["save-kif", "save-kif-dir", "(save-torch)", "(save-safetensors)"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_ab_prints_a_row_per_tree(tmp_path: Path) -> None:
+    stdout = run_benchmark("save_ab.py", "--trees", str(SRC), "--size-mb", "2", "--repeats", "1", "--workdir", str(tmp_path))
+    header, rows = table(stdout, "tree")
+    assert header[-2:] == ["archive / torch.save", "archive / directory"]
+    assert list(rows) == [str(SRC)]
+    assert rows[str(SRC)][-1].endswith("x") and rows[str(SRC)][-2].endswith("x")
     assert list(tmp_path.iterdir()) == []

@@ -11,32 +11,43 @@ import copy
 import functools
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kif import schemas
+from kif._lean import Frozen
 from kif.errors import KifError, UnsupportedLayerError
 
 if TYPE_CHECKING:  # jsonschema is imported when a validator is first built (kif.schemas)
     from jsonschema import Draft202012Validator
 
 
-@dataclass(frozen=True)
-class WeightDef:
+class WeightDef(Frozen):
+    __match_args__ = ("role", "rank", "layout", "description", "when", "also")
+    __slots__ = __match_args__
     role: str
     rank: int | None  # None: the rank follows the attributes; the shape rule checks it
     layout: str
     description: str
     when: str | None  # boolean attribute (or /-path) that must be true for the weight to exist
-    also: tuple[str, ...] = ()  # further conditions that must all be true too (``when`` given as a list)
+    also: tuple[str, ...]  # further conditions that must all be true too (``when`` given as a list)
+
+    def __init__(self, role: str, rank: int | None, layout: str, description: str, when: str | None, also: tuple[str, ...] = ()) -> None:
+        set_ = object.__setattr__
+        set_(self, "role", role)
+        set_(self, "rank", rank)
+        set_(self, "layout", layout)
+        set_(self, "description", description)
+        set_(self, "when", when)
+        set_(self, "also", also)
 
     @property
     def conditions(self) -> tuple[str, ...]:
         return () if self.when is None else (self.when, *self.also)
 
 
-@dataclass(frozen=True)
-class LayerDef:
+class LayerDef(Frozen):
+    __match_args__ = ("type", "since", "schema", "inputs", "outputs", "weights", "tolerance", "weights_from", "page")
+    __slots__ = __match_args__
     type: str
     since: str
     schema: dict[str, Any]
@@ -44,8 +55,25 @@ class LayerDef:
     outputs: tuple[int, int | None]
     weights: dict[str, WeightDef]
     tolerance: dict[str, Any]
-    weights_from: str | None = None  # attribute holding a nested {type, attributes} whose weight roles this type uses
-    page: str | None = None  # the spec page, when not spec/layers/<type>.md (primitive ops share a page per family)
+    weights_from: str | None  # attribute holding a nested {type, attributes} whose weight roles this type uses
+    page: str | None  # the spec page, when not spec/layers/<type>.md (primitive ops share a page per family)
+
+    def __init__(
+        self,
+        type: str,
+        since: str,
+        schema: dict[str, Any],
+        inputs: tuple[int, int | None],
+        outputs: tuple[int, int | None],
+        weights: dict[str, WeightDef],
+        tolerance: dict[str, Any],
+        weights_from: str | None = None,
+        page: str | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        values = (type, since, schema, inputs, outputs, weights, tolerance, weights_from, page)
+        for name, value in zip(self.__match_args__, values, strict=True):
+            set_(self, name, value)
 
     @property
     def attributes(self) -> dict[str, dict[str, Any]]:

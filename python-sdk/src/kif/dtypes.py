@@ -7,18 +7,24 @@ JAX and Keras use), so a bfloat16 tensor is a real ``bfloat16`` array, not a vie
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 
+from kif._lean import Frozen
 from kif.errors import KifError
 
 
-@dataclass(frozen=True)
-class DType:
+class DType(Frozen):
+    __match_args__ = ("name", "safetensors", "spelling")
+    __slots__ = __match_args__
     name: str  # the KIF spelling used in model.json
     safetensors: str  # the code in a safetensors header
     spelling: str  # the little-endian NumPy dtype string; "bfloat16" resolves through ml_dtypes
+
+    def __init__(self, name: str, safetensors: str, spelling: str) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "safetensors", safetensors)
+        object.__setattr__(self, "spelling", spelling)
 
     @property
     def numpy(self) -> np.dtype:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from reprlib import recursive_repr
 from typing import Any
 
 import numpy as np
@@ -18,14 +19,47 @@ from kif import SPEC_VERSION as SPEC_VERSION  # re-exported; defined in the pack
 Shape = tuple[int | None, ...]
 
 
-@dataclass
-class TensorSpec:
+class _Factory:
+    """The default of a field whose value is made per instance (``field(default_factory=...)``)."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+_NEW = _Factory()
+
+
+class _ByFields:
+    """``__eq__`` and ``__repr__`` as ``@dataclass`` writes them, for the dataclasses below, which are declared with
+    ``init=False, repr=False, eq=False``: generating those methods (``exec``) cost every ``kif.load`` in a fresh process
+    about 1 ms. They stay dataclasses (``dataclasses.fields``, ``replace``, ``asdict`` work as before)."""
+
+    __match_args__: tuple[str, ...]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return tuple(getattr(self, n) for n in self.__match_args__) == tuple(getattr(other, n) for n in self.__match_args__)
+
+    @recursive_repr()
+    def __repr__(self) -> str:
+        return f"{self.__class__.__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__match_args__)})"
+
+
+@dataclass(init=False, repr=False, eq=False)
+class TensorSpec(_ByFields):
     """A graph input or output: name, dtype, shape (None = unknown) and typed metadata."""
 
     name: str
     dtype: str
     shape: Shape
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(self, name: str, dtype: str, shape: Shape, meta: dict[str, Any] = _NEW) -> None:  # type: ignore[assignment]
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.meta = {} if meta is _NEW else meta
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
@@ -38,8 +72,8 @@ class TensorSpec:
         return cls(data["name"], data["dtype"], tuple(data["shape"]), dict(data.get("meta", {})))
 
 
-@dataclass
-class Layer:
+@dataclass(init=False, repr=False, eq=False)
+class Layer(_ByFields):
     """One layer call: reads ``inputs``, writes ``outputs``, uses weights by role."""
 
     name: str
@@ -48,6 +82,22 @@ class Layer:
     inputs: list[str | None]
     outputs: list[str]
     weights: dict[str, str] = field(default_factory=dict)  # role -> tensor name in the index
+
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        attributes: dict[str, Any],
+        inputs: list[str | None],
+        outputs: list[str],
+        weights: dict[str, str] = _NEW,  # type: ignore[assignment]
+    ) -> None:
+        self.name = name
+        self.type = type
+        self.attributes = attributes
+        self.inputs = inputs
+        self.outputs = outputs
+        self.weights = {} if weights is _NEW else weights
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,8 +121,8 @@ class Layer:
         )
 
 
-@dataclass
-class SelfTest:
+@dataclass(init=False, repr=False, eq=False)
+class SelfTest(_ByFields):
     """A golden sample a runtime can check the bundle against."""
 
     inputs: dict[str, np.ndarray]
@@ -80,9 +130,15 @@ class SelfTest:
     rtol: float
     atol: float
 
+    def __init__(self, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray], rtol: float, atol: float) -> None:
+        self.inputs = inputs
+        self.outputs = outputs
+        self.rtol = rtol
+        self.atol = atol
 
-@dataclass
-class Model:
+
+@dataclass(init=False, repr=False, eq=False)
+class Model(_ByFields):
     """A KIF model. ``weights`` maps tensor names to arrays (memory-mapped when loaded)."""
 
     name: str
@@ -101,6 +157,36 @@ class Model:
     self_test: SelfTest | None = None
     # Composite layer types this model defines (spec/composites.md): type -> definition, as in model.json.
     composites: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        name: str,
+        inputs: list[TensorSpec],
+        outputs: list[TensorSpec],
+        layers: list[Layer],
+        weights: Mapping[str, np.ndarray] = _NEW,  # type: ignore[assignment]
+        metadata: dict[str, str] = _NEW,  # type: ignore[assignment]
+        description: str | None = None,
+        license: str | None = None,
+        preprocessing: str | None = None,
+        producer: dict[str, str] = _NEW,  # type: ignore[assignment]
+        kif_version: str | None = None,
+        self_test: SelfTest | None = None,
+        composites: dict[str, Any] = _NEW,  # type: ignore[assignment]
+    ) -> None:
+        self.name = name
+        self.inputs = inputs
+        self.outputs = outputs
+        self.layers = layers
+        self.weights = {} if weights is _NEW else weights
+        self.metadata = {} if metadata is _NEW else metadata
+        self.description = description
+        self.license = license
+        self.preprocessing = preprocessing
+        self.producer = {} if producer is _NEW else producer
+        self.kif_version = kif_version
+        self.self_test = self_test
+        self.composites = {} if composites is _NEW else composites
 
     def __call__(self, inputs: Mapping[str, Any] | np.ndarray, *, engine: str = "reference", threads: int = 1) -> dict[str, np.ndarray]:
         """Run the model with the NumPy reference runtime (or ``engine``), as ``kif.run(model, inputs)`` does.

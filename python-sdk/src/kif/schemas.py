@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,23 +18,31 @@ if TYPE_CHECKING:  # jsonschema and referencing cost ~0.1 s to import: only vali
     from referencing import Registry
 
 _PACKAGED = Path(__file__).parent / "_schemas"
-_SOURCE = Path(__file__).resolve().parents[3] / "schemas"
+
+
+def _source() -> Path:
+    """The repository's schemas/ (a source checkout); resolved only when no packaged copy exists (a wheel has one)."""
+    return Path(__file__).resolve().parents[3] / "schemas"
 
 
 @functools.cache
 def schema_dir() -> Path:
-    for candidate in (_PACKAGED, _SOURCE):
-        if (candidate / "graph.schema.json").is_file():
-            return candidate
+    if (_PACKAGED / "graph.schema.json").is_file():
+        return _PACKAGED
+    source = _source()
+    if (source / "graph.schema.json").is_file():
+        return source
     raise KifError(
-        f"KIF schemas not found in {_PACKAGED} or {_SOURCE}: reinstall with pip install --force-reinstall kif-format",
+        f"KIF schemas not found in {_PACKAGED} or {source}: reinstall with pip install --force-reinstall kif-format",
         code="installation",
     )
 
 
 def _read(path: Path) -> dict[str, Any]:
+    from kif.strict_json import loads_plain  # json.load's result, without importing the json package
+
     with open(path, encoding="utf-8") as stream:
-        data: dict[str, Any] = json.load(stream)
+        data: dict[str, Any] = loads_plain(stream.read())
     return data
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin
 
 from kif import schemas
+from kif.schemas_patterns import matcher
 from kif.validate.compiled_schema import source_digest
 
 OUT = Path(__file__).parent / "validate" / "_schema_code"
@@ -227,27 +228,19 @@ class _Module:
         return tests
 
     def pattern(self, pattern: str) -> str:
-        return self.constant(_Pattern(schemas.ecma_pattern(pattern).pattern))
+        return self.constant(matcher(schemas.ecma_pattern(pattern).pattern))  # kif.schemas_patterns
 
     def render(self) -> str:
         self.function("")
         imports = f"from kif.validate._schema_code import {', '.join(sorted(self.imports))}\n" if self.imports else ""
-        needs_re = any(c.startswith("re.compile") for c in self.constants)
         code = "\n\n".join(self.bodies)
         head = HEADER.format(source=f"schemas/{self.path}") + "\n"
-        head += "from __future__ import annotations\n\n" + ("import re\n" if needs_re else "") + "from typing import Any\n"
-        first_party = ("from kif.validate import schema_rt as _rt\n" if "_rt." in code else "") + imports
+        head += "from __future__ import annotations\n\nfrom typing import Any\n"
+        uses_rt = "_rt." in code or any(c.startswith("_rt.") for c in self.constants)
+        first_party = ("from kif.validate import schema_rt as _rt\n" if uses_rt else "") + imports
         head += "\n" + first_party if first_party else ""
         constants = "".join(f"_C{i} = {c}\n" for i, c in enumerate(self.constants))
         return head + ("\n" + constants if constants else "") + "\n\n" + code
-
-
-class _Pattern:
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return f"re.compile({self.text!r})"
 
 
 def _guarded(kinds: set[str] | None, applies_to: set[str], test: str, statements: list[str]) -> list[str]:

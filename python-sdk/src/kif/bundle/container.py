@@ -8,46 +8,75 @@ left out of ``members``, so nothing unsafe can be read later by mistake.
 from __future__ import annotations
 
 import itertools
-import mmap
 import os
-import re
 import stat
 import struct
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from kif._lean import Frozen, Record
 from kif.errors import BundleError
 from kif.validate.report import Finding
+
+if TYPE_CHECKING:  # mmap is imported when a tensor is first read, not by the open
+    import mmap
 
 DOCUMENT = "model.json"
 MAX_MEMBERS = 4096
 MAX_EXTRACT_VERSION = 45  # 4.5: STORED and ZIP64; later versions add compression, encryption or patching
-# fullmatch, never `$`: Python's `$` also matches before a trailing newline, so "model.json\n" would pass.
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+# A safe name is [A-Za-z0-9_][A-Za-z0-9_.-]*, checked without a regex (one less compile per fresh process):
+# stripping the allowed characters leaves nothing, and the first one is not "." or "-".
+_NAME_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_NAME_CHARS = "".join(sorted(_NAME_FIRST)) + ".-"
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
 
 
-@dataclass(frozen=True)
-class Member:
+def safe_name(name: str) -> bool:
+    """A member name at the archive root: no separator, no "..", not starting with "." or "-", ASCII only."""
+    return name[:1] in _NAME_FIRST and not name.strip(_NAME_CHARS)
+
+
+class Member(Frozen):
+    __match_args__ = ("name", "path", "offset", "size", "source")
+    __slots__ = __match_args__
     name: str
     path: PurePath  # the file on disk that holds the member's bytes
     offset: int  # where the member's bytes start in that file
     size: int
-    source: Any = None  # a remote.RangeReader for a bundle read from a URL; None on disk
+    source: Any  # a remote.RangeReader for a bundle read from a URL; None on disk
+
+    def __init__(self, name: str, path: PurePath, offset: int, size: int, source: Any = None) -> None:
+        set_ = object.__setattr__
+        set_(self, "name", name)
+        set_(self, "path", path)
+        set_(self, "offset", offset)
+        set_(self, "size", size)
+        set_(self, "source", source)
 
 
-@dataclass
-class Container:
-    path: PurePath
-    is_archive: bool
-    members: dict[str, Member] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-    _maps: dict[PurePath, mmap.mmap] = field(default_factory=dict, repr=False)
-    url: str | None = None  # set when read from an fsspec URL (kif.bundle.remote)
-    source: Any = None  # the archive's remote.RangeReader, for a remote archive
+class Container(Record):
+    __match_args__ = ("path", "is_archive", "members", "findings", "_maps", "url", "source")
+    __slots__ = __match_args__
+
+    def __init__(
+        self,
+        path: PurePath,
+        is_archive: bool,
+        members: dict[str, Member] | None = None,
+        findings: list[Finding] | None = None,
+        _maps: dict[PurePath, mmap.mmap] | None = None,
+        url: str | None = None,  # set when read from an fsspec URL (kif.bundle.remote)
+        source: Any = None,  # the archive's remote.RangeReader, for a remote archive
+    ) -> None:
+        self.path = path
+        self.is_archive = is_archive
+        self.members: dict[str, Member] = {} if members is None else members
+        self.findings: list[Finding] = [] if findings is None else findings
+        self._maps: dict[PurePath, mmap.mmap] = {} if _maps is None else _maps
+        self.url = url
+        self.source = source
 
     @property
     def label(self) -> str:
@@ -82,6 +111,8 @@ class Container:
             return memoryview(b"")
         mapped = self._maps.get(member.path)
         if mapped is None:
+            import mmap
+
             with open(member.path, "rb") as stream:
                 mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
             self._maps[member.path] = mapped
@@ -142,7 +173,10 @@ def _open_archive(path: Path) -> Container:
 def scan_archive(container: Container, raw: BinaryIO, archive_size: int) -> None:
     """Fill ``container.members`` from the archive readable through ``raw`` (a local file, or a remote RangeFile)."""
     try:
-        with zipfile.ZipFile(raw) as archive:
+        # Names without the UTF-8 flag are decoded as latin-1 (a byte-for-byte decoding in C) rather than zipfile's
+        # cp437, whose codec module costs a fresh process an import: the safe names, ASCII only, read the same in both,
+        # and an unsafe one is shown as cp437 would show it (_shown_name).
+        with zipfile.ZipFile(raw, metadata_encoding="latin-1") as archive:
             infos = archive.infolist()
             if len(infos) > MAX_MEMBERS:
                 container.add("archive-too-many-members", f"Expected at most {MAX_MEMBERS} members. Received: {len(infos)}")
@@ -160,10 +194,10 @@ def scan_archive(container: Container, raw: BinaryIO, archive_size: int) -> None
 
 def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size: int, spans) -> Member | None:
     name = info.filename
-    if not _SAFE_NAME.fullmatch(name) or name in (".", ".."):
+    if not safe_name(name):
         container.add(
             "archive-unsafe-path",
-            f"Expected a member name at the archive root without '/', '\\\\' or '..'. Received: name={name!r}",
+            f"Expected a member name at the archive root without '/', '\\\\' or '..'. Received: name={_shown_name(info)!r}",
         )
         return None
     if name in container.members or any(s[2] == name for s in spans):
@@ -207,6 +241,11 @@ def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size
         return None
     spans.append((info.header_offset, offset + info.file_size, name))
     return Member(name, container.path, offset, info.file_size, source=container.source)
+
+
+def _shown_name(info: zipfile.ZipInfo) -> str:
+    """The member's name as zipfile decodes it by default: UTF-8 when flagged (bit 11), else cp437."""
+    return info.filename if info.flag_bits & 0x800 else info.filename.encode("latin-1").decode("cp437")
 
 
 def _local_disagreement(info: zipfile.ZipInfo, fields: tuple, local_name: bytes, extra: bytes) -> str | None:

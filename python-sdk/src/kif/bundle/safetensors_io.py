@@ -9,21 +9,19 @@ offsets that cover the data section exactly, in order, without gaps or overlap.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import struct
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from kif import dtypes, limits, sizes, strict_json
+from kif._lean import Frozen
 from kif.errors import WeightsError
-from kif.validate.pointer import pointer
+from kif.validate.report import pointer
 
 if TYPE_CHECKING:  # concurrent.futures (with logging) costs a fresh process more than a lazy open does
     from concurrent.futures import Future
@@ -34,25 +32,42 @@ _CHUNK = 16 * 1024 * 1024
 MAPPED_AHEAD = 1024  # mapped deferred tensors made and queued for hashing before writing starts (the rest: in turn)
 
 
-@dataclass(frozen=True)
-class TensorEntry:
+class TensorEntry(Frozen):
+    __match_args__ = ("name", "dtype", "shape", "begin", "end")
+    __slots__ = __match_args__
     name: str
     dtype: dtypes.DType
     shape: tuple[int, ...]
     begin: int  # offset in the data section
     end: int
 
+    def __init__(self, name: str, dtype: dtypes.DType, shape: tuple[int, ...], begin: int, end: int) -> None:
+        set_ = object.__setattr__
+        set_(self, "name", name)
+        set_(self, "dtype", dtype)
+        set_(self, "shape", shape)
+        set_(self, "begin", begin)
+        set_(self, "end", end)
+
     @property
     def nbytes(self) -> int:
         return self.end - self.begin
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(Frozen):
+    __match_args__ = ("tensors", "metadata", "data_start", "total_size")
+    __slots__ = __match_args__
     tensors: dict[str, TensorEntry]
     metadata: dict[str, str]
     data_start: int  # offset of the data section from the start of the file
     total_size: int  # size of the whole safetensors file
+
+    def __init__(self, tensors: dict[str, TensorEntry], metadata: dict[str, str], data_start: int, total_size: int) -> None:
+        set_ = object.__setattr__
+        set_(self, "tensors", tensors)
+        set_(self, "metadata", metadata)
+        set_(self, "data_start", data_start)
+        set_(self, "total_size", total_size)
 
 
 def _fail(code: str, message: str, file: str, *where: str) -> WeightsError:
@@ -205,6 +220,8 @@ def plan_header(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] |
             "data_offsets": [offset, offset + array.nbytes],
         }
         offset += array.nbytes
+    import json  # the writer's encoder; readers parse with kif.strict_json, which does not import the json package
+
     encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
     encoded += b" " * (-(8 + len(encoded)) % _ALIGN)
     return struct.pack("<Q", len(encoded)) + encoded, order
@@ -215,8 +232,7 @@ def file_size(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | N
     return len(head) + sum(int(t.nbytes) for t in tensors.values())
 
 
-@dataclass(frozen=True)
-class Digests:
+class Digests(Frozen):
     """SHA-256 digests of one written safetensors file (spec/integrity.md).
 
     ``sha256``: the whole file (None unless asked for); ``header_sha256``: the length prefix and header JSON;
@@ -224,10 +240,20 @@ class Digests:
     for: a ZIP member needs it).
     """
 
+    __match_args__ = ("sha256", "header_sha256", "tensors", "crc32")
+
+    __slots__ = __match_args__
     sha256: str | None
     header_sha256: str
     tensors: dict[str, str]
-    crc32: int | None = None
+    crc32: int | None
+
+    def __init__(self, sha256: str | None, header_sha256: str, tensors: dict[str, str], crc32: int | None = None) -> None:
+        set_ = object.__setattr__
+        set_(self, "sha256", sha256)
+        set_(self, "header_sha256", header_sha256)
+        set_(self, "tensors", tensors)
+        set_(self, "crc32", crc32)
 
 
 def write(
@@ -245,6 +271,8 @@ def write(
 
     ``progress`` is called with the number of bytes of each piece written (the header, then each chunk).
     """
+    import hashlib  # OpenSSL (SHA-NI, releases the GIL): imported by writers, not by an open
+
     file_digest = hashlib.sha256() if whole_file else None
     head, order = plan_header(tensors, metadata)
     stream.write(head)
@@ -360,4 +388,6 @@ def _file_bytes(array: np.ndarray) -> memoryview:
 
 
 def _sha256(data: memoryview) -> str:
+    import hashlib
+
     return hashlib.sha256(data).hexdigest()

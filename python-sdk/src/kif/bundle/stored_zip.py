@@ -5,7 +5,7 @@ cost the write plus a CRC pass (~0.3 s per GiB here) that the directory form doe
 writer lays out exactly the bytes ``zipfile.ZipFile(f, "w", ZIP_STORED, allowZip64=True)`` writes
 for the same members (tests/test_stored_zip.py compares them byte for byte), but the CRC of a
 member is handed in when the member ends, so it can be computed on another core while the data is
-written (kif.bundle.safetensors_io.write(crc=True)). Like zipfile on a seekable file, each local
+written (kif.bundle.crc.Crc32Writer). Like zipfile on a seekable file, each local
 header is written first and rewritten with the CRC and size once the member's data is out.
 
 Hand-written because no maintained library offers "STORED member with a precomputed CRC";

@@ -20,6 +20,7 @@ from kif import __version__
 from kif.bundle import safetensors_io
 from kif.bundle.atomic import atomic_bundle
 from kif.bundle.container import DOCUMENT
+from kif.bundle.crc import Crc32Writer
 from kif.bundle.destination import plan
 from kif.bundle.precheck import check_document
 from kif.bundle.stored_zip import ZIP64_LIMIT as _ZIP64_LIMIT
@@ -207,18 +208,22 @@ def _write_directory(
 def _write_archive(
     path: Path, model: Model, members: dict[str, dict[str, np.ndarray]], advance: Callable[[int], None], digests: str
 ) -> None:
-    """The bytes zipfile would write (kif.bundle.stored_zip), with each member's CRC-32 computed off this thread."""
+    """The bytes zipfile would write (kif.bundle.stored_zip), each member's CRC-32 computed on a worker thread while
+    the same bytes are written (kif.bundle.crc)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     written = {}
-    with open(path, "wb") as raw:
+    with open(path, "wb") as raw, ThreadPoolExecutor(max_workers=1) as pool:
         archive = StoredZipWriter(raw, _FIXED_DATE, _EXTERNAL_ATTR)
         for name, tensors in members.items():
             size = safetensors_io.file_size(tensors)
             archive.start(name, _alignment_extra(name, raw.tell(), size), zip64=size > _ZIP64_LIMIT)
             data_start = raw.tell()
-            found = safetensors_io.write(EarlyWriteback(raw), tensors, progress=advance, whole_file=_whole_file(name, digests), crc=True)
-            if found.crc32 is None or raw.tell() - data_start != size:  # the planned size went into the header
+            stream = Crc32Writer(EarlyWriteback(raw), pool)
+            found = safetensors_io.write(stream, tensors, progress=advance, whole_file=_whole_file(name, digests))
+            if raw.tell() - data_start != size:  # the planned size went into the header
                 raise KifError(f"Internal error: {name} was not written as planned ({size} bytes)", code="write-failed")
-            archive.finish(size, found.crc32)
+            archive.finish(size, stream.crc)
             written[name] = (found, size)
         document = _document(model, members, written, digests)
         archive.write_member(DOCUMENT, document, zlib.crc32(document), _alignment_extra(DOCUMENT, raw.tell(), len(document)))

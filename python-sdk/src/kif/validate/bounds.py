@@ -10,16 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from kif import limits, sizes
-from kif.validate.pointer import pointer
-from kif.validate.report import Report
+from kif.validate.report import Report, pointer
 
 
 def check_bounds(doc: dict[str, Any], report: Report, file: str) -> None:
+    # The message and the pointer are built only for a shape that breaks the bound (this runs on every open).
     for section in ("inputs", "outputs"):
         for index, spec in enumerate(doc[section]):
-            _check_shape(spec["shape"], f"{section[:-1].capitalize()} {spec['name']!r}", report, file, pointer(section, index, "shape"))
+            if (problem := sizes.shape_problem(spec["shape"])) is not None:
+                _report_shape(problem, f"{section[:-1].capitalize()} {spec['name']!r}", report, file, pointer(section, index, "shape"))
     for name, entry in doc["weights"]["tensors"].items():
-        _check_shape(entry["shape"], f"Tensor {name!r}", report, file, pointer("weights", "tensors", name, "shape"))
+        if (problem := sizes.shape_problem(entry["shape"])) is not None:
+            _report_shape(problem, f"Tensor {name!r}", report, file, pointer("weights", "tensors", name, "shape"))
     bound = limits.current()
     layers = doc["layers"]
     if len(layers) > bound.max_layers:
@@ -37,7 +39,5 @@ def check_bounds(doc: dict[str, Any], report: Report, file: str) -> None:
             )
 
 
-def _check_shape(shape: list[int | None], what: str, report: Report, file: str, where: str) -> None:
-    problem = sizes.shape_problem(shape)
-    if problem is not None:
-        report.add("limit-exceeded", f"{what}: expected a shape within the format's bounds; {problem}", file, where)
+def _report_shape(problem: str, what: str, report: Report, file: str, where: str) -> None:
+    report.add("limit-exceeded", f"{what}: expected a shape within the format's bounds; {problem}", file, where)

@@ -11,7 +11,6 @@ jsonschema accepts.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,9 @@ from pathlib import Path
 
 def source_digest(path: Path) -> str:
     """SHA-256 of a schema file's bytes, line endings normalised (a checkout with CRLF reads the same)."""
-    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
+    from kif._lean import sha256_small
+
+    return sha256_small(path.read_bytes().replace(b"\r\n", b"\n"))
 
 
 @functools.cache
@@ -42,6 +43,17 @@ def _check(relative_path: str) -> Callable[[object], bool] | None:
         return None  # not generated, or generated from another version of a schema: the jsonschema path decides
     check: Callable[[object], bool] = importlib.import_module(f"kif.validate._schema_code.{name}").valid
     return check
+
+
+def certainly_valid(relative_path: str, instance: object) -> bool:
+    """True only if ``instance`` certainly passes the schema file: the generated check's word, or jsonschema-rs's
+    (kif.validate.rs_schema, imported only for a file with no generated check)."""
+    verdict = vouches(relative_path, instance)
+    if verdict is not None:
+        return verdict
+    from kif.validate import rs_schema
+
+    return rs_schema.vouches(relative_path, instance)
 
 
 def vouches(relative_path: str, instance: object) -> bool | None:

@@ -8,8 +8,7 @@ from typing import Any
 from kif import limits, schemas, strict_json
 from kif.bundle.container import DOCUMENT, Container
 from kif.graph import SPEC_VERSION
-from kif.validate.pointer import join
-from kif.validate.report import Report
+from kif.validate.report import Report, join
 
 MAX_DOCUMENT_BYTES = limits.Limits().max_document_bytes  # the default; limits.current() is what applies
 
@@ -87,9 +86,9 @@ def check_schema(doc: dict[str, Any], report: Report, file: str, newer_minor: bo
 
 def _schema_errors(doc: dict[str, Any]) -> Iterator[Any]:
     """The graph schema's errors; layer entries the fast path vouches for skip jsonschema (linear, and fast)."""
-    from kif.validate import rs_schema
+    from kif.validate.compiled_schema import certainly_valid
 
-    if rs_schema.vouches("graph.schema.json", doc):
+    if certainly_valid("graph.schema.json", doc):
         return  # valid: jsonschema is not even imported
     from kif.validate.fast_schema import layer_checker, layer_validator
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kif.validate.pointer import pointer
-from kif.validate.report import Report
+from kif.validate.report import Report, pointer
 
 
 def check_graph(doc: dict[str, Any], report: Report, file: str) -> None:

@@ -6,18 +6,20 @@ import functools
 from typing import Any
 
 from kif import catalog
-from kif.validate import rs_schema
+from kif.validate.compiled_schema import certainly_valid
 from kif.validate.document import parse_version
 from kif.validate.report import Report
 
 
 def check_layers(doc: dict[str, Any], report: Report, file: str) -> None:
-    from kif import composites
-
     doc_version = parse_version(doc["kif_version"])
-    defined = composites.definitions(doc)
-    if defined:
-        composites.check(doc, report, file)
+    defined: dict[str, Any] = {}
+    if "composites" in doc:  # only a document that defines composites imports their rules
+        from kif import composites
+
+        defined = composites.definitions(doc)
+        if defined:
+            composites.check(doc, report, file)
     for index, layer in enumerate(doc["layers"]):
         where = f"/layers/{index}"  # an index needs no escaping (pointer() per layer was a visible cost)
         layer_type = layer["type"]
@@ -119,7 +121,7 @@ def _attribute_errors(definition: catalog.LayerDef, attributes: dict[str, Any]) 
     if key in _SEEN:
         return _SEEN[key]
     found: list[tuple[str, str]] = []
-    if not rs_schema.vouches(catalog.schema_path(definition.type), attributes):  # valid: no jsonschema
+    if not certainly_valid(catalog.schema_path(definition.type), attributes):  # valid: no jsonschema
         for error in definition.validator.iter_errors(attributes):
             if error.validator in ("required", "additionalProperties") and not error.absolute_path:
                 continue  # reported above with their own codes (nested ones are reported here)

@@ -8,9 +8,9 @@ is read twice.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
+from kif._lean import Record
 from kif.bundle.container import DOCUMENT, Container, open_container
 from kif.bundle.safetensors_io import Header
 from kif.errors import BundleError, UsageError
@@ -25,11 +25,14 @@ from kif.validate.weights import check_weights
 LEVELS = ("structure", "full", "numeric")
 
 
-@dataclass
-class Parsed:
-    container: Container
-    document: dict[str, Any]
-    headers: dict[str, Header] = field(default_factory=dict)
+class Parsed(Record):
+    __match_args__ = ("container", "document", "headers")
+    __slots__ = __match_args__
+
+    def __init__(self, container: Container, document: dict[str, Any], headers: dict[str, Header] | None = None) -> None:
+        self.container = container
+        self.document = document
+        self.headers: dict[str, Header] = {} if headers is None else headers
 
 
 def check(

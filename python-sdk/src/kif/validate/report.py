@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from kif import codes
+
+
+def pointer(*parts: object) -> str:
+    """The JSON pointer (RFC 6901) of a finding's location. Defined here, where findings are, rather than in a module
+    of its own: ``import kif`` loads this module, so the open path pays no import for it (kif.validate.pointer
+    re-exports it)."""
+    text = "/".join(map(str, parts))
+    if "~" in text or text.count("/") != len(parts) - 1:  # a part holds "~" or "/": escape part by part
+        return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return "/" + text if parts else ""
+
+
+def join(parts: Iterable[object]) -> str:
+    return pointer(*parts)
 
 
 @dataclass(frozen=True)

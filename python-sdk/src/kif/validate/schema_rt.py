@@ -7,6 +7,7 @@ They follow jsonschema's own ``equal``/``uniq`` (``jsonschema._utils``), so that
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from numbers import Number
 
@@ -46,3 +47,55 @@ def unique(items: list[object]) -> bool:
                 return False
             seen.append(item)
         return True
+
+
+class Word:
+    """A ``pattern`` of the form ``^prefix[first][rest]*suffix\\Z``, ``^[chars]+\\Z`` or ``^[chars]{count}\\Z`` over ASCII
+    character classes, matched with string methods: the generated checks build these instead of compiling regexes
+    (the graph schema's took a fresh process 0.4 ms). ``search`` answers as the pattern's ``re.search`` would: a true
+    value when the whole string matches, None when it does not (kif.schemas_codegen spells the classes out)."""
+
+    __slots__ = ("count", "first", "prefix", "rest", "suffix")
+
+    def __init__(self, first: str, rest: str, suffix: str = "", count: int | None = None, prefix: str = "") -> None:
+        self.first, self.rest, self.suffix, self.count, self.prefix = frozenset(first), rest, suffix, count, prefix
+
+    def search(self, text: str) -> bool | None:
+        if self.prefix:
+            if not text.startswith(self.prefix):
+                return None
+            text = text[len(self.prefix) :]
+        if self.suffix:
+            if not text.endswith(self.suffix):
+                return None
+            text = text[: len(text) - len(self.suffix)]
+        if self.count is not None and len(text) != self.count:
+            return None
+        return True if text[:1] in self.first and not text[1:].strip(self.rest) else None
+
+
+class AnyOf:
+    """``^(a|b|...)\\Z``: one matcher per alternative, tried in order (a Word first spares compiling the others)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: tuple[Word | Lazy, ...]) -> None:
+        self.parts = parts
+
+    def search(self, text: str) -> bool | None:
+        return True if any(part.search(text) for part in self.parts) else None
+
+
+class Lazy:
+    """A ``pattern`` compiled on its first ``search``: compiling costs 0.1 ms a pattern, and a check that never reaches
+    it (a document without composites or custom layer types) should not pay for it."""
+
+    __slots__ = ("compiled", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern, self.compiled = pattern, None
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if self.compiled is None:
+            self.compiled = re.compile(self.pattern)  # two threads may both compile; either result is the same
+        return self.compiled.search(text)

@@ -8,8 +8,7 @@ from kif.bundle.container import DOCUMENT
 from kif.errors import GraphError
 from kif.graph import Layer, TensorSpec
 from kif.shapes import compatible, infer
-from kif.validate.pointer import pointer
-from kif.validate.report import Report
+from kif.validate.report import Report, pointer
 
 if TYPE_CHECKING:
     from kif.validate.pipeline import Parsed

@@ -6,16 +6,15 @@ read uses. ``kif validate`` checks every tensor here, in parallel; ``kif.load`` 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from kif._lean import sha256_large
 from kif.bundle import safetensors_io
 from kif.bundle.container import Container
 from kif.errors import WeightsError
-from kif.validate.pointer import pointer
-from kif.validate.report import Report
+from kif.validate.report import Report, pointer
 
 SINCE = "0.2.0"
 _MESSAGE = "SHA-256 of tensor {name!r} in {file} differs from model.json (expected {expected})"
@@ -42,8 +41,9 @@ def mismatch(container: Container, file: str, name: str, expected: str) -> Weigh
 
 
 def digest(data: Any) -> str:
-    """SHA-256 of a buffer; hashlib releases the GIL on large buffers, so threads hash in parallel."""
-    return hashlib.sha256(data).hexdigest()
+    """SHA-256 of a buffer; hashlib (imported on the first tensor read, not by the open) releases the GIL on large
+    buffers, so threads hash in parallel."""
+    return sha256_large(data)
 
 
 def check_declarations(doc: dict[str, Any], report: Report, file: str) -> None:
@@ -56,22 +56,21 @@ def check_declarations(doc: dict[str, Any], report: Report, file: str) -> None:
         if old and "header_sha256" in entry:
             report.add("schema-violation", _too_new("header_sha256", doc), file, pointer("weights", "files", index, "header_sha256"))
     for name, entry in doc["weights"]["tensors"].items():
-        where = pointer("weights", "tensors", name)
         if old and "sha256" in entry:
-            report.add("schema-violation", _too_new("sha256 on a tensor", doc), file, where + "/sha256")
+            report.add("schema-violation", _too_new("sha256 on a tensor", doc), file, tensor_pointer(name))
         elif entry["file"] in verified and "sha256" not in entry:
             report.add(
                 "schema-violation",
                 f"Expected sha256 on tensor {name!r}: its file {entry['file']} is verified per tensor (it has header_sha256)",
                 file,
-                where,
+                pointer("weights", "tensors", name),
             )
         elif entry["file"] not in verified and "sha256" in entry:
             report.add(
                 "schema-violation",
                 f"Expected no sha256 on tensor {name!r}: its file {entry['file']} has no header_sha256 (its digest is whole-file)",
                 file,
-                where + "/sha256",
+                tensor_pointer(name),
             )
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from typing import Any
 
 from kif import catalog
+from kif._lean import sha256_small
 from kif.bundle import safetensors_io
 from kif.bundle.container import DOCUMENT, Container
 from kif.errors import WeightsError
-from kif.validate import bool_values, tensor_digests
-from kif.validate.pointer import pointer
-from kif.validate.report import Report
+from kif.validate import tensor_digests
+from kif.validate.report import Report, pointer
 
 _HASH_CHUNK = 8 * 1024 * 1024
 
@@ -35,6 +34,8 @@ def read_header_bytes(container: Container, name: str) -> tuple[safetensors_io.H
 
 
 def sha256_of(container: Container, name: str) -> str:
+    import hashlib  # OpenSSL's SHA-256 (SHA-NI) for a whole file; a header is hashed with kif._lean.sha256_small
+
     from kif.progress import Progress
 
     digest = hashlib.sha256()
@@ -63,13 +64,12 @@ def check_weights(
     index: dict[str, Any] = doc["weights"]["tensors"]
     listed = {f["path"] for f in doc["weights"]["files"]}
     for tensor, entry in index.items():
-        where = pointer("weights", "tensors", tensor)
         if entry["file"] not in listed:
             report.add(
                 "weights-file-unknown",
                 f"Tensor {tensor!r} lives in {entry['file']!r}, which weights.files does not list",
                 file,
-                where + "/file",
+                pointer("weights", "tensors", tensor, "file"),
             )
             continue
         header = headers.get(entry["file"])
@@ -78,6 +78,7 @@ def check_weights(
         found = header.tensors.get(tensor)
         if found is None:
             # Located at the index entry that names it (a JSON pointer into model.json).
+            where = pointer("weights", "tensors", tensor)
             report.add("weights-tensor-missing", f"Tensor {tensor!r} is not in {entry['file']}", file, where)
             continue
         if found.dtype.name != entry["dtype"]:
@@ -85,14 +86,14 @@ def check_weights(
                 "weights-dtype-mismatch",
                 f"Tensor {tensor!r}: the index says {entry['dtype']}, the file header says {found.dtype.name}",
                 file,
-                where + "/dtype",
+                pointer("weights", "tensors", tensor, "dtype"),
             )
         if list(found.shape) != list(entry["shape"]):
             report.add(
                 "weights-shape-mismatch",
                 f"Tensor {tensor!r}: the index says shape {entry['shape']}, the file header says {list(found.shape)}",
                 file,
-                where + "/shape",
+                pointer("weights", "tensors", tensor, "shape"),
             )
     for name, header in headers.items():
         for tensor in header.tensors:
@@ -137,7 +138,7 @@ def _check_files(container: Container, doc: dict[str, Any], report: Report, veri
         except WeightsError as exc:
             report.add(exc.code, exc.message, exc.file, exc.pointer)
             continue
-        if verify and "header_sha256" in entry and hashlib.sha256(header_bytes).hexdigest() != entry["header_sha256"]:
+        if verify and "header_sha256" in entry and sha256_small(header_bytes) != entry["header_sha256"]:
             report.add(
                 "weights-checksum-mismatch",
                 f"SHA-256 of the header of {name} differs from model.json (expected {entry['header_sha256']})",
@@ -151,7 +152,10 @@ def _check_files(container: Container, doc: dict[str, Any], report: Report, veri
                 container.member_label(name),
                 where + "/sha256",
             )
-        bool_values.check_bools(container, name, header, report)
+        if any(t.dtype.name == "bool" for t in header.tensors.values()):  # only a file with bool tensors reads data
+            from kif.validate import bool_values
+
+            bool_values.check_bools(container, name, header, report)
         if where == "/self_test":
             _check_self_test(doc, header, report, container.member_label(DOCUMENT))
         else:
@@ -195,13 +199,12 @@ def _check_references(doc: dict[str, Any], index: dict[str, Any], report: Report
         definition = catalog.catalog().get(layer["type"])
         for role, tensor in layer["weights"].items():
             used.add(tensor)
-            where = pointer("layers", i, "weights", role)
             if tensor not in index:
                 report.add(
                     "weights-reference-unknown",
                     f"Layer {layer['name']!r} weight {role!r} names tensor {tensor!r}, which is not in the weights index",
                     file,
-                    where,
+                    pointer("layers", i, "weights", role),
                 )
                 continue
             weight = definition.weights.get(role) if definition else None
@@ -211,7 +214,7 @@ def _check_references(doc: dict[str, Any], index: dict[str, Any], report: Report
                     f"Layer {layer['name']!r} weight {role!r}: expected rank {weight.rank} ({weight.layout}). "
                     f"Received: shape {index[tensor]['shape']}",
                     file,
-                    where,
+                    pointer("layers", i, "weights", role),
                 )
     for tensor in sorted(set(index) - used):
         report.add("weights-unreferenced", f"Tensor {tensor!r} is used by no layer", file, pointer("weights", "tensors", tensor))

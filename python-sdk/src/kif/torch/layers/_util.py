@@ -102,6 +102,22 @@ def activation(name: str) -> Callable[[Tensor], Tensor]:
     return _ACTIVATIONS[name]
 
 
+_IN_PLACE: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu_, "sigmoid": torch.sigmoid_, "tanh": torch.tanh_}
+
+
+def fresh_activation(name: str) -> Callable[[Tensor], Tensor]:
+    """``activation(name)`` for a tensor its caller just created and nothing else holds: written in place (the same
+    values, no second buffer) unless autograd records the tensor."""
+    f, in_place = _ACTIVATIONS[name], _IN_PLACE.get(name)
+    if in_place is None:
+        return f
+
+    def apply(x: Tensor) -> Tensor:
+        return f(x) if x.requires_grad else in_place(x)
+
+    return apply
+
+
 def to_last(x: Tensor, data_format: str) -> Tensor:
     return x.movedim(1, -1) if data_format == "channels_first" else x
 

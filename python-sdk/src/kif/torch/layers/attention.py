@@ -181,12 +181,12 @@ class _FastMultiHead(nn.Module):
         super().__init__()
         self.heads, self.depth = heads, depth
         for role in ("query", "key", "value"):
-            kernel = getattr(owner, f"{role}_kernel")  # [F, H, D] -> Linear weight [H*D, F]
-            self.register_buffer(f"{role}_weight", kernel.reshape(kernel.shape[0], -1).T.contiguous())
+            kernel = getattr(owner, f"{role}_kernel")  # [F, H, D] -> Linear weight [H*D, F], a view of [F, H*D] memory
+            self.register_buffer(f"{role}_weight", kernel.reshape(kernel.shape[0], -1).contiguous().T)  # (see _Dense)
             bias = getattr(owner, f"{role}_bias")
             self.register_buffer(f"{role}_b", None if bias is None else bias.reshape(-1).contiguous())
         out = owner.output_kernel  # [H, Dv, O] -> [O, H*Dv]
-        self.register_buffer("output_weight", out.reshape(-1, out.shape[-1]).T.contiguous())
+        self.register_buffer("output_weight", out.reshape(-1, out.shape[-1]).contiguous().T)
         self.register_buffer("output_b", owner.output_bias)
 
     def forward(self, q_in: Tensor, v_in: Tensor, k_in: Tensor | None) -> Tensor:

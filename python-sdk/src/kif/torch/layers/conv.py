@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from kif.graph import Layer
 from kif.layers import _conv_utils as cu
 from kif.torch.layers import converter
-from kif.torch.layers._util import Fn, Outputs, activation, from_first, pad_spec, tensor, to_first
+from kif.torch.layers._util import Fn, Outputs, activation, fresh_activation, from_first, pad_spec, tensor, to_first
 
 W = dict[str, np.ndarray]
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
@@ -54,37 +54,54 @@ class _Conv(nn.Module):
         self.attrs = dict(attrs)
         self.conv = conv
         self.pointwise = pointwise
-        self.act = activation(attrs["activation"])
+        self.act = fresh_activation(attrs["activation"])  # on the convolution's new output: in place
+        self.fmt = attrs["data_format"]
+        self.functional = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[len(attrs["kernel_size"])]
+        self.geometry: dict[tuple[int, ...], tuple[tuple[int, ...] | None, list[int] | None]] = {}  # per spatial shape
 
     def forward(self, x: Tensor) -> Outputs:
-        a, fmt = self.attrs, self.attrs["data_format"]
-        xf = to_first(x, fmt)
-        pads = [
-            cu.conv_pads(a["padding"], int(n), k, s, d)
-            for n, k, s, d in zip(xf.shape[2:], a["kernel_size"], a["strides"], a["dilation_rate"], strict=True)
-        ]
-        symmetric = all(before == after for before, after in pads)
-        if symmetric and any(before for before, _ in pads):  # the convolution pads with zeros itself: no padded copy
-            y = _call(self.conv, xf, tuple(before for before, _ in pads))
-        else:
-            if any(p for pair in pads for p in pair):
-                xf = F.pad(xf, pad_spec(pads))
-            y = _call(self.conv, xf)
+        return [self.run(x, self.conv.weight, self.conv.bias)]
+
+    def run(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        """The layer with the first convolution's ``weight``/``bias`` (its own, or BatchNormalization folded in)."""
+        xf = to_first(x, self.fmt)
+        spatial = tuple(xf.shape[2:])
+        found = self.geometry.get(spatial)
+        if found is None:
+            if len(self.geometry) >= 64:  # bounded: many input sizes recompute, never grow without limit
+                self.geometry.clear()
+            found = self.geometry[spatial] = self._geometry(spatial)
+        padding, spec = found
+        if spec is not None:
+            xf = F.pad(xf, spec)
+        conv = self.conv
+        if x.dtype != weight.dtype:  # the spec's compute-dtype rule: weights cast to the input's dtype
+            weight, bias = weight.to(x.dtype), None if bias is None else bias.to(x.dtype)
+        y = self.functional(xf, weight, bias, conv.stride, padding or 0, conv.dilation, conv.groups)
         if self.pointwise is not None:
             y = _call(self.pointwise, y)
-        return [self.act(from_first(y, fmt))]
+        return self.act(from_first(y, self.fmt))
+
+    def _geometry(self, spatial: tuple[int, ...]) -> tuple[tuple[int, ...] | None, list[int] | None]:
+        """TensorFlow's padding for this input size: symmetric zeros the convolution adds itself (no padded copy),
+        else an explicit F.pad spec."""
+        a = self.attrs
+        pads = [
+            cu.conv_pads(a["padding"], int(n), k, s, d)
+            for n, k, s, d in zip(spatial, a["kernel_size"], a["strides"], a["dilation_rate"], strict=True)
+        ]
+        if all(before == after for before, after in pads):
+            return (tuple(before for before, _ in pads) if any(before for before, _ in pads) else None), None
+        return None, pad_spec(pads) if any(p for pair in pads for p in pair) else None
 
 
-def _call(conv: nn.Module, x: Tensor, padding: tuple[int, ...] | None = None) -> Tensor:
-    """Run a torch conv module (with zero ``padding`` per spatial axis, else its own, none); for another input dtype
-    its weights are cast to the input's (the spec's compute-dtype rule)."""
+def _call(conv: nn.Module, x: Tensor) -> Tensor:
+    """Run a torch conv module (its own padding: none); for another input dtype its weights are cast to the input's."""
     weight, bias = conv.weight, conv.bias
-    if x.dtype != weight.dtype:
-        weight, bias = weight.to(x.dtype), None if bias is None else bias.to(x.dtype)
-    elif padding is None:
+    if x.dtype == weight.dtype:
         return conv(x)
     forward = {3: F.conv1d, 4: F.conv2d, 5: F.conv3d}[x.ndim]
-    return forward(x, weight, bias, conv.stride, padding if padding is not None else conv.padding, conv.dilation, conv.groups)
+    return forward(x, weight.to(x.dtype), None if bias is None else bias.to(x.dtype), conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
 def _conv(layer: Layer, w: W) -> nn.Module:
@@ -190,9 +207,12 @@ def _pooling(dims: int, mode: str):  # type: ignore[no-untyped-def]
         a = layer.attributes
         fmt, pool = a["data_format"], list(a["pool_size"])
         strides = list(a["strides"] or pool)
+        valid = a["padding"] == "valid"
 
         def pooling(m: Fn, x: Tensor) -> Tensor:
             xf = to_first(x, fmt)
+            if valid and xf.is_floating_point() and mode == "max":  # the common case, without the padding arithmetic
+                return from_first(_MAX[dims](xf, pool, strides), fmt)
             pads = pad_spec(_pool_pads(xf.shape[2:], pool, strides, a["padding"]))
             padded = any(pads)
             if mode == "max":

@@ -21,11 +21,11 @@ def _batch_norm(layer: Layer, w: W) -> nn.Module:
 
     def batch_norm(m: Fn, x: Tensor) -> Tensor:
         axis = a["axis"] % x.dim()
-        xc = x.movedim(axis, 1)  # F.batch_norm normalises per channel on axis 1
+        xc = x if axis == 1 else x.movedim(axis, 1)  # F.batch_norm normalises per channel on axis 1
         weight = like(m.gamma, x) if m.gamma is not None else None
         bias = like(m.beta, x) if m.beta is not None else None
         y = F.batch_norm(xc, like(m.moving_mean, x), like(m.moving_variance, x), weight, bias, training=False, eps=a["epsilon"])
-        return y.movedim(1, axis)
+        return y if axis == 1 else y.movedim(1, axis)
 
     return Fn(
         batch_norm,
@@ -42,6 +42,9 @@ def _layer_norm(layer: Layer, w: W) -> nn.Module:
 
     def layer_norm(m: Fn, x: Tensor) -> Tensor:
         kept = axes(a["axis"], x.dim())
+        if kept == [x.dim() - 1] and not a["rms_scaling"]:  # the usual last axis: F.layer_norm as it is
+            weight = like(m.gamma, x) if m.gamma is not None else None
+            return F.layer_norm(x, x.shape[-1:], weight, like(m.beta, x) if m.beta is not None else None, eps=a["epsilon"])
         if a["rms_scaling"]:  # deprecated Keras form: divides by the standard deviation, keeps the mean
             var = x.var(dim=kept, keepdim=True, unbiased=False)
             y = x * torch.rsqrt(var + a["epsilon"])

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from kif.validate import schema_rt as _rt
 
-_C0 = re.compile('^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\Z')
+_C0 = _rt.Lazy('^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\Z')
 _C1 = frozenset({'name', 'version'})
-_C2 = re.compile('^[A-Za-z0-9_][A-Za-z0-9_.:/\\-]*\\Z')
+_C2 = _rt.Word('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz', '-./0123456789:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz', '', None)
 _C3 = frozenset()
 _C4 = frozenset({'bfloat16', 'bool', 'float16', 'float32', 'float64', 'int16', 'int32', 'int64', 'int8', 'string', 'uint8'})
 _C5 = frozenset({'N', 'NC', 'NCDHW', 'NCHW', 'NCW', 'NDHWC', 'NHWC', 'NT', 'NTC', 'NWC'})
@@ -20,13 +19,13 @@ _C9 = frozenset({'dtype', 'meta', 'name', 'shape'})
 _C10 = frozenset({'labels'})
 _C11 = frozenset({'array', 'boolean', 'integer', 'number', 'string'})
 _C12 = frozenset({'default', 'description', 'type'})
-_C13 = re.compile('^[a-z][a-z0-9_]*\\Z')
-_C14 = re.compile('^([A-Z][A-Za-z0-9]*|op\\.[a-z][a-z0-9_]*|[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*:[A-Za-z][A-Za-z0-9_]*)\\Z')
+_C13 = _rt.Word('abcdefghijklmnopqrstuvwxyz', '0123456789_abcdefghijklmnopqrstuvwxyz', '', None)
+_C14 = _rt.AnyOf((_rt.Word('ABCDEFGHIJKLMNOPQRSTUVWXYZ', '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '', None), _rt.Word('abcdefghijklmnopqrstuvwxyz', '0123456789_abcdefghijklmnopqrstuvwxyz', '', None, 'op.'), _rt.Lazy('^(?:[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*:[A-Za-z][A-Za-z0-9_]*)\\Z'),))
 _C15 = frozenset({'attributes', 'inputs', 'name', 'outputs', 'type', 'weights'})
 _C16 = frozenset({'description', 'inputs', 'layers', 'outputs', 'parameters', 'weights'})
-_C17 = re.compile('^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*:[A-Za-z][A-Za-z0-9_]*\\Z')
-_C18 = re.compile('^[A-Za-z0-9_][A-Za-z0-9_.\\-]*\\.safetensors\\Z')
-_C19 = re.compile('^[0-9a-f]{64}\\Z')
+_C17 = _rt.Lazy('^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*:[A-Za-z][A-Za-z0-9_]*\\Z')
+_C18 = _rt.Word('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz', '-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz', '.safetensors', None)
+_C19 = _rt.Word('0123456789abcdef', '0123456789abcdef', '', 64)
 _C20 = frozenset({'header_sha256', 'path', 'sha256', 'size'})
 _C21 = frozenset({'bfloat16', 'bool', 'float16', 'float32', 'float64', 'int16', 'int32', 'int64', 'int8', 'uint8'})
 _C22 = frozenset({'dtype', 'file', 'sha256', 'shape'})

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from kif.validate import schema_rt as _rt
 
 _C0 = 'https://json-schema.org/draft/2020-12/schema'
-_C1 = re.compile('^https://kif\\.dev/schemas/[0-9]+\\.[0-9]+/(layers/[A-Z][A-Za-z0-9]*|ops/[a-z][a-z0-9_]*)\\.schema\\.json\\Z')
-_C2 = re.compile('^([A-Z][A-Za-z0-9]*|op\\.[a-z][a-z0-9_]*)\\Z')
+_C1 = _rt.Lazy('^https://kif\\.dev/schemas/[0-9]+\\.[0-9]+/(layers/[A-Z][A-Za-z0-9]*|ops/[a-z][a-z0-9_]*)\\.schema\\.json\\Z')
+_C2 = _rt.AnyOf((_rt.Word('ABCDEFGHIJKLMNOPQRSTUVWXYZ', '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '', None), _rt.Word('abcdefghijklmnopqrstuvwxyz', '0123456789_abcdefghijklmnopqrstuvwxyz', '', None, 'op.'),))
 _C3 = 'object'
 _C4 = False
 _C5 = frozenset()
-_C6 = re.compile('^[0-9]+\\.[0-9]+\\.[0-9]+\\Z')
+_C6 = _rt.Lazy('^[0-9]+\\.[0-9]+\\.[0-9]+\\Z')
 _C7 = frozenset({'max', 'min'})
-_C8 = re.compile('^spec/ops/[a-z_]+\\.md\\Z')
+_C8 = _rt.Lazy('^spec/ops/[a-z_]+\\.md\\Z')
 _C9 = frozenset({'description', 'layout', 'rank', 'when'})
 _C10 = frozenset({'atol', 'rtol'})
 _C11 = frozenset({'float16', 'float32', 'reason'})

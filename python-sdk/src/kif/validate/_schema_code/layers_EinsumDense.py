@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from kif.validate import schema_rt as _rt
 from kif.validate._schema_code import common
 
-_C0 = re.compile('^([a-zA-Z]+,[a-zA-Z]+->[a-zA-Z]+|\\.\\.\\.[a-zA-Z]+,[a-zA-Z]+->\\.\\.\\.[a-zA-Z]+|[a-zA-Z]{2,}\\.\\.\\.,[a-zA-Z]+->[a-zA-Z]+\\.\\.\\.)\\Z')
-_C1 = re.compile('^[a-zA-Z]+\\Z')
+_C0 = _rt.Lazy('^([a-zA-Z]+,[a-zA-Z]+->[a-zA-Z]+|\\.\\.\\.[a-zA-Z]+,[a-zA-Z]+->\\.\\.\\.[a-zA-Z]+|[a-zA-Z]{2,}\\.\\.\\.,[a-zA-Z]+->[a-zA-Z]+\\.\\.\\.)\\Z')
+_C1 = _rt.Word('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '', None)
 _C2 = frozenset({'activation', 'bias_axes', 'equation', 'output_shape'})
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-_C0 = re.compile('^[A-Z][A-Za-z0-9]*\\Z')
+from kif.validate import schema_rt as _rt
+
+_C0 = _rt.Word('ABCDEFGHIJKLMNOPQRSTUVWXYZ', '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '', None)
 _C1 = frozenset({'attributes', 'type'})
 _C2 = frozenset({'layer'})
 
