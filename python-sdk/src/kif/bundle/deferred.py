@@ -15,10 +15,14 @@ import numpy as np
 
 
 class DeferredTensor:
-    def __init__(self, dtype: np.dtype | str, shape: tuple[int, ...], load: Callable[[], np.ndarray]) -> None:
+    """``mapped``: ``load`` returns a view of a file mapping (no memory of its own, e.g. kif.keras.h5direct), so the
+    writer may make it ahead of its turn and hash it on another core while earlier tensors are written."""
+
+    def __init__(self, dtype: np.dtype | str, shape: tuple[int, ...], load: Callable[[], np.ndarray], *, mapped: bool = False) -> None:
         self.dtype = np.dtype(dtype)
         self.shape = tuple(int(d) for d in shape)
         self._load = load
+        self.mapped = mapped
 
     @property
     def ndim(self) -> int:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # concurrent.futures (with logging) costs a fresh process mor
 MAX_HEADER_BYTES = limits.Limits().max_header_bytes  # the default, as the reference safetensors reader applies
 _ALIGN = 8  # header padded with spaces so the data section starts 8-byte aligned
 _CHUNK = 16 * 1024 * 1024
+MAPPED_AHEAD = 1024  # mapped deferred tensors made and queued for hashing before writing starts (the rest: in turn)
 
 
 class TensorEntry(Frozen):
@@ -290,10 +291,11 @@ def write(
             # layout are all queued at once; one that needs its bytes made (a deferred tensor read from a Keras file,
             # a strided or big-endian array) is hashed while it is being written and while the next one is made and
             # written, so at most two such tensors are in memory at once.
-            ahead = {n: pool.submit(_sha256, v) for n in order if (v := _in_place(tensors[n])) is not None}
+            views = _views(tensors, order)
+            ahead = {n: pool.submit(_sha256, v) for n, v in views.items()}
             made: tuple[str, Future[str], Future[None] | None] | None = None  # the previous made tensor, still hashing
             for name in order:
-                data = _file_bytes(tensors[name])
+                data = views.pop(name) if name in views else _file_bytes(tensors[name])
                 pending = ahead.get(name) or pool.submit(_sha256, data)
                 summed = checksum.add(data) if checksum is not None else None
                 for start in range(0, len(data), _CHUNK):
@@ -350,9 +352,28 @@ class _RunningCrc:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _views(tensors: Mapping[str, np.ndarray], order: list[str]) -> dict[str, memoryview]:
+    """The bytes of the tensors that can be queued for hashing before any is written: arrays in file layout, and up
+    to MAPPED_AHEAD mapped deferred tensors (each is a memory mapping; the kernel caps a process's mappings, ~65k)."""
+    views: dict[str, memoryview] = {}
+    mapped = 0
+    for name in order:
+        tensor = tensors[name]
+        if getattr(tensor, "mapped", False):
+            if mapped >= MAPPED_AHEAD:
+                continue  # made in its turn, as tensors made in memory are
+            mapped += 1
+        view = _in_place(tensor)
+        if view is not None:
+            views[name] = view
+    return views
+
+
 def _in_place(array: np.ndarray) -> memoryview | None:
-    """The bytes written for ``array`` when they are the array's own buffer (no copy needed), else None (also for a
-    deferred tensor, whose bytes exist only while it is written)."""
+    """The bytes written for ``array`` when they are the array's own buffer (no copy needed), or a mapped deferred
+    tensor's view of its file; else None (a deferred tensor made in memory exists only while it is written)."""
+    if getattr(array, "mapped", False) and array.size:
+        return _file_bytes(array)
     if not isinstance(array, np.ndarray) or not array.flags.c_contiguous or array.dtype.byteorder == ">" or array.size == 0:
         return None
     return memoryview(array.reshape(-1).view(np.uint8))

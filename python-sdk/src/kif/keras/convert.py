@@ -59,7 +59,7 @@ def _deferred(dataset: Any) -> DeferredTensor:
     span = h5direct.byte_range(dataset, dtype)  # stored as the array itself: written from the mapped file, no copy
     if span is not None:
         file, name = h5safe.file_label(dataset), h5safe.dataset_label(dataset)
-        return DeferredTensor(dtype, shape, lambda: h5direct.load(span, dtype, shape, file, name))
+        return DeferredTensor(dtype, shape, lambda: h5direct.load(span, dtype, shape, file, name), mapped=True)
     return DeferredTensor(dtype, shape, lambda: np.asarray(h5safe.read(dataset), dtype=dtype))
 
 

@@ -23,7 +23,7 @@ from typing import IO, Any
 from kif import limits
 from kif.errors import KifError
 from kif.keras.errors import ConversionError
-from kif.keras.h5heap import check_global_heaps
+from kif.keras.h5heap import start_check
 
 # HDF5's own filters (H5Zpublic.h) and h5py's built-in LZF: decoded by code compiled into the
 # library, never by a plugin found on HDF5_PLUGIN_PATH.
@@ -53,15 +53,20 @@ def guard(file: str, path: str, what: str = "read") -> Iterator[None]:
 
 
 def open_file(source: str | Path | IO[bytes], file: str) -> Any:
-    """An h5py.File over ``source`` (a path or a seekable binary stream), its global heaps checked first."""
-    import h5py
+    """An h5py.File over ``source`` (a path or a seekable binary stream), its global heaps checked first.
 
+    The heap scan of a file on disk runs while h5py is imported (kif.keras.h5heap.start_check)."""
     with contextlib.ExitStack() as stack:
         stream = open(source, "rb") if isinstance(source, (str, Path)) else source  # noqa: SIM115 - closed below
         if stream is not source:
             stack.callback(stream.close)
         with guard(file, "/", "scan"):
-            check_global_heaps(stream, file)
+            finish = start_check(stream, file)
+        try:
+            import h5py
+        finally:
+            with guard(file, "/", "scan"):
+                finish()
     try:
         return h5py.File(source, "r")
     except H5_ERRORS as exc:

@@ -11,6 +11,7 @@ where the file has them, else by Keras's order (KERAS_WEIGHT_ORDER).
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -277,15 +278,35 @@ def assign_weights(ctx: Context, kif_type: str, attrs: dict[str, Any], order: li
 
 Mapper = Callable[[Context], list[MappedLayer]]
 MAPPERS: dict[str, Mapper] = {}
+# Class name → the modules whose @mapper registered it, in import order (kif.keras.mapper_index builds
+# _mapper_index.py from it: map_node imports only the module a class needs).
+REGISTERED_BY: dict[str, list[str]] = {}
 
 
 def mapper(*class_names: str) -> Callable[[Mapper], Mapper]:
     def decorate(fn: Mapper) -> Mapper:
         for name in class_names:
             MAPPERS[name] = fn
+            modules = REGISTERED_BY.setdefault(name, [])
+            if fn.__module__ not in modules:
+                modules.append(fn.__module__)
         return fn
 
     return decorate
+
+
+def registered_mapper(class_name: str) -> Mapper | None:
+    """The mapper registered for ``class_name``, its module imported on first use; None for the generic rule."""
+    found = MAPPERS.get(class_name)
+    if found is None:
+        from kif.keras._mapper_index import MODULES
+
+        module = MODULES.get(class_name)
+        if module is None:
+            return None
+        importlib.import_module(f"kif.keras.{module}")
+        found = MAPPERS.get(class_name)
+    return found
 
 
 def map_generic(ctx: Context) -> list[MappedLayer]:
@@ -297,21 +318,6 @@ def map_generic(ctx: Context) -> list[MappedLayer]:
 
 
 def map_node(ctx: Context) -> list[MappedLayer]:
-    from kif.keras import (  # noqa: F401
-        augment_map,
-        auto_contrast_map,
-        clahe_map,
-        cudnn_rnn,
-        encoding_mappers,
-        layer_mappers,
-        op_nodes,
-        recurrent_mappers,
-        rnn_cells,
-        signal_mappers,
-        text_mappers,
-        text_vectorization_mappers,
-    )
-
     class_name = ctx.node.class_name
     if is_op(ctx.node):  # keras.ops calls share class names with layers (Add, Concatenate, Reshape…) but not their meaning
         from kif.keras.op_nodes import map_op
@@ -324,10 +330,9 @@ def map_node(ctx: Context) -> list[MappedLayer]:
             from kif.keras.composite_mapper import map_composite
 
             return map_composite(ctx, found)
-    from kif.keras import keras2_mappers, wrapper_mappers  # noqa: F401  (registration: tf.keras 2 classes, wrappers)
-
-    if class_name in MAPPERS:
-        return MAPPERS[class_name](ctx)
+    found = registered_mapper(class_name)
+    if found is not None:
+        return found(ctx)
     kif_type = CLASS_ALIASES.get(class_name, class_name)
     if kif_type in catalog.catalog():
         return map_generic(ctx)

@@ -89,11 +89,12 @@ def _version_of(config: dict[str, Any], fallback: str | None) -> str:
 
 def open_source(path: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None) -> KerasSource:
     path = Path(path)
-    from kif.keras.savedmodel.reader import saved_model_source
+    if path.name == "saved_model.pb" or path.is_dir():  # the SavedModel reader (~20 modules) only for what may be one
+        from kif.keras.savedmodel.reader import saved_model_source
 
-    saved = saved_model_source(path, weights)  # a SavedModel directory, or the path of its saved_model.pb
-    if saved is not None:
-        return saved
+        saved = saved_model_source(path, weights)  # a SavedModel directory, or the path of its saved_model.pb
+        if saved is not None:
+            return saved
     kind = sniff(path)
     if kind == "zip":
         return _open_keras_zip(path)
