@@ -218,3 +218,26 @@ def test_digests_cover_the_bytes_written_for_strided_and_big_endian_arrays(tmp_p
     for name, data in spans.items():
         assert doc["weights"]["tensors"][name]["sha256"] == hashlib.sha256(data).hexdigest(), name
     assert kif.validate(bundle).ok
+
+
+@pytest.mark.parametrize("form", ["archive", "directory"])
+def test_a_flip_in_a_tensor_large_enough_to_be_prefetched_is_still_caught_on_first_read(tmp_path: Path, form: str) -> None:
+    """Tensors of a MiB and more are faulted in (madvise) before their hash: the check still sees the file's bytes."""
+    big = (np.arange(512 * 1024, dtype="float32") * 0.25 - 7.0).reshape(1024, 512)  # 2 MiB
+    b = kif.GraphBuilder("prefetched")
+    x = b.input("x", "float32", (None, 1024))
+    b.output(b.add("Dense", x, name="d", units=512, use_bias=False, weights={"kernel": big}))
+    bundle = tmp_path / ("m.kif" if form == "archive" else "m")
+    kif.save(b.build(), bundle, progress=False)
+    np.testing.assert_array_equal(kif.load(bundle).weights["d/kernel"], big)
+    if form == "archive":
+        bad = _flip(bundle, big, tmp_path / "bad.kif")
+    else:
+        (weights,) = [p for p in bundle.rglob("*.safetensors")]
+        data = bytearray(weights.read_bytes())
+        data[data.index(big.tobytes()[4096:4160]) + 3] ^= 0x01
+        weights.write_bytes(bytes(data))
+        bad = bundle
+    lazy = kif.load(bad)  # headers only: the flip is not touched yet
+    with pytest.raises(KifError, match="d/kernel"):
+        lazy.weights["d/kernel"]
