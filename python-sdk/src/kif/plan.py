@@ -5,9 +5,10 @@ Built on a model's first run (``plan_for``) and kept while the model is unchange
 * per model: composites inlined, a kernel per layer, every weight read once (digests checked first), the
   fusions of ``kif.plan_fuse`` (BatchNormalization folded into the Conv/Dense before it, an activation layer
   into the layer before it, an Add written into an input nothing else reads);
-* per input signature (dtypes and shapes of the inputs) and limits in force: every layer's shape rule and
-  cost check (``kif.cost``) on the concrete shapes, before anything runs, and the point where each
-  intermediate is released.
+* per input signature (dtypes and shapes of the inputs): the input check (``self.bind``, a
+  ``kif.runtime.Binder``: an input that passed unchanged passes again by a set lookup);
+* per input signature and limits in force: every layer's shape rule and cost check (``kif.cost``) on the
+  concrete shapes, before anything runs, and the point where each intermediate is released.
 
 A call is then a loop of kernel calls. When a shape rule leaves an output extent unknown (data
 dependent), calls with that signature run layer by layer, each layer guarded on the arrays it receives (as
@@ -56,7 +57,7 @@ class Step:
 class Plan:
     def __init__(self, model: Model) -> None:
         from kif import plan_fuse
-        from kif.runtime import _kernel_for, _verify_weights
+        from kif.runtime import Binder, _kernel_for, _verify_weights
 
         self._layers = copy.deepcopy(model.layers)
         self._io = (copy.deepcopy(model.inputs), copy.deepcopy(model.outputs), copy.deepcopy(model.composites))
@@ -71,6 +72,7 @@ class Plan:
         self.groups, self.fresh = plan_fuse.groups(graph)
         self._schedules: dict[tuple[Any, ...], list[Step]] = {}
         self._last: tuple[Any, Any, list[Step]] = (None, None, [])
+        self.bind = Binder(model.inputs)  # the input check, once per input signature (kif.runtime.Binder)
 
     def current(self, model: Model) -> bool:
         """Whether ``model`` is still what this plan was built from (see the module docstring)."""
@@ -81,9 +83,11 @@ class Plan:
         weights = model.weights
         return all(weights.get(t) is a for t, a in self._same_arrays)  # type: ignore[attr-defined]
 
-    def run(self, bound: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, bound: dict[str, np.ndarray], signature: tuple[Any, ...] | None = None) -> dict[str, np.ndarray]:
+        """The outputs of the bound inputs (``signature``: their dtypes and shapes, as ``self.bind`` returns them)."""
+        if signature is None:
+            signature = tuple((a.dtype, a.shape) for a in bound.values())
         bounds = limits.current()
-        signature = tuple((a.dtype, a.shape) for a in bound.values())
         last = self._last
         if last[0] is bounds and last[1] == signature:  # the same limits object (held here) and input signature
             steps = last[2]
@@ -94,11 +98,17 @@ class Plan:
             return self._run_dynamic(bound)
         values = dict(bound)
         for step in steps:
-            results = _call(step, [values[t] if t is not None else None for t in step.inputs])
+            args = [values[t] if t is not None else None for t in step.inputs]
+            try:
+                results = step.fn(args)
+            except (ValueError, IndexError, TypeError, MemoryError) as exc:
+                raise _failure(step, exc) from (None if isinstance(exc, MemoryError) else exc)
+            if len(results) != len(step.outputs):
+                results = _trim(step, results)
             for r, (shape, dtype) in zip(results, step.expect, strict=False):  # type: ignore[arg-type]
                 if r.shape != shape or r.dtype != dtype:
                     return self._run_dynamic(bound)  # a kernel departed from its shape rule: run again, guarding each layer
-            values.update(zip(step.outputs, results, strict=True))
+            values.update(zip(step.outputs, results, strict=False))  # equal lengths (_trim)
             for tensor in step.free:
                 del values[tensor]
         return {name: values[name] for name in self.outputs}
@@ -197,17 +207,22 @@ def _guard(kernel: type[Kernel], layer: Layer, ins: list[TensorType | None], wei
 
 
 def _call(step: Step, args: list[np.ndarray | None]) -> list[np.ndarray]:
-    layer = step.head
     try:
         results = step.fn(args)
-    except (ValueError, IndexError, TypeError) as exc:
-        raise KifError(f"Layer {layer.name!r} ({layer.type}) failed: {exc}", code="run-failed", pointer=layer.name) from exc
-    except MemoryError:  # the estimates bound the kernels' arrays; this is the machine having less than the limits
-        raise KifError(
-            f"Layer {layer.name!r} ({layer.type}) ran out of memory; lower the kif.limits to fail earlier",
-            code="limit-exceeded",
-            pointer=layer.name,
-        ) from None
+    except (ValueError, IndexError, TypeError, MemoryError) as exc:
+        raise _failure(step, exc) from (None if isinstance(exc, MemoryError) else exc)
+    return results if len(results) == len(step.outputs) else _trim(step, results)
+
+
+def _failure(step: Step, exc: BaseException) -> KifError:
+    layer = step.head
+    if isinstance(exc, MemoryError):  # the estimates bound the kernels' arrays; this is the machine having less than the limits
+        message = f"Layer {layer.name!r} ({layer.type}) ran out of memory; lower the kif.limits to fail earlier"
+        return KifError(message, code="limit-exceeded", pointer=layer.name)
+    return KifError(f"Layer {layer.name!r} ({layer.type}) failed: {exc}", code="run-failed", pointer=layer.name)
+
+
+def _trim(step: Step, results: list[np.ndarray]) -> list[np.ndarray]:
     last = step.layers[-1]
     if len(results) < len(last.outputs):
         raise KifError(
