@@ -59,8 +59,8 @@ class Plan:
         from kif import plan_fuse
         from kif.runtime import Binder, _kernel_for, _verify_weights
 
-        self._layers = copy.deepcopy(model.layers)
-        self._io = (copy.deepcopy(model.inputs), copy.deepcopy(model.outputs), copy.deepcopy(model.composites))
+        self._layers = copy.deepcopy(_fields(model.layers))
+        self._io = copy.deepcopy((_fields(model.inputs), _fields(model.outputs), model.composites))
         self._mapping = model.weights
         graph = model.inlined()  # no reference to the model is kept: the cache below must not keep it alive
         self.layers, self.outputs = graph.layers, [spec.name for spec in graph.outputs]
@@ -76,9 +76,9 @@ class Plan:
 
     def current(self, model: Model) -> bool:
         """Whether ``model`` is still what this plan was built from (see the module docstring)."""
-        if model.weights is not self._mapping or model.layers != self._layers:
+        if model.weights is not self._mapping or _fields(model.layers) != self._layers:
             return False
-        if (model.inputs, model.outputs, model.composites) != self._io:
+        if (_fields(model.inputs), _fields(model.outputs), model.composites) != self._io:
             return False
         weights = model.weights
         return all(weights.get(t) is a for t, a in self._same_arrays)  # type: ignore[attr-defined]
@@ -180,6 +180,12 @@ class Plan:
 
 
 _DYNAMIC: list[Step] = []
+
+
+def _fields(items: list[Any]) -> list[dict[str, Any]]:
+    """The instance dicts of dataclass objects (layers, specs): compared in C, without the dataclasses' ``__eq__``
+    building two tuples per object on every call; every field is there (an extra attribute only rebuilds the plan)."""
+    return list(map(vars, items))
 
 
 def _np_dtype(name: str) -> np.dtype:

@@ -101,10 +101,15 @@ def run(
     return (runner or session(model, engine, threads))(inputs)  # the runner binds and checks the inputs itself
 
 
-def _reference() -> Callable[[Model, Mapping[str, Any] | np.ndarray], dict[str, np.ndarray]]:
-    from kif.runtime import run as reference  # lazy: the runtime imports every kernel; a cached module after the first
+_REFERENCE: list[Callable[[Model, Mapping[str, Any] | np.ndarray], dict[str, np.ndarray]]] = []
 
-    return reference
+
+def _reference() -> Callable[[Model, Mapping[str, Any] | np.ndarray], dict[str, np.ndarray]]:
+    if not _REFERENCE:
+        from kif.runtime import run  # lazy: the runtime imports every kernel
+
+        _REFERENCE.append(run)
+    return _REFERENCE[0]
 
 
 def _build(model: Model, engine: str, threads: int) -> Runner:
