@@ -23,6 +23,7 @@ class TorchRunner:
             self.module = KifModule(model)
         except UnsupportedLayerError as exc:
             raise UnsupportedLayerError(f"engine {NAME!r}: {exc.message}", code=exc.code, pointer=exc.pointer) from None
+        self.forward = self.module.forward  # the engine's own module (no hooks anyone could add): no nn.Module.__call__
         self.threads = threads
         self.inputs = [spec.name for spec in model.inputs]
         self.outputs = [spec.name for spec in model.outputs]
@@ -45,7 +46,7 @@ class TorchRunner:
             torch.set_num_threads(threads)
         try:
             with torch.inference_mode():
-                out = self.module(*args)
+                out = self.forward(*args)
         except KifError:
             raise
         except Exception as exc:
