@@ -49,6 +49,9 @@ class Step:
     free: tuple[str, ...] = ()
     expect: tuple[tuple[tuple[int, ...], np.dtype], ...] | None = None  # (shape, dtype) per output; None: not known
 
+    def __post_init__(self) -> None:
+        self.unary = len(self.inputs) == 1 and self.inputs[0] is not None  # one argument: no list comprehension per call
+
     @property
     def head(self) -> Layer:
         return self.layers[0]
@@ -76,12 +79,13 @@ class Plan:
 
     def current(self, model: Model) -> bool:
         """Whether ``model`` is still what this plan was built from (see the module docstring)."""
-        if model.weights is not self._mapping or _fields(model.layers) != self._layers:
-            return False
-        if (_fields(model.inputs), _fields(model.outputs), model.composites) != self._io:
-            return False
         weights = model.weights
-        return all(weights.get(t) is a for t, a in self._same_arrays)  # type: ignore[attr-defined]
+        if weights is not self._mapping or list(map(vars, model.layers)) != self._layers:
+            return False
+        if (list(map(vars, model.inputs)), list(map(vars, model.outputs)), model.composites) != self._io:
+            return False
+        same = self._same_arrays  # a dict's arrays (none for a bundle's weights: no generator then)
+        return not same or all(weights.get(t) is a for t, a in same)  # type: ignore[attr-defined]
 
     def run(self, bound: dict[str, np.ndarray], signature: tuple[Any, ...] | None = None) -> dict[str, np.ndarray]:
         """The outputs of the bound inputs (``signature``: their dtypes and shapes, as ``self.bind`` returns them)."""
@@ -97,18 +101,22 @@ class Plan:
         if steps is _DYNAMIC:
             return self._run_dynamic(bound)
         values = dict(bound)
-        for step in steps:
-            args = [values[t] if t is not None else None for t in step.inputs]
+        for step in steps:  # kept lean: this loop is the per-call cost of a run (zip without strict= skips kwargs parsing)
             try:
-                results = step.fn(args)
+                ins = step.inputs
+                results = step.fn([values[ins[0]]] if step.unary else [values[t] if t is not None else None for t in ins])
             except (ValueError, IndexError, TypeError, MemoryError) as exc:
                 raise _failure(step, exc) from (None if isinstance(exc, MemoryError) else exc)
-            if len(results) != len(step.outputs):
+            outputs = step.outputs
+            if len(results) != len(outputs):
                 results = _trim(step, results)
-            for r, (shape, dtype) in zip(results, step.expect, strict=False):  # type: ignore[arg-type]
-                if r.shape != shape or r.dtype != dtype:
+            for r, expected in zip(results, step.expect):  # type: ignore[arg-type]  # noqa: B905 (equal lengths)
+                if (r.shape, r.dtype) != expected:
                     return self._run_dynamic(bound)  # a kernel departed from its shape rule: run again, guarding each layer
-            values.update(zip(step.outputs, results, strict=False))  # equal lengths (_trim)
+            if len(outputs) == 1:
+                values[outputs[0]] = results[0]
+            else:
+                values.update(zip(outputs, results))  # noqa: B905 (equal lengths: _trim)
             for tensor in step.free:
                 del values[tensor]
         return {name: values[name] for name in self.outputs}
@@ -183,8 +191,9 @@ _DYNAMIC: list[Step] = []
 
 
 def _fields(items: list[Any]) -> list[dict[str, Any]]:
-    """The instance dicts of dataclass objects (layers, specs): compared in C, without the dataclasses' ``__eq__``
-    building two tuples per object on every call; every field is there (an extra attribute only rebuilds the plan)."""
+    """The instance dicts of dataclass objects (layers, specs), as ``current`` compares them (inline there): in C,
+    without the dataclasses' ``__eq__`` building two tuples per object on every call; every field is there (an
+    extra attribute only rebuilds the plan)."""
     return list(map(vars, items))
 
 
