@@ -8,7 +8,6 @@ naming the layer, and outputs, work or scratch beyond ``kif.limits`` are ``limit
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,14 +23,14 @@ _MAX_SIGNATURES = 256  # distinct input signatures remembered per session
 
 class Guarded:
     """``runner`` behind the input binding and the per-signature shape and limit check. Holds no reference to the
-    model (the session cache drops a session when its Model is collected): a copy of the layers it checks."""
+    model (the session cache drops a session when its Model is collected), only the layer list it checks."""
 
     def __init__(self, model: Model, runner: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]) -> None:
         from kif.runtime import Binder, _kernel_for
 
         self.runner = runner
         self.bind = Binder(model.inputs)
-        self.layers = copy.deepcopy(model.layers)
+        self.layers = model.layers  # the list the session was built from (a list of layers: not the model)
         self.table = _kernel_for(model)  # every type has a shape rule (the reference kernels')
         self.shapes = {name: tuple(np.shape(array)) for name, array in model.weights.items()}
         self.seen: set[tuple[Any, limits.Limits]] = set()
