@@ -31,14 +31,15 @@ def median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def interleaved_ms(calls: Sequence[Callable[[], object]], repeats: int, *, alternate: bool = False) -> list[float]:
+def interleaved_ms(calls: Sequence[Callable[[], object]], repeats: int, *, alternate: bool = False, warmup: int = 0) -> list[float]:
     """Median ms of each call over ``repeats`` rounds of one run each, round by round so that a change in machine load
-    hits every call alike; ``alternate`` reverses the order of every other round."""
+    hits every call alike; ``alternate`` reverses the order of every other round; ``warmup`` untimed runs of a call
+    right before its timed one (its own code and data in the caches, not the call before's)."""
     times: list[list[float]] = [[] for _ in calls]
     for i in range(repeats):
         order = reversed(range(len(calls))) if alternate and i % 2 else range(len(calls))
         for k in order:
-            times[k].append(median_ms(calls[k], 1, 0))
+            times[k].append(median_ms(calls[k], 1, warmup))
     return [float(statistics.median(t)) for t in times]
 
 

@@ -15,6 +15,10 @@ this times, one batch per call, median of ``--repeats`` after warm-up:
   binding or checks): the importer's share of ``kif torch``, the rest is ``kif.run``'s per-call cost;
 * ``torch direct``: the hand-written ``torch.nn`` twin (same weights) under ``torch.inference_mode``.
 
+Each timed call follows one untimed call of itself, and every other round runs the calls in reverse order: with
+single interleaved calls, the call after another engine's ran on that engine's caches and the next call on its
+own (measured on the mlp: the same ONNX Runtime session 0.24 or 0.26 ms by its place in the round).
+
 ``speed`` columns are anchor ms / KIF ms (>= 0.95 meets the goal). Outputs are compared (max abs difference,
 ``--tolerance`` 1e-3); a disagreement fails the run (exit code 1) after the table is printed.
 
@@ -109,7 +113,7 @@ def measure(bench: infer.Bench, workdir: Path, repeats: int, threads: int, engin
     results = {name: np.asarray(call()) for name, call in calls.items()}
     oracle = results["ort direct" if "onnxruntime" in engines else "torch direct"]
     diff = max(float(np.max(np.abs(r - oracle))) for r in results.values())
-    return Row(bench.name, dict(zip(calls, interleaved_ms(list(calls.values()), repeats), strict=True)), diff)
+    return Row(bench.name, dict(zip(calls, interleaved_ms(list(calls.values()), repeats, alternate=True, warmup=1), strict=True)), diff)
 
 
 def table(rows: list[Row], engines: list[str]) -> str:

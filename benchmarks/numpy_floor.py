@@ -12,7 +12,9 @@ The hand code is an independent oracle of the runtime: when its output differs f
 ``kif.run`` by more than ``--tolerance`` (1e-4) the run fails (exit code 1) after the table.
 Latency is the median of ``--repeats`` runs after warm-up, one batch per run, one thread
 (OpenBLAS) unless ``--threads`` says otherwise; ``--clock cpu`` (process CPU time) is steadier
-on a shared machine.
+on a shared machine. KIF and hand runs alternate (one of each per round, the order reversed every other
+round, each timed run after one untimed run of itself), so that a change in the machine's load hits both
+columns alike: two blocks of runs one after the other moved the ratio by up to 40 % on a shared machine.
 
     python benchmarks/numpy_floor.py --clock cpu      # batch 32, one thread, 20 runs each
     python benchmarks/numpy_floor.py --quick          # tiny sizes, 2 runs: a smoke test
@@ -30,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _threads import pin_threads
-from _timing import each_model, markdown_table, median_ms, options, parse
+from _timing import each_model, interleaved_ms, markdown_table, median_ms, options, parse
 
 THREADS = pin_threads(sys.argv[1:]) if __name__ == "__main__" else 0
 
@@ -234,7 +236,8 @@ def measure(bench: infer.Bench, workdir: Path, repeats: int) -> tuple[str, float
         return hand(bench.inputs)
 
     diff = float(np.max(np.abs(run_hand().astype(np.float64) - run_kif())))
-    kif_ms, hand_ms = median_ms(run_kif, repeats, 2), median_ms(run_hand, repeats, 2)
+    median_ms(run_kif, 1, 2), median_ms(run_hand, 1, 2)  # warm-up
+    kif_ms, hand_ms = interleaved_ms([run_kif, run_hand], repeats, alternate=True, warmup=1)
     return bench.name, kif_ms, hand_ms, diff
 
 

@@ -5,9 +5,10 @@ Built on a model's first run (``plan_for``) and kept while the model is unchange
 * per model: composites inlined, a kernel per layer, every weight read once (digests checked first), the
   fusions of ``kif.plan_fuse`` (BatchNormalization folded into the Conv/Dense before it, an activation layer
   into the layer before it, an Add written into an input nothing else reads);
-* per input signature (dtypes and shapes of the inputs) and limits in force: every layer's shape rule and
-  cost check (``kif.cost``) on the concrete shapes, before anything runs, and the point where each
-  intermediate is released.
+* per input signature (dtypes and shapes of the inputs): the input check (``self.bind``, a
+  ``kif.runtime.Binder``: an input that passed unchanged passes again by a set lookup);
+* per input signature and limits in force: every layer's shape rule and cost check (``kif.cost``) on the
+  concrete shapes, before anything runs, and the point where each intermediate is released.
 
 A call is then a loop of kernel calls. When a shape rule leaves an output extent unknown (data
 dependent), calls with that signature run layer by layer, each layer guarded on the arrays it receives (as
@@ -48,6 +49,9 @@ class Step:
     free: tuple[str, ...] = ()
     expect: tuple[tuple[tuple[int, ...], np.dtype], ...] | None = None  # (shape, dtype) per output; None: not known
 
+    def __post_init__(self) -> None:
+        self.unary = len(self.inputs) == 1 and self.inputs[0] is not None  # one argument: no list comprehension per call
+
     @property
     def head(self) -> Layer:
         return self.layers[0]
@@ -56,10 +60,10 @@ class Step:
 class Plan:
     def __init__(self, model: Model) -> None:
         from kif import plan_fuse
-        from kif.runtime import _kernel_for, _verify_weights
+        from kif.runtime import Binder, _kernel_for, _verify_weights
 
-        self._layers = copy.deepcopy(model.layers)
-        self._io = (copy.deepcopy(model.inputs), copy.deepcopy(model.outputs), copy.deepcopy(model.composites))
+        self._layers = copy.deepcopy(_fields(model.layers))
+        self._io = copy.deepcopy((_fields(model.inputs), _fields(model.outputs), model.composites))
         self._mapping = model.weights
         graph = model.inlined()  # no reference to the model is kept: the cache below must not keep it alive
         self.layers, self.outputs = graph.layers, [spec.name for spec in graph.outputs]
@@ -71,19 +75,23 @@ class Plan:
         self.groups, self.fresh = plan_fuse.groups(graph)
         self._schedules: dict[tuple[Any, ...], list[Step]] = {}
         self._last: tuple[Any, Any, list[Step]] = (None, None, [])
+        self.bind = Binder(model.inputs)  # the input check, once per input signature (kif.runtime.Binder)
 
     def current(self, model: Model) -> bool:
         """Whether ``model`` is still what this plan was built from (see the module docstring)."""
-        if model.weights is not self._mapping or model.layers != self._layers:
-            return False
-        if (model.inputs, model.outputs, model.composites) != self._io:
-            return False
         weights = model.weights
-        return all(weights.get(t) is a for t, a in self._same_arrays)  # type: ignore[attr-defined]
+        if weights is not self._mapping or list(map(vars, model.layers)) != self._layers:
+            return False
+        if (list(map(vars, model.inputs)), list(map(vars, model.outputs)), model.composites) != self._io:
+            return False
+        same = self._same_arrays  # a dict's arrays (none for a bundle's weights: no generator then)
+        return not same or all(weights.get(t) is a for t, a in same)  # type: ignore[attr-defined]
 
-    def run(self, bound: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, bound: dict[str, np.ndarray], signature: tuple[Any, ...] | None = None) -> dict[str, np.ndarray]:
+        """The outputs of the bound inputs (``signature``: their dtypes and shapes, as ``self.bind`` returns them)."""
+        if signature is None:
+            signature = tuple((a.dtype, a.shape) for a in bound.values())
         bounds = limits.current()
-        signature = tuple((a.dtype, a.shape) for a in bound.values())
         last = self._last
         if last[0] is bounds and last[1] == signature:  # the same limits object (held here) and input signature
             steps = last[2]
@@ -93,12 +101,22 @@ class Plan:
         if steps is _DYNAMIC:
             return self._run_dynamic(bound)
         values = dict(bound)
-        for step in steps:
-            results = _call(step, [values[t] if t is not None else None for t in step.inputs])
-            for r, (shape, dtype) in zip(results, step.expect, strict=False):  # type: ignore[arg-type]
-                if r.shape != shape or r.dtype != dtype:
+        for step in steps:  # kept lean: this loop is the per-call cost of a run (zip without strict= skips kwargs parsing)
+            try:
+                ins = step.inputs
+                results = step.fn([values[ins[0]]] if step.unary else [values[t] if t is not None else None for t in ins])
+            except (ValueError, IndexError, TypeError, MemoryError) as exc:
+                raise _failure(step, exc) from (None if isinstance(exc, MemoryError) else exc)
+            outputs = step.outputs
+            if len(results) != len(outputs):
+                results = _trim(step, results)
+            for r, expected in zip(results, step.expect):  # type: ignore[arg-type]  # noqa: B905 (equal lengths)
+                if (r.shape, r.dtype) != expected:
                     return self._run_dynamic(bound)  # a kernel departed from its shape rule: run again, guarding each layer
-            values.update(zip(step.outputs, results, strict=True))
+            if len(outputs) == 1:
+                values[outputs[0]] = results[0]
+            else:
+                values.update(zip(outputs, results))  # noqa: B905 (equal lengths: _trim)
             for tensor in step.free:
                 del values[tensor]
         return {name: values[name] for name in self.outputs}
@@ -172,6 +190,13 @@ class Plan:
 _DYNAMIC: list[Step] = []
 
 
+def _fields(items: list[Any]) -> list[dict[str, Any]]:
+    """The instance dicts of dataclass objects (layers, specs), as ``current`` compares them (inline there): in C,
+    without the dataclasses' ``__eq__`` building two tuples per object on every call; every field is there (an
+    extra attribute only rebuilds the plan)."""
+    return list(map(vars, items))
+
+
 def _np_dtype(name: str) -> np.dtype:
     from kif.runtime import _numpy_dtype
 
@@ -197,17 +222,22 @@ def _guard(kernel: type[Kernel], layer: Layer, ins: list[TensorType | None], wei
 
 
 def _call(step: Step, args: list[np.ndarray | None]) -> list[np.ndarray]:
-    layer = step.head
     try:
         results = step.fn(args)
-    except (ValueError, IndexError, TypeError) as exc:
-        raise KifError(f"Layer {layer.name!r} ({layer.type}) failed: {exc}", code="run-failed", pointer=layer.name) from exc
-    except MemoryError:  # the estimates bound the kernels' arrays; this is the machine having less than the limits
-        raise KifError(
-            f"Layer {layer.name!r} ({layer.type}) ran out of memory; lower the kif.limits to fail earlier",
-            code="limit-exceeded",
-            pointer=layer.name,
-        ) from None
+    except (ValueError, IndexError, TypeError, MemoryError) as exc:
+        raise _failure(step, exc) from (None if isinstance(exc, MemoryError) else exc)
+    return results if len(results) == len(step.outputs) else _trim(step, results)
+
+
+def _failure(step: Step, exc: BaseException) -> KifError:
+    layer = step.head
+    if isinstance(exc, MemoryError):  # the estimates bound the kernels' arrays; this is the machine having less than the limits
+        message = f"Layer {layer.name!r} ({layer.type}) ran out of memory; lower the kif.limits to fail earlier"
+        return KifError(message, code="limit-exceeded", pointer=layer.name)
+    return KifError(f"Layer {layer.name!r} ({layer.type}) failed: {exc}", code="run-failed", pointer=layer.name)
+
+
+def _trim(step: Step, results: list[np.ndarray]) -> list[np.ndarray]:
     last = step.layers[-1]
     if len(results) < len(last.outputs):
         raise KifError(

@@ -83,11 +83,13 @@ def step_fn(
 ) -> Fn | None:
     """The function of a group, or None when the group must run layer by layer (a condition does not hold)."""
     head = group[0]
+    x = types.get(head.inputs[0]) if head.inputs and head.inputs[0] is not None else None
     if len(group) == 1:
         if head.type == "Add":
             return _add_in_place(head, types, fresh) or generic(table[head.name], head, weights[head.name])
+        if head.type == "Dense" and x is not None and x.dtype in _FLOATS and table[head.name] is _dense_kernel():
+            return _dense(head.attributes, weights[head.name], np.dtype(x.dtype), relu=False)
         return generic(table[head.name], head, weights[head.name])
-    x = types.get(head.inputs[0]) if head.inputs and head.inputs[0] is not None else None
     if x is None or x.dtype not in _FLOATS or head.attributes.get("activation") != "linear":
         return None
     if head.type != "Dense" and head.attributes.get("data_format") != "channels_last":
@@ -106,9 +108,43 @@ def step_fn(
         else:
             relu = True
     kernel = table[head.name]
+    if head.type == "Dense" and kernel is _dense_kernel():
+        return _dense(attrs, w, np.dtype(x.dtype), relu)
 
     def fn(args: list[np.ndarray | None]) -> list[np.ndarray]:
         y = kernel.run(attrs, args, w)[0]
+        if relu:
+            np.multiply(y, y > 0, out=y)  # the ReLU layer's x * (x > 0): -0.0 below zero, NaN for NaN and -inf
+        return [y]
+
+    return fn
+
+
+def _dense_kernel() -> type[Kernel]:
+    from kif.layers.dense import Dense
+
+    return Dense  # type: ignore[return-value]
+
+
+def _dense(attrs: Mapping[str, Any], weights: Mapping[str, np.ndarray], dtype: np.dtype, relu: bool) -> Fn:
+    """Dense.run for a float32/float64 input of ``dtype`` with its per-call work done here, once: the kernel and
+    bias cast to the input's dtype (Dense.run casts them on every call), the activation looked up. The same
+    operations on the same values: matmul, the bias added in place, the activation on matmul's own array."""
+    from kif.layers.activations import apply_fresh
+
+    kernel = np.asarray(weights["kernel"]).astype(dtype, copy=False)
+    bias = np.asarray(weights["bias"]).astype(dtype, copy=False) if attrs["use_bias"] else None
+    activation = attrs["activation"]
+    matmul, maximum = np.matmul, np.maximum
+
+    def fn(args: list[np.ndarray | None]) -> list[np.ndarray]:
+        y = matmul(args[0], kernel)
+        if bias is not None:
+            y += bias
+        if activation == "relu":
+            maximum(y, 0, out=y)  # activations.apply_fresh's relu, in place
+        elif activation != "linear":
+            y = apply_fresh(activation, y).astype(dtype, copy=False)
         if relu:
             np.multiply(y, y > 0, out=y)  # the ReLU layer's x * (x > 0): -0.0 below zero, NaN for NaN and -inf
         return [y]

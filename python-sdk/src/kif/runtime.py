@@ -8,6 +8,7 @@ the runtime allocate terabytes or loop for hours, it gets ``limit-exceeded`` nam
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from collections.abc import Mapping
@@ -17,8 +18,9 @@ import numpy as np
 
 from kif import cost, strings
 from kif.errors import KifError, UnsupportedLayerError
-from kif.graph import Model
+from kif.graph import Model, TensorSpec
 from kif.layers import Kernel, ShapeError, TensorType, kernels
+from kif.plan import plan_for
 
 _CUSTOM: dict[str, type[Kernel]] = {}
 
@@ -49,18 +51,22 @@ def _kernel_for(model: Model) -> dict[str, type[Kernel]]:
 
 
 def _bind_inputs(model: Model, inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
+    return _bind(model.inputs, inputs)
+
+
+def _bind(specs: list[TensorSpec], inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
     if not isinstance(inputs, Mapping):
-        if len(model.inputs) != 1:
-            names = ", ".join(s.name for s in model.inputs)
-            raise KifError(f"Model has {len(model.inputs)} inputs ({names}); pass a dict keyed by input name", code="run-inputs")
-        inputs = {model.inputs[0].name: inputs}
-    expected = [s.name for s in model.inputs]
+        if len(specs) != 1:
+            names = ", ".join(s.name for s in specs)
+            raise KifError(f"Model has {len(specs)} inputs ({names}); pass a dict keyed by input name", code="run-inputs")
+        inputs = {specs[0].name: inputs}
+    expected = [s.name for s in specs]
     missing = [n for n in expected if n not in inputs]
     extra = [n for n in inputs if n not in expected]
     if missing or extra:
         raise KifError(f"Expected inputs {expected}. Missing: {missing}; unknown: {extra}", code="run-inputs")
     bound = {}
-    for spec in model.inputs:
+    for spec in specs:
         array = np.asarray(inputs[spec.name])
         if spec.dtype == strings.STRING:
             array = strings.as_strings(array, spec.name)
@@ -81,6 +87,46 @@ def _bind_inputs(model: Model, inputs: Mapping[str, Any] | np.ndarray) -> dict[s
             )
         bound[spec.name] = array
     return bound
+
+
+Signature = tuple[tuple[np.dtype, tuple[int, ...]], ...]
+_MAX_SIGNATURES = 256  # input signatures remembered per model
+
+
+class Binder:
+    """``_bind`` for one model's inputs, with the check done once per input signature (dtype and shape of each
+    input): an input whose signature passed ``_bind`` unchanged (no cast, no conversion) passes again by a set
+    lookup. Anything else (another signature, a cast, strings, whose every element is checked, a Mapping that
+    is not a dict, an ndarray subclass, a list) takes ``_bind`` itself, with its errors and messages."""
+
+    def __init__(self, specs: list[TensorSpec]) -> None:
+        self.specs = copy.deepcopy(specs)
+        self.names = tuple(s.name for s in specs)
+        self.cacheable = all(s.dtype != strings.STRING for s in specs)
+        self.seen: set[Signature] = set()
+
+    def __call__(self, inputs: Mapping[str, Any] | np.ndarray) -> tuple[dict[str, np.ndarray], Signature]:
+        names, kind = self.names, type(inputs)
+        if len(names) == 1:  # the common case without a loop: an array, or a dict of one array
+            array = inputs if kind is np.ndarray else inputs.get(names[0]) if kind is dict and len(inputs) == 1 else None  # type: ignore[union-attr]
+            if type(array) is np.ndarray:
+                signature: Signature = ((array.dtype, array.shape),)  # type: ignore[union-attr]
+                if signature in self.seen:
+                    return {names[0]: array}, signature  # type: ignore[dict-item]
+        elif kind is dict and len(inputs) == len(names):
+            arrays = [inputs.get(n) for n in names]  # type: ignore[union-attr]
+            if all(type(a) is np.ndarray for a in arrays):
+                signature = tuple([(a.dtype, a.shape) for a in arrays])  # type: ignore[union-attr]
+                if signature in self.seen:
+                    return dict(zip(names, arrays, strict=True)), signature  # type: ignore[arg-type]
+        bound = _bind(self.specs, inputs)
+        signature = tuple((a.dtype, a.shape) for a in bound.values())
+        given = {names[0]: inputs} if kind is np.ndarray and len(names) == 1 else inputs
+        if self.cacheable and isinstance(given, dict) and all(given.get(n) is bound[n] for n in names):
+            if len(self.seen) >= _MAX_SIGNATURES:
+                self.seen.clear()
+            self.seen.add(signature)  # type(array) is np.ndarray is checked on the fast path itself
+        return bound, signature
 
 
 @functools.lru_cache(maxsize=64)
@@ -105,10 +151,9 @@ def run(model: Model | str | os.PathLike[str], inputs: Mapping[str, Any] | np.nd
         from kif.bundle.reader import load
 
         model = load(model)
-    from kif.plan import plan_for
-
     plan = plan_for(model)  # composites inlined, kernels, weights, fusions: once per model (kif/plan.py)
-    return plan.run(_bind_inputs(model, inputs))
+    bound, signature = plan.bind(inputs)
+    return plan.run(bound, signature)
 
 
 def _guard(kernel: type[Kernel], layer: Any, args: list[np.ndarray | None], weights: Mapping[str, np.ndarray]) -> None:

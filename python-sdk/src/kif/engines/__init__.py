@@ -9,8 +9,9 @@
   (extra ``kif-format[torch]``).
 
 Every engine takes the inputs the reference runtime takes, checked by the same code
-(``kif.runtime._bind_inputs``: names, dtype casts, shapes, the same codes and messages), checks
-the concrete shapes and the resource limits once per input signature, and returns NumPy arrays
+(``kif.runtime.Binder``: names, dtype casts, shapes, the same codes and messages; a signature that
+passed once passes by a set lookup), checks the concrete shapes and the resource limits once per
+input signature and limits in force, and returns NumPy arrays
 keyed by graph output name in graph order. The session (export + InferenceSession, or the
 torch module) is built on the first call and kept for as long as the Model object lives: call
 ``kif.load`` once and run the model many times; a Model changed after its first run needs
@@ -35,7 +36,7 @@ ENGINES = ("reference", "onnxruntime", "torch")
 DEFAULT = "reference"
 _EXTRA = {"onnxruntime": ("onnx", "onnxruntime"), "torch": ("torch",)}
 
-Runner = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+Runner = Callable[[Mapping[str, Any] | np.ndarray], dict[str, np.ndarray]]
 _SESSIONS: dict[int, dict[tuple[str, int], Runner]] = {}
 _LOCK = threading.Lock()
 _AVAILABLE: set[str] = {"reference"}
@@ -61,15 +62,14 @@ def check(engine: str, threads: int = 1) -> str:
 def session(model: Model, engine: str, threads: int = 1) -> Runner:
     """The cached runner of ``model`` on ``engine``: built on first use, kept while the Model object lives."""
     key = (check(engine, threads), threads)
-    with _LOCK:
-        cached = _SESSIONS.get(id(model))
-        if cached is not None and key in cached:
-            return cached[key]
+    cached = _SESSIONS.get(id(model))  # a dict read needs no lock; building does
+    if cached is not None and key in cached:
+        return cached[key]
     runner = _build(model, engine, threads)
     with _LOCK:
         if id(model) not in _SESSIONS:
             _SESSIONS[id(model)] = {}
-            weakref.finalize(model, _SESSIONS.pop, id(model), None)
+            weakref.finalize(model, _SESSIONS.pop, id(model), None)  # the runners hold no reference to the model
         return _SESSIONS[id(model)].setdefault(key, runner)
 
 
@@ -87,18 +87,29 @@ def run(
     threads: int = 1,
 ) -> dict[str, np.ndarray]:
     """Outputs keyed by graph output name, in graph order, from ``engine``."""
+    if engine == "reference" and type(threads) is int and threads >= 0 and isinstance(model, Model):
+        return _reference()(model, inputs)  # the common call: no engine check, no session lookup
     check(engine, threads)  # a wrong engine or a missing extra fails before the model is read
     if not isinstance(model, Model):
         from kif.bundle.reader import load
 
         model = load(model)
-    from kif.runtime import _bind_inputs
-    from kif.runtime import run as reference
-
     if engine == "reference":
-        return reference(model, inputs)
-    runner = session(model, engine, threads)
-    return runner(_bind_inputs(model, inputs))
+        return _reference()(model, inputs)
+    cached = _SESSIONS.get(id(model))
+    runner = cached.get((engine, threads)) if cached is not None else None
+    return (runner or session(model, engine, threads))(inputs)  # the runner binds and checks the inputs itself
+
+
+_REFERENCE: list[Callable[[Model, Mapping[str, Any] | np.ndarray], dict[str, np.ndarray]]] = []
+
+
+def _reference() -> Callable[[Model, Mapping[str, Any] | np.ndarray], dict[str, np.ndarray]]:
+    if not _REFERENCE:
+        from kif.runtime import run  # lazy: the runtime imports every kernel
+
+        _REFERENCE.append(run)
+    return _REFERENCE[0]
 
 
 def _build(model: Model, engine: str, threads: int) -> Runner:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numpy as np
 
 from kif._optional import require
@@ -12,20 +9,6 @@ from kif.errors import KifError, UnsupportedLayerError
 from kif.graph import Model
 
 NAME = "torch"
-
-
-@contextlib.contextmanager
-def _threads(torch: object, threads: int) -> Iterator[None]:
-    """torch's intra-op thread count is process-wide: set for the call, then put back."""
-    before = torch.get_num_threads()  # type: ignore[attr-defined]
-    if threads <= 0 or before == threads:
-        yield
-        return
-    torch.set_num_threads(threads)  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)  # type: ignore[attr-defined]
 
 
 class TorchRunner:
@@ -40,6 +23,7 @@ class TorchRunner:
             self.module = KifModule(model)
         except UnsupportedLayerError as exc:
             raise UnsupportedLayerError(f"engine {NAME!r}: {exc.message}", code=exc.code, pointer=exc.pointer) from None
+        self.forward = self.module.forward  # the engine's own module (no hooks anyone could add): no nn.Module.__call__
         self.threads = threads
         self.inputs = [spec.name for spec in model.inputs]
         self.outputs = [spec.name for spec in model.outputs]
@@ -56,12 +40,25 @@ class TorchRunner:
 
     def __call__(self, bound: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         args = [self._tensor(bound[name]) for name in self.inputs]
+        torch, threads = self.torch, self.threads
+        before = torch.get_num_threads() if threads > 0 else 0  # torch's intra-op thread count is process-wide:
+        if before != threads:  # set for the call, then put back
+            torch.set_num_threads(threads)
         try:
-            with _threads(self.torch, self.threads), self.torch.inference_mode():
-                out = self.module(*args)
+            with torch.inference_mode():
+                out = self.forward(*args)
         except KifError:
             raise
         except Exception as exc:
             raise KifError(f"engine {NAME!r} failed: {' '.join(str(exc).split()) or type(exc).__name__}", code="run-failed") from None
+        finally:
+            if before != threads:
+                torch.set_num_threads(before)
         outs = out if isinstance(out, tuple) else (out,)
-        return {name: self.to_numpy(t) for name, t in zip(self.outputs, outs, strict=True)}
+        return {name: self._array(t) for name, t in zip(self.outputs, outs, strict=True)}
+
+    def _array(self, t: object) -> np.ndarray:
+        try:
+            return t.numpy()  # type: ignore[attr-defined,no-any-return]  # shares the tensor's memory, as to_numpy does
+        except (TypeError, RuntimeError):  # bfloat16 (NumPy has no such dtype), a tensor that requires grad
+            return self.to_numpy(t)  # type: ignore[no-any-return]
