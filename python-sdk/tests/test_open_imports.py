@@ -36,6 +36,7 @@ NOT_ON_OPEN = {
     "_hashlib", "hashlib", "jsonschema", "jsonschema_rs", "referencing", "ml_dtypes", "concurrent.futures",
     "kif.bundle.writer", "kif.runtime", "kif.progress", "kif.layers.activations", "kif.validate.fast_schema",
     "json", "json.decoder", "mmap", "kif.composites", "kif.validate.rs_schema", "kif.validate.bool_values",
+    "kif.bundle.safetensors_write",
 }  # fmt: skip
 
 
@@ -263,3 +264,14 @@ def test_graph_classes_behave_as_the_dataclasses_they_were() -> None:
     assert dataclasses.asdict(model)["layers"][0]["attributes"] == {"units": 2}
     model.metadata = {"self": model}  # type: ignore[dict-item]
     assert "..." in repr(model)  # a model inside its own metadata is shown once, not recursed into
+
+
+def test_the_reader_module_hands_writers_the_writer_module_names() -> None:
+    """The writer half lives in kif.bundle.safetensors_write (an open does not load it); the names writers use
+    through safetensors_io are that module's, and a name neither module has is an AttributeError."""
+    from kif.bundle import safetensors_io, safetensors_write
+
+    for name in ("write", "plan_header", "file_size", "Digests", "MAPPED_AHEAD"):
+        assert getattr(safetensors_io, name) is getattr(safetensors_write, name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        safetensors_io.no_such_name  # noqa: B018
