@@ -275,3 +275,31 @@ def test_the_reader_module_hands_writers_the_writer_module_names() -> None:
         assert getattr(safetensors_io, name) is getattr(safetensors_write, name)
     with pytest.raises(AttributeError, match="no_such_name"):
         safetensors_io.no_such_name  # noqa: B018
+
+
+def test_version_numerals_match_as_the_version_regex() -> None:
+    """The spec version pattern is matched with string methods (schema_rt.Numerals); the oracle is its regex, on
+    dotted strings of numerals with and without leading zeros, signs, spaces, non-ASCII digits and newlines."""
+    import re
+
+    from kif.schemas_patterns import matcher
+    from kif.validate import schema_rt
+
+    rng = np.random.default_rng(7)
+    pieces = ["0", "1", "9", "10", "01", "00", "123", "", "+1", "-0", " 1", "1 ", "٣", "²", "1\n", "a", "0x1"]
+    for count in (1, 2, 3, 4):
+        pattern = "^" + "\\.".join(["(0|[1-9][0-9]*)"] * count) + "\\Z"
+        built = eval(repr(matcher(pattern)), {"_rt": schema_rt})
+        assert isinstance(built, schema_rt.Numerals) and built.count == count
+        texts = [".".join(rng.choice(pieces, size=int(rng.integers(1, 6)))) for _ in range(3000)] + ["0.2.0\n", "\n0.2.0"]
+        for text in texts:
+            assert bool(built.search(text)) == bool(re.search(pattern, text)), (pattern, text)
+
+
+def test_a_plain_open_compiles_no_regex(tmp_path: Path) -> None:
+    path = _bundle(tmp_path)
+    code = "import re, sys, numpy, kif\nre.purge()\nkif.load(sys.argv[1])\nprint(len(re._cache))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(kif.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0"], "a valid open compiles no regex (re's cache stays empty)"
