@@ -303,3 +303,58 @@ def test_a_plain_open_compiles_no_regex(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0"], "a valid open compiles no regex (re's cache stays empty)"
+
+
+def test_the_generated_type_list_is_the_schema_folders_listing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The oracle: the two folders listed, as the catalog did in every process before; an open lists no folder."""
+    from kif import catalog, schemas
+
+    root = schemas.schema_dir()
+    listed = [n.removesuffix(".schema.json") for n in os.listdir(root / "layers") if n.endswith(".schema.json")]
+    listed += ["op." + n.removesuffix(".schema.json") for n in os.listdir(root / "ops") if n.endswith(".schema.json")]
+    assert list(catalog.catalog()) == sorted(listed)
+    path = _bundle(tmp_path)
+
+    def no_listing(*args: object) -> None:
+        raise AssertionError(f"an open listed a folder: {args}")
+
+    catalog.catalog.cache_clear()
+    try:
+        monkeypatch.setattr(os, "listdir", no_listing)
+        monkeypatch.setattr(os, "scandir", no_listing)
+        assert float(kif.load(path).weights["d1/kernel"].sum()) == 32.0
+    finally:
+        monkeypatch.undo()
+        catalog.catalog.cache_clear()
+
+
+def test_a_schema_file_added_or_removed_after_generation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Added: its type is found by name (one stat, only for a name the list lacks). Removed: an installation error
+    naming the file. A name that is not a type never reaches the file system outside the schema folders."""
+    import shutil
+
+    from kif import catalog, schemas
+    from kif.errors import KifError
+
+    root = tmp_path / "schemas"
+    shutil.copytree(schemas.schema_dir(), root)
+    text = (root / "layers" / "Dense.schema.json").read_text(encoding="utf-8")
+    (root / "layers" / "Zense.schema.json").write_text(text.replace('"title": "Dense"', '"title": "Zense"'), encoding="utf-8")
+    (root / "layers" / "Flatten.schema.json").unlink()
+    (tmp_path / "Evil.schema.json").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(schemas, "schema_dir", lambda: root)
+    catalog.catalog.cache_clear()
+    schemas.one.cache_clear()
+    try:
+        found = catalog.catalog()
+        assert "Zense" in found and found["Zense"].type == "Zense" and found["Zense"].weights.keys() == {"kernel", "bias"}
+        assert "Zense" not in list(found)  # listed when the checks are regenerated
+        for name in ("../Evil", "layers/../../Evil", "op.../Evil", "", "Nope", 3):
+            assert name not in found
+        with pytest.raises(KifError, match=r"layers/Flatten\.schema\.json: cannot read the schema") as caught:
+            found["Flatten"]
+        assert caught.value.code == "installation"
+    finally:
+        monkeypatch.undo()
+        catalog.catalog.cache_clear()
+        schemas.one.cache_clear()
