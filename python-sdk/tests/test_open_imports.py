@@ -358,3 +358,38 @@ def test_a_schema_file_added_or_removed_after_generation(monkeypatch: pytest.Mon
         monkeypatch.undo()
         catalog.catalog.cache_clear()
         schemas.one.cache_clear()
+
+
+def test_tensor_type_behaves_as_the_named_tuple_it_was() -> None:
+    """The oracle: the same fields declared with typing.NamedTuple (the class before it was written out)."""
+    import copy
+    import pickle
+    from typing import NamedTuple
+
+    from kif.layers import TensorType
+
+    class Oracle(NamedTuple):
+        dtype: str
+        shape: tuple[int | None, ...]
+
+    mine, oracle = TensorType("float32", (None, 3)), Oracle("float32", (None, 3))
+    assert repr(mine) == repr(oracle).replace("Oracle", "TensorType")
+    assert mine == oracle == ("float32", (None, 3)) and hash(mine) == hash(oracle) and isinstance(mine, tuple)
+    assert (mine.dtype, mine.shape) == tuple(mine) == (mine[0], mine[1]) and len(mine) == 2
+    assert TensorType(shape=(2,), dtype="int8") == Oracle(shape=(2,), dtype="int8")
+    assert mine._fields == oracle._fields == TensorType.__match_args__ == Oracle.__match_args__
+    assert mine._replace(shape=(1,)) == oracle._replace(shape=(1,)) and type(mine._replace(dtype="x")) is TensorType
+    assert mine._asdict() == oracle._asdict()
+    for damaged in (lambda cls: cls("a"), lambda cls: cls("a", (), 3), lambda cls: cls("a", (1,))._replace(rank=1)):
+        with pytest.raises((TypeError, ValueError)) as mine_error:
+            damaged(TensorType)
+        with pytest.raises((TypeError, ValueError)) as oracle_error:
+            damaged(Oracle)
+        assert mine_error.type is oracle_error.type
+    for copied in (pickle.loads(pickle.dumps(mine)), copy.copy(mine), copy.deepcopy(mine)):
+        assert copied == mine and type(copied) is TensorType
+    with pytest.raises(AttributeError):
+        mine.dtype = "int8"  # type: ignore[misc]
+    match mine:
+        case TensorType(dtype, shape):
+            assert (dtype, shape) == ("float32", (None, 3))
