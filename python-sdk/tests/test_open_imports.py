@@ -36,6 +36,7 @@ NOT_ON_OPEN = {
     "_hashlib", "hashlib", "jsonschema", "jsonschema_rs", "referencing", "ml_dtypes", "concurrent.futures",
     "kif.bundle.writer", "kif.runtime", "kif.progress", "kif.layers.activations", "kif.validate.fast_schema",
     "json", "json.decoder", "mmap", "kif.composites", "kif.validate.rs_schema", "kif.validate.bool_values",
+    "kif.bundle.safetensors_write",
 }  # fmt: skip
 
 
@@ -263,3 +264,132 @@ def test_graph_classes_behave_as_the_dataclasses_they_were() -> None:
     assert dataclasses.asdict(model)["layers"][0]["attributes"] == {"units": 2}
     model.metadata = {"self": model}  # type: ignore[dict-item]
     assert "..." in repr(model)  # a model inside its own metadata is shown once, not recursed into
+
+
+def test_the_reader_module_hands_writers_the_writer_module_names() -> None:
+    """The writer half lives in kif.bundle.safetensors_write (an open does not load it); the names writers use
+    through safetensors_io are that module's, and a name neither module has is an AttributeError."""
+    from kif.bundle import safetensors_io, safetensors_write
+
+    for name in ("write", "plan_header", "file_size", "Digests", "MAPPED_AHEAD"):
+        assert getattr(safetensors_io, name) is getattr(safetensors_write, name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        safetensors_io.no_such_name  # noqa: B018
+
+
+def test_version_numerals_match_as_the_version_regex() -> None:
+    """The spec version pattern is matched with string methods (schema_rt.Numerals); the oracle is its regex, on
+    dotted strings of numerals with and without leading zeros, signs, spaces, non-ASCII digits and newlines."""
+    import re
+
+    from kif.schemas_patterns import matcher
+    from kif.validate import schema_rt
+
+    rng = np.random.default_rng(7)
+    pieces = ["0", "1", "9", "10", "01", "00", "123", "", "+1", "-0", " 1", "1 ", "٣", "²", "1\n", "a", "0x1"]
+    for count in (1, 2, 3, 4):
+        pattern = "^" + "\\.".join(["(0|[1-9][0-9]*)"] * count) + "\\Z"
+        built = eval(repr(matcher(pattern)), {"_rt": schema_rt})
+        assert isinstance(built, schema_rt.Numerals) and built.count == count
+        texts = [".".join(rng.choice(pieces, size=int(rng.integers(1, 6)))) for _ in range(3000)] + ["0.2.0\n", "\n0.2.0"]
+        for text in texts:
+            assert bool(built.search(text)) == bool(re.search(pattern, text)), (pattern, text)
+
+
+def test_a_plain_open_compiles_no_regex(tmp_path: Path) -> None:
+    path = _bundle(tmp_path)
+    code = "import re, sys, numpy, kif\nre.purge()\nkif.load(sys.argv[1])\nprint(len(re._cache))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(kif.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0"], "a valid open compiles no regex (re's cache stays empty)"
+
+
+def test_the_generated_type_list_is_the_schema_folders_listing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The oracle: the two folders listed, as the catalog did in every process before; an open lists no folder."""
+    from kif import catalog, schemas
+
+    root = schemas.schema_dir()
+    listed = [n.removesuffix(".schema.json") for n in os.listdir(root / "layers") if n.endswith(".schema.json")]
+    listed += ["op." + n.removesuffix(".schema.json") for n in os.listdir(root / "ops") if n.endswith(".schema.json")]
+    assert list(catalog.catalog()) == sorted(listed)
+    path = _bundle(tmp_path)
+
+    def no_listing(*args: object) -> None:
+        raise AssertionError(f"an open listed a folder: {args}")
+
+    catalog.catalog.cache_clear()
+    try:
+        monkeypatch.setattr(os, "listdir", no_listing)
+        monkeypatch.setattr(os, "scandir", no_listing)
+        assert float(kif.load(path).weights["d1/kernel"].sum()) == 32.0
+    finally:
+        monkeypatch.undo()
+        catalog.catalog.cache_clear()
+
+
+def test_a_schema_file_added_or_removed_after_generation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Added: its type is found by name (one stat, only for a name the list lacks). Removed: an installation error
+    naming the file. A name that is not a type never reaches the file system outside the schema folders."""
+    import shutil
+
+    from kif import catalog, schemas
+    from kif.errors import KifError
+
+    root = tmp_path / "schemas"
+    shutil.copytree(schemas.schema_dir(), root)
+    text = (root / "layers" / "Dense.schema.json").read_text(encoding="utf-8")
+    (root / "layers" / "Zense.schema.json").write_text(text.replace('"title": "Dense"', '"title": "Zense"'), encoding="utf-8")
+    (root / "layers" / "Flatten.schema.json").unlink()
+    (tmp_path / "Evil.schema.json").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(schemas, "schema_dir", lambda: root)
+    catalog.catalog.cache_clear()
+    schemas.one.cache_clear()
+    try:
+        found = catalog.catalog()
+        assert "Zense" in found and found["Zense"].type == "Zense" and found["Zense"].weights.keys() == {"kernel", "bias"}
+        assert "Zense" not in list(found)  # listed when the checks are regenerated
+        for name in ("../Evil", "layers/../../Evil", "op.../Evil", "", "Nope", 3):
+            assert name not in found
+        with pytest.raises(KifError, match=r"layers/Flatten\.schema\.json: cannot read the schema") as caught:
+            found["Flatten"]
+        assert caught.value.code == "installation"
+    finally:
+        monkeypatch.undo()
+        catalog.catalog.cache_clear()
+        schemas.one.cache_clear()
+
+
+def test_tensor_type_behaves_as_the_named_tuple_it_was() -> None:
+    """The oracle: the same fields declared with typing.NamedTuple (the class before it was written out)."""
+    import copy
+    import pickle
+    from typing import NamedTuple
+
+    from kif.layers import TensorType
+
+    class Oracle(NamedTuple):
+        dtype: str
+        shape: tuple[int | None, ...]
+
+    mine, oracle = TensorType("float32", (None, 3)), Oracle("float32", (None, 3))
+    assert repr(mine) == repr(oracle).replace("Oracle", "TensorType")
+    assert mine == oracle == ("float32", (None, 3)) and hash(mine) == hash(oracle) and isinstance(mine, tuple)
+    assert (mine.dtype, mine.shape) == tuple(mine) == (mine[0], mine[1]) and len(mine) == 2
+    assert TensorType(shape=(2,), dtype="int8") == Oracle(shape=(2,), dtype="int8")
+    assert mine._fields == oracle._fields == TensorType.__match_args__ == Oracle.__match_args__
+    assert mine._replace(shape=(1,)) == oracle._replace(shape=(1,)) and type(mine._replace(dtype="x")) is TensorType
+    assert mine._asdict() == oracle._asdict()
+    for damaged in (lambda cls: cls("a"), lambda cls: cls("a", (), 3), lambda cls: cls("a", (1,))._replace(rank=1)):
+        with pytest.raises((TypeError, ValueError)) as mine_error:
+            damaged(TensorType)
+        with pytest.raises((TypeError, ValueError)) as oracle_error:
+            damaged(Oracle)
+        assert mine_error.type is oracle_error.type
+    for copied in (pickle.loads(pickle.dumps(mine)), copy.copy(mine), copy.deepcopy(mine)):
+        assert copied == mine and type(copied) is TensorType
+    with pytest.raises(AttributeError):
+        mine.dtype = "int8"  # type: ignore[misc]
+    match mine:
+        case TensorType(dtype, shape):
+            assert (dtype, shape) == ("float32", (None, 3))

@@ -8,6 +8,7 @@ on the attributes of each of their layers, on readings where the two could diffe
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,11 +21,12 @@ from hypothesis import strategies as st
 
 from kif import catalog, schemas, schemas_codegen, strict_json
 from kif.validate import compiled_schema
-from kif.validate._schema_code import MODULES
 
 from .fuzz.strategies import fuzz_settings, json_values, mutated_document
 
 SUITE = Path(__file__).resolve().parents[2] / "conformance"
+# the schema files with a generated check (the others keep the jsonschema-rs/jsonschema path)
+GENERATED = sorted(p for p in schemas.all_schemas() if (schemas_codegen.OUT / f"{compiled_schema.module_name(p)}.py").is_file())
 
 
 def test_committed_modules_match_the_schemas() -> None:
@@ -37,7 +39,7 @@ def test_committed_modules_match_the_schemas() -> None:
 
 def test_every_schema_on_the_open_path_has_a_generated_check() -> None:
     needed = {"graph.schema.json", "common.schema.json"} | {catalog.schema_path(t) for t in catalog.catalog()}
-    assert needed <= MODULES.keys(), sorted(needed - MODULES.keys())
+    assert needed <= set(GENERATED), sorted(needed - set(GENERATED))
 
 
 def _document(bundle: Path) -> Any:
@@ -147,7 +149,7 @@ def test_mutated_layer_attributes_agree(case: tuple[str, bytes]) -> None:
 
 
 @fuzz_settings(200)
-@given(st.sampled_from(sorted(MODULES)), json_values)
+@given(st.sampled_from(GENERATED), json_values)
 def test_any_json_value_agrees(path: str, value: object) -> None:
     _assert_agree(path, value)
 
@@ -162,21 +164,56 @@ def test_a_valid_load_imports_neither_jsonschema_nor_jsonschema_rs() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_a_check_generated_from_other_schema_bytes_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kif.validate import _schema_code
-
-    dense = {"units": 3, "activation": "linear", "use_bias": True}
-    monkeypatch.setitem(_schema_code.SOURCES, "common.schema.json", "0" * 64)  # as if common changed after generation
+def _clear() -> None:
     compiled_schema._check.cache_clear()
     compiled_schema._unchanged.cache_clear()
+
+
+@pytest.mark.parametrize("edit", [b"\n", b" "], ids=["line appended", "same length"])
+def test_a_check_generated_from_other_schema_bytes_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, edit: bytes) -> None:
+    """A packaged schema edited after generation (here common, which Dense reads through $ref) is noticed at run time:
+    the checks that read it are not used, the others still are."""
+    root = tmp_path / "schemas"
+    shutil.copytree(schemas.schema_dir(), root)
+    common = root / "common.schema.json"
+    text = common.read_bytes()
+    common.write_bytes(text + edit if edit == b"\n" else text.replace(b"\n", b" ", 1))  # one byte, same JSON value
+    assert len(common.read_bytes()) == len(text) + (edit == b"\n") and common.read_bytes() != text
+    dense = {"units": 3, "activation": "linear", "use_bias": True}
+    monkeypatch.setattr(schemas, "schema_dir", lambda: root)
+    _clear()
     try:
         assert compiled_schema.vouches("layers/Dense.schema.json", dense) is None  # Dense reads common through $ref
-        assert compiled_schema.vouches("graph.schema.json", {}) is False  # graph does not
+        assert compiled_schema.vouches("graph.schema.json", {}) is False  # graph does not: still its generated check
     finally:
-        compiled_schema._check.cache_clear()
-        compiled_schema._unchanged.cache_clear()
+        _clear()
     monkeypatch.undo()
     assert compiled_schema.vouches("layers/Dense.schema.json", dense) is True
+
+
+def test_a_schema_file_without_a_generated_module_is_left_to_jsonschema() -> None:
+    assert compiled_schema.vouches("layers/NoSuchLayer.schema.json", {}) is None
+    assert compiled_schema.vouches("layers/Dense.schema.json", {"units": 3, "activation": "linear", "use_bias": True})
+
+
+def test_module_names_are_the_generators_rule() -> None:
+    """The oracle: the regex the generator named modules with before the rule moved to compiled_schema."""
+    import re
+
+    for path in [*schemas.all_schemas(), "layers/a-b.c.schema.json", "ops/é.schema.json"]:
+        assert compiled_schema.module_name(path) == re.sub(r"[^0-9A-Za-z_]", "_", path.removesuffix(".schema.json"))
+
+
+def test_each_generated_module_records_the_crc32_of_the_schema_files_it_reads() -> None:
+    import importlib
+    import zlib
+
+    for path in ("layers/Dense.schema.json", "graph.schema.json"):
+        module = importlib.import_module(f"kif.validate._schema_code.{compiled_schema.module_name(path)}")
+        root = schemas.schema_dir()
+        assert {p: zlib.crc32((root / p).read_bytes().replace(b"\r\n", b"\n")) for p in module.SOURCES} == module.SOURCES
+    dense = importlib.import_module("kif.validate._schema_code.layers_Dense")
+    assert set(dense.SOURCES) == {"layers/Dense.schema.json", "common.schema.json"}
 
 
 def test_opening_a_dense_bundle_imports_only_the_checks_it_uses() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kif.bundle import safetensors_io
+from kif.bundle import safetensors_io, safetensors_write
 from kif.bundle.deferred import DeferredTensor
 
 
@@ -72,7 +72,7 @@ def test_mapped_deferred_tensors_are_made_once_and_hashed_ahead(tmp_path: Path, 
             order.append(f"write after {len(loads)} loads")
             return super().write(data)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(safetensors_io, "MAPPED_AHEAD", ahead)
+    monkeypatch.setattr(safetensors_write, "MAPPED_AHEAD", ahead)  # the writer's own global
     tensors = {f"t{i}": DeferredTensor("<f4", (64, 64), lambda i=i: load(i), mapped=True) for i in range(5)}
     stream = Recording()
     found = safetensors_io.write(stream, tensors, whole_file=False, crc=True)

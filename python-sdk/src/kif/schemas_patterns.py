@@ -1,8 +1,8 @@
 """How ``kif.schemas_codegen`` writes a schema ``pattern``: the constant a generated check matches strings with.
 
 A regex costs a fresh process about 0.1 ms to compile, and the graph check is imported by every open. So a pattern
-that is a word over ASCII classes becomes a ``schema_rt.Word`` (string methods), an alternation becomes an
-``AnyOf`` of per-alternative matchers, and anything else a ``schema_rt.Lazy`` regex compiled on its first search.
+that is a word over ASCII classes becomes a ``schema_rt.Word`` (string methods), a version a ``Numerals``, an
+alternation an ``AnyOf`` of per-alternative matchers, and anything else a ``schema_rt.Lazy`` regex compiled on its first search.
 Each constant's ``repr`` is the source written into the generated module. tests/test_open_imports.py checks every
 schema pattern's constant against the regex itself.
 """
@@ -102,9 +102,30 @@ def _word(pattern: str) -> _Word | None:
     return _Word(first, rest, re.sub(r"\\(.)", r"\1", suffix), None, prefix)
 
 
-def matcher(pattern: str) -> _Word | _AnyOf | _Pattern:
+class _Numerals:
+    """``^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)...\\Z`` (the spec version) as a ``schema_rt.Numerals``."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def __repr__(self) -> str:
+        return f"_rt.Numerals({self.count})"
+
+
+_NUMERAL = "(0|[1-9][0-9]*)"
+
+
+def _numerals(pattern: str) -> _Numerals | None:
+    count = pattern.count(_NUMERAL)
+    return _Numerals(count) if count and pattern == "^" + "\\.".join([_NUMERAL] * count) + "\\Z" else None
+
+
+def matcher(pattern: str) -> _Word | _AnyOf | _Numerals | _Pattern:
     """The constant a generated check matches ``pattern`` (already in Python's syntax) with: a Word where it fits,
-    an AnyOf of its alternatives where one of them does, else a Lazy regex."""
+    Numerals for dotted decimal numbers, an AnyOf of its alternatives where one of them fits, else a Lazy regex."""
+    numerals = _numerals(pattern)
+    if numerals is not None:
+        return numerals
     word = _word(pattern)
     if word is not None:
         return word

@@ -16,32 +16,45 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def source_digest(path: Path) -> str:
-    """SHA-256 of a schema file's bytes, line endings normalised (a checkout with CRLF reads the same)."""
-    from kif._lean import sha256_small
+def module_name(relative_path: str) -> str:
+    """The module of ``_schema_code`` generated from a schema file (``layers/Dense.schema.json`` -> ``layers_Dense``)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in relative_path.removesuffix(".schema.json"))
 
-    return sha256_small(path.read_bytes().replace(b"\r\n", b"\n"))
+
+def source_digest(path: Path) -> int:
+    """CRC-32 of a schema file's bytes, line endings normalised (a checkout with CRLF reads the same).
+
+    A guard against a schema edited after generation (not against an attacker: one who can edit the installed schema
+    files can edit this code). CRC-32 notices every edit of up to 32 bits and any other but for 1 in 2^32; SHA-256 of
+    the same three files cost a fresh open 0.05 ms more (benchmarks/results/open.md). The tests regenerate every
+    module and compare its text, digests included (tests/test_schema_code.py)."""
+    import zlib
+
+    return zlib.crc32(path.read_bytes().replace(b"\r\n", b"\n"))
 
 
 @functools.cache
-def _unchanged(relative_path: str) -> bool:
+def _unchanged(relative_path: str, digest: int) -> bool:
     from kif import schemas
-    from kif.validate._schema_code import SOURCES
 
     try:
-        return source_digest(schemas.schema_dir() / relative_path) == SOURCES[relative_path]
-    except (OSError, KeyError):
+        return source_digest(schemas.schema_dir() / relative_path) == digest
+    except OSError:
         return False
 
 
 @functools.cache
 def _check(relative_path: str) -> Callable[[object], bool] | None:
-    from kif.validate._schema_code import DEPENDS, MODULES
-
-    name = MODULES.get(relative_path)
-    if name is None or not all(_unchanged(p) for p in DEPENDS[relative_path]):
-        return None  # not generated, or generated from another version of a schema: the jsonschema path decides
-    check: Callable[[object], bool] = importlib.import_module(f"kif.validate._schema_code.{name}").valid
+    name = f"{__package__}._schema_code.{module_name(relative_path)}"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None  # not generated: the jsonschema path decides
+    if not all(_unchanged(p, d) for p, d in module.SOURCES.items()):
+        return None  # generated from another version of a schema it reads: the jsonschema path decides
+    check: Callable[[object], bool] = module.valid
     return check
 
 

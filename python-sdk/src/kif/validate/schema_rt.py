@@ -86,6 +86,22 @@ class AnyOf:
         return True if any(part.search(text) for part in self.parts) else None
 
 
+class Numerals:
+    """``^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)...\\Z`` with ``count`` parts (a version such as ``0.2.0``): decimal
+    numerals without leading zeros joined by dots, matched with string methods (its regex cost every open 0.1 ms)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def search(self, text: str) -> bool | None:
+        parts = text.split(".")
+        if len(parts) != self.count:
+            return None
+        return True if all(p.isascii() and p.isdigit() and (p == "0" or p[0] != "0") for p in parts) else None
+
+
 class Lazy:
     """A ``pattern`` compiled on its first ``search``: compiling costs 0.1 ms a pattern, and a check that never reaches
     it (a document without composites or custom layer types) should not pay for it."""

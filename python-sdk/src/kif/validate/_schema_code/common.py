@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'common.schema.json': 1010399641,
+}
+
 _C0 = frozenset({'celu', 'elu', 'exponential', 'gelu', 'gelu_tanh', 'glu', 'hard_shrink', 'hard_sigmoid', 'hard_sigmoid_keras2', 'hard_silu', 'hard_tanh', 'leaky_relu', 'linear', 'log_sigmoid', 'log_softmax', 'mish', 'relu', 'relu6', 'selu', 'sigmoid', 'silu', 'soft_shrink', 'softmax', 'softplus', 'softsign', 'sparse_plus', 'sparse_sigmoid', 'sparsemax', 'squareplus', 'tanh', 'tanh_shrink'})
 _C1 = frozenset({'channels_first', 'channels_last'})
 _C2 = frozenset({'same', 'valid'})

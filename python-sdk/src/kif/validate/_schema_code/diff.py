@@ -6,6 +6,12 @@ from typing import Any
 
 from kif.validate import schema_rt as _rt
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'diff.schema.json': 68611783,
+}
+
 _C0 = 'kif-diff/1'
 _C1 = frozenset({'description', 'kif_version', 'license', 'metadata', 'name', 'preprocessing', 'producer', 'self_test'})
 _C2 = frozenset({'a', 'b', 'field'})

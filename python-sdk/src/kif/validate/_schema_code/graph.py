@@ -6,7 +6,13 @@ from typing import Any
 
 from kif.validate import schema_rt as _rt
 
-_C0 = _rt.Lazy('^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\Z')
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'graph.schema.json': 2892611176,
+}
+
+_C0 = _rt.Numerals(3)
 _C1 = frozenset({'name', 'version'})
 _C2 = _rt.Word('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz', '-./0123456789:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz', '', None)
 _C3 = frozenset()

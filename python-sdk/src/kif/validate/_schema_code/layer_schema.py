@@ -6,6 +6,12 @@ from typing import Any
 
 from kif.validate import schema_rt as _rt
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'layer-schema.schema.json': 1943705510,
+}
+
 _C0 = 'https://json-schema.org/draft/2020-12/schema'
 _C1 = _rt.Lazy('^https://kif\\.dev/schemas/[0-9]+\\.[0-9]+/(layers/[A-Z][A-Za-z0-9]*|ops/[a-z][a-z0-9_]*)\\.schema\\.json\\Z')
 _C2 = _rt.AnyOf((_rt.Word('ABCDEFGHIJKLMNOPQRSTUVWXYZ', '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '', None), _rt.Word('abcdefghijklmnopqrstuvwxyz', '0123456789_abcdefghijklmnopqrstuvwxyz', '', None, 'op.'),))

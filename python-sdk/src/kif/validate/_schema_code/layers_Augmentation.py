@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'layers/Augmentation.schema.json': 628977798,
+}
+
 _C0 = frozenset({'AugMix', 'CutMix', 'Equalization', 'MaxNumBoundingBoxes', 'MixUp', 'RandAugment', 'RandomBrightness', 'RandomColorDegeneration', 'RandomColorJitter', 'RandomContrast', 'RandomCrop', 'RandomElasticTransform', 'RandomErasing', 'RandomFlip', 'RandomGaussianBlur', 'RandomGrayscale', 'RandomHeight', 'RandomHue', 'RandomInvert', 'RandomPerspective', 'RandomPosterization', 'RandomRotation', 'RandomSaturation', 'RandomSharpness', 'RandomShear', 'RandomTranslation', 'RandomWidth', 'RandomZoom', 'Solarization'})
 _C1 = frozenset({'config', 'keras_class'})
 

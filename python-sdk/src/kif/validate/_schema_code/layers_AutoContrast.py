@@ -6,6 +6,12 @@ from typing import Any
 
 from kif.validate import schema_rt as _rt
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'layers/AutoContrast.schema.json': 2652412095,
+}
+
 _C0 = frozenset({'value_range'})
 
 

@@ -7,6 +7,16 @@ from typing import Any
 from kif.validate import schema_rt as _rt
 from kif.validate._schema_code import layers_GRU, layers_LSTM, layers_SimpleRNN
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'common.schema.json': 1010399641,
+    'layers/Bidirectional.schema.json': 3853170396,
+    'layers/GRU.schema.json': 2584821976,
+    'layers/LSTM.schema.json': 662681567,
+    'layers/SimpleRNN.schema.json': 1936457464,
+}
+
 _C0 = ('concat', 'sum', 'mul', 'ave', None)
 _C1 = frozenset({'GRU', 'LSTM', 'SimpleRNN'})
 _C2 = frozenset({'attributes', 'type'})

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'layers/CategoryEncoding.schema.json': 3899172756,
+}
+
 _C0 = frozenset({'count', 'multi_hot', 'one_hot'})
 _C1 = frozenset({'num_tokens', 'output_mode'})
 

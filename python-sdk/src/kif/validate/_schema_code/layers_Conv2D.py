@@ -6,6 +6,13 @@ from typing import Any
 
 from kif.validate._schema_code import common
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'common.schema.json': 1010399641,
+    'layers/Conv2D.schema.json': 2227389343,
+}
+
 _C0 = frozenset({'activation', 'data_format', 'dilation_rate', 'filters', 'groups', 'kernel_size', 'padding', 'strides', 'use_bias'})
 
 

@@ -6,6 +6,13 @@ from typing import Any
 
 from kif.validate._schema_code import common
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'common.schema.json': 1010399641,
+    'layers/ConvLSTM3D.schema.json': 1417132485,
+}
+
 _C0 = frozenset({'activation', 'data_format', 'dilation_rate', 'filters', 'go_backwards', 'kernel_size', 'padding', 'recurrent_activation', 'return_sequences', 'return_state', 'strides', 'use_bias', 'zero_output_for_mask'})
 
 

@@ -6,6 +6,12 @@ from typing import Any
 
 from kif.validate import schema_rt as _rt
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'layers/Discretization.schema.json': 1392161218,
+}
+
 _C0 = frozenset({'count', 'int', 'multi_hot', 'one_hot'})
 _C1 = frozenset({'int32', 'int64'})
 _C2 = frozenset({'bin_boundaries', 'output_dtype', 'output_mode'})

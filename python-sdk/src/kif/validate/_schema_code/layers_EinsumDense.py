@@ -7,6 +7,13 @@ from typing import Any
 from kif.validate import schema_rt as _rt
 from kif.validate._schema_code import common
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'common.schema.json': 1010399641,
+    'layers/EinsumDense.schema.json': 2439134385,
+}
+
 _C0 = _rt.Lazy('^([a-zA-Z]+,[a-zA-Z]+->[a-zA-Z]+|\\.\\.\\.[a-zA-Z]+,[a-zA-Z]+->\\.\\.\\.[a-zA-Z]+|[a-zA-Z]{2,}\\.\\.\\.,[a-zA-Z]+->[a-zA-Z]+\\.\\.\\.)\\Z')
 _C1 = _rt.Word('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '', None)
 _C2 = frozenset({'activation', 'bias_axes', 'equation', 'output_shape'})

@@ -6,6 +6,13 @@ from typing import Any
 
 from kif.validate._schema_code import common
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'common.schema.json': 1010399641,
+    'layers/GroupQueryAttention.schema.json': 3775711883,
+}
+
 _C0 = frozenset({'head_dim', 'num_key_value_heads', 'num_query_heads', 'return_attention_scores', 'sliding_window', 'use_bias', 'use_causal_mask', 'use_gate'})
 
 

@@ -6,6 +6,12 @@ from typing import Any
 
 from kif.validate import schema_rt as _rt
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'layers/IntegerLookup.schema.json': 3032655509,
+}
+
 _C0 = frozenset({'farmhash', 'floormod'})
 _C1 = frozenset({'count', 'int', 'multi_hot', 'one_hot', 'tf_idf'})
 _C2 = frozenset({'float32', 'int64'})

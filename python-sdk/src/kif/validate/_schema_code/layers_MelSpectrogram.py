@@ -7,6 +7,13 @@ from typing import Any
 from kif.validate import schema_rt as _rt
 from kif.validate._schema_code import common
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'common.schema.json': 1010399641,
+    'layers/MelSpectrogram.schema.json': 3373174846,
+}
+
 _C0 = ('hann', 'hamming', None)
 _C1 = frozenset({'fft_length', 'mag_exp', 'max_freq', 'min_freq', 'min_power', 'num_mel_bins', 'power_to_db', 'ref_power', 'sampling_rate', 'sequence_length', 'sequence_stride', 'top_db', 'window'})
 

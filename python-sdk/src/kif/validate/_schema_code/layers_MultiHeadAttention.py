@@ -6,6 +6,13 @@ from typing import Any
 
 from kif.validate._schema_code import common
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'common.schema.json': 1010399641,
+    'layers/MultiHeadAttention.schema.json': 1213886529,
+}
+
 _C0 = frozenset({'attention_axes', 'key_dim', 'num_heads', 'output_shape', 'return_attention_scores', 'sliding_window', 'use_bias', 'use_causal_mask', 'use_gate', 'value_dim'})
 
 

@@ -7,6 +7,13 @@ from typing import Any
 from kif.validate import schema_rt as _rt
 from kif.validate._schema_code import common
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'common.schema.json': 1010399641,
+    'layers/Resizing.schema.json': 980442960,
+}
+
 _C0 = frozenset({'antialias', 'crop_to_aspect_ratio', 'data_format', 'fill_value', 'height', 'interpolation', 'pad_to_aspect_ratio', 'width'})
 _C1 = True
 

@@ -7,6 +7,13 @@ from typing import Any
 from kif.validate import schema_rt as _rt
 from kif.validate._schema_code import common
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'common.schema.json': 1010399641,
+    'layers/SpatialDropout3D.schema.json': 391604699,
+}
+
 _C0 = frozenset({'data_format', 'rate', 'seed'})
 
 

@@ -6,6 +6,13 @@ from typing import Any
 
 from kif.validate._schema_code import common
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'common.schema.json': 1010399641,
+    'layers/StringLookup.schema.json': 3491841099,
+}
+
 _C0 = frozenset({'count', 'int', 'multi_hot', 'one_hot', 'tf_idf'})
 _C1 = frozenset({'invert', 'mask_token', 'max_tokens', 'num_oov_indices', 'oov_token', 'output_mode', 'pad_to_max_tokens', 'salt', 'vocabulary'})
 

@@ -7,6 +7,13 @@ from typing import Any
 from kif.validate import schema_rt as _rt
 from kif.validate._schema_code import common
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'common.schema.json': 1010399641,
+    'layers/TextVectorization.schema.json': 1021592513,
+}
+
 _C0 = ('lower_and_strip_punctuation', 'lower', 'strip_punctuation', None)
 _C1 = ('whitespace', 'character', None)
 _C2 = frozenset({'count', 'int', 'multi_hot', 'tf_idf'})

@@ -6,6 +6,12 @@ from typing import Any
 
 from kif.validate import schema_rt as _rt
 
+# CRC-32 of each schema file this check reads through its $refs, itself included (compiled_schema.source_digest):
+# all must be unchanged for it to be used
+SOURCES: dict[str, int] = {
+    'ops/one_hot.schema.json': 1185167268,
+}
+
 _C0 = frozenset({'bfloat16', 'bool', 'float16', 'float32', 'float64', 'int16', 'int32', 'int64', 'int8', 'uint8'})
 _C1 = frozenset({'axis', 'depth', 'dtype', 'off_value', 'on_value'})
 
