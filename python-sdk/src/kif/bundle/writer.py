@@ -172,7 +172,8 @@ def _skeleton(model: Model, members: dict[str, dict[str, np.ndarray]], sizes: di
             "rtol": model.self_test.rtol,
             "atol": model.self_test.atol,
         }
-    parsed: dict[str, Any] = json.loads(_encode(doc))  # tuples become lists, keys strings: what readers see
+    # Tuples become lists, keys strings: what readers see. Compact, so the C encoder does it (indent is pure Python).
+    parsed: dict[str, Any] = json.loads(_encode(doc, indent=None))
     return parsed
 
 
@@ -193,8 +194,9 @@ def _document(doc: dict[str, Any], written: dict[str, tuple[safetensors_io.Diges
     return _encode(doc)
 
 
-def _encode(doc: dict[str, Any]) -> bytes:
-    text = json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+def _encode(doc: dict[str, Any], indent: int | None = 1) -> bytes:
+    separators = None if indent is not None else (",", ":")
+    text = json.dumps(doc, indent=indent, separators=separators, ensure_ascii=False, allow_nan=False) + "\n"
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone UTF-16 surrogate (e.g. from a mis-decoded file name): not Unicode text
