@@ -13,14 +13,9 @@ other name.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
-import hashlib
 import os
 import re
-import secrets
-import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,14 +34,27 @@ def _host_tag() -> str:
         namespace = os.stat("/proc/self/ns/pid").st_ino
     except OSError:
         namespace = 0
-    return hashlib.blake2s(f"{socket.gethostname()}/{namespace}".encode(), digest_size=4).hexdigest()
+    try:
+        from _blake2 import blake2s  # what hashlib.blake2s is, without hashlib loading OpenSSL
+    except ImportError:
+        from hashlib import blake2s
+    return blake2s(f"{_hostname()}/{namespace}".encode(), digest_size=4).hexdigest()
+
+
+def _hostname() -> str:
+    """socket.gethostname() without importing socket (~3 ms in a fresh process): both are uname's node name."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 def _fresh(parent: Path, prefix: str, directory: bool) -> Path:
     """A new temporary name beside the target. Unlike mkstemp/mkdtemp (0600/0700), the
     permissions follow the umask, as for any file the user writes, and survive the final rename."""
     while True:
-        path = parent / f"{prefix}{_host_tag()}-{os.getpid()}-{secrets.token_hex(8)}"
+        path = parent / f"{prefix}{_host_tag()}-{os.getpid()}-{os.urandom(8).hex()}"
         try:
             os.mkdir(path) if directory else open(path, "xb").close()
             return path
@@ -100,6 +108,8 @@ def _restore_or_drop(holder: Path, parent: Path) -> None:
 
 def _discard(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
+        import shutil
+
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
@@ -107,6 +117,8 @@ def _discard(path: Path) -> None:
 
 @functools.cache
 def _libc_renameat2() -> Any:
+    import ctypes
+
     try:
         return ctypes.CDLL(None, use_errno=True).renameat2
     except (AttributeError, OSError):
@@ -120,6 +132,8 @@ def _renameat2(src: Path, dst: Path, flags: int) -> bool:
         return False
     if call(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
         return True
+    import ctypes
+
     err = ctypes.get_errno()
     if err in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: flag not supported here
         return False

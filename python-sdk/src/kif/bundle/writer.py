@@ -77,22 +77,21 @@ def save(
             **{f"inputs/{k}": np.asarray(v) for k, v in model.self_test.inputs.items()},
             **{f"outputs/{k}": np.asarray(v) for k, v in model.self_test.outputs.items()},
         }
+    sizes = {name: safetensors_io.file_size(tensors) for name, tensors in members.items()}
+    # One document, built before anything is written (placeholder digests, filled in after the weights): what is
+    # checked is the parsed JSON, exactly what a reader will see.
+    doc = _skeleton(model, members, sizes, digests)
     if check:
-        zero = "0" * 64
-        placeholder = {
-            name: (safetensors_io.Digests(zero, zero, dict.fromkeys(tensors, zero)), safetensors_io.file_size(tensors))
-            for name, tensors in members.items()
-        }
         tested = set(members[SELF_TEST_FILE]) if SELF_TEST_FILE in members else None
-        check_document(json.loads(_document(model, members, placeholder, digests)), str(target), tested)
-    total = sum(safetensors_io.file_size(t) for t in members.values())
+        check_document(doc, str(target), tested)
+    total = sum(sizes.values())
     bar = Progress(total, f"Writing {target.name}", enabled=progress)
     try:
         with atomic_bundle(target, directory=not where.archive, existing=where.existing) as tmp:
             if where.archive:
-                _write_archive(tmp, model, members, bar.advance, digests)
+                _write_archive(tmp, doc, members, sizes, bar.advance, digests)
             else:
-                _write_directory(tmp, model, members, bar.advance, digests)
+                _write_directory(tmp, doc, members, bar.advance, digests)
     except FileExistsError:
         raise KifError(
             f"Refusing to write {target.name!r}: something was created under that name while the bundle was written",
@@ -137,12 +136,11 @@ def _plan_files(weights: Mapping[str, np.ndarray], max_shard_bytes: int | None) 
     return {f"weights-{i + 1:05d}-of-{count:05d}.safetensors": shard for i, shard in enumerate(shards)}
 
 
-def _document(
-    model: Model,
-    members: dict[str, dict[str, np.ndarray]],
-    written: dict[str, tuple[safetensors_io.Digests, int]],
-    digests: str,
-) -> bytes:
+_PLACEHOLDER = "0" * 64
+
+
+def _skeleton(model: Model, members: dict[str, dict[str, np.ndarray]], sizes: dict[str, int], digests: str) -> dict[str, Any]:
+    """model.json as parsed JSON, digests still zero: ``_document`` fills them in once the files are written."""
     doc: dict[str, Any] = model.header_json()
     if not doc["producer"]:
         doc["producer"] = {"name": "kif-python", "version": __version__}
@@ -152,31 +150,53 @@ def _document(
     weight_files = [n for n in members if n != SELF_TEST_FILE]
     files: list[dict[str, Any]] = []
     for name in weight_files:
-        found, size = written[name]
         entry: dict[str, Any] = {"path": name}
         if digests in ("file", "both"):
-            entry["sha256"] = found.sha256
+            entry["sha256"] = _PLACEHOLDER
         if per_tensor:
-            entry["header_sha256"] = found.header_sha256
-        entry["size"] = size
+            entry["header_sha256"] = _PLACEHOLDER
+        entry["size"] = sizes[name]
         files.append(entry)
     tensors: dict[str, Any] = {}
     for file in weight_files:
         for tensor, array in sorted(members[file].items()):
             tensors[tensor] = {"file": file, "dtype": _dtype_name(array), "shape": list(array.shape)}
             if per_tensor:
-                tensors[tensor]["sha256"] = written[file][0].tensors[tensor]
+                tensors[tensor]["sha256"] = _PLACEHOLDER
     doc["weights"] = {"files": files, "tensors": tensors}
     if model.self_test is not None:
-        found, size = written[SELF_TEST_FILE]
         doc["self_test"] = {
             "file": SELF_TEST_FILE,
-            "sha256": found.sha256,
-            "size": size,
+            "sha256": _PLACEHOLDER,
+            "size": sizes[SELF_TEST_FILE],
             "rtol": model.self_test.rtol,
             "atol": model.self_test.atol,
         }
-    text = json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    # Tuples become lists, keys strings: what readers see. Compact, so the C encoder does it (indent is pure Python).
+    parsed: dict[str, Any] = json.loads(_encode(doc, indent=None))
+    return parsed
+
+
+def _document(doc: dict[str, Any], written: dict[str, tuple[safetensors_io.Digests, int]]) -> bytes:
+    """``doc`` (from ``_skeleton``) with the written files' digests and sizes, as the bytes of model.json."""
+    for entry in doc["weights"]["files"]:
+        found, entry["size"] = written[entry["path"]]
+        if "sha256" in entry:
+            entry["sha256"] = found.sha256
+        if "header_sha256" in entry:
+            entry["header_sha256"] = found.header_sha256
+    for tensor, entry in doc["weights"]["tensors"].items():
+        if "sha256" in entry:
+            entry["sha256"] = written[entry["file"]][0].tensors[tensor]
+    if "self_test" in doc:
+        found, doc["self_test"]["size"] = written[SELF_TEST_FILE]
+        doc["self_test"]["sha256"] = found.sha256
+    return _encode(doc)
+
+
+def _encode(doc: dict[str, Any], indent: int | None = 1) -> bytes:
+    separators = None if indent is not None else (",", ":")
+    text = json.dumps(doc, indent=indent, separators=separators, ensure_ascii=False, allow_nan=False) + "\n"
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone UTF-16 surrogate (e.g. from a mis-decoded file name): not Unicode text
@@ -192,7 +212,7 @@ def _dtype_name(array: np.ndarray) -> str:
 
 
 def _write_directory(
-    root: Path, model: Model, members: dict[str, dict[str, np.ndarray]], advance: Callable[[int], None], digests: str
+    root: Path, doc: dict[str, Any], members: dict[str, dict[str, np.ndarray]], advance: Callable[[int], None], digests: str
 ) -> None:
     written = {}
     for name, tensors in members.items():
@@ -201,12 +221,17 @@ def _write_directory(
             written[name] = (found, stream.tell())
             _fsync(stream)
     with open(root / DOCUMENT, "wb") as stream:
-        stream.write(_document(model, members, written, digests))
+        stream.write(_document(doc, written))
         _fsync(stream)
 
 
 def _write_archive(
-    path: Path, model: Model, members: dict[str, dict[str, np.ndarray]], advance: Callable[[int], None], digests: str
+    path: Path,
+    doc: dict[str, Any],
+    members: dict[str, dict[str, np.ndarray]],
+    sizes: dict[str, int],
+    advance: Callable[[int], None],
+    digests: str,
 ) -> None:
     """The bytes zipfile would write (kif.bundle.stored_zip), each member's CRC-32 computed on a worker thread while
     the same bytes are written (kif.bundle.crc)."""
@@ -216,7 +241,7 @@ def _write_archive(
     with open(path, "wb") as raw, ThreadPoolExecutor(max_workers=1) as pool:
         archive = StoredZipWriter(raw, _FIXED_DATE, _EXTERNAL_ATTR)
         for name, tensors in members.items():
-            size = safetensors_io.file_size(tensors)
+            size = sizes[name]
             archive.start(name, _alignment_extra(name, raw.tell(), size), zip64=size > _ZIP64_LIMIT)
             data_start = raw.tell()
             stream = Crc32Writer(EarlyWriteback(raw), pool)
@@ -225,7 +250,7 @@ def _write_archive(
                 raise KifError(f"Internal error: {name} was not written as planned ({size} bytes)", code="write-failed")
             archive.finish(size, stream.crc)
             written[name] = (found, size)
-        document = _document(model, members, written, digests)
+        document = _document(doc, written)
         archive.write_member(DOCUMENT, document, zlib.crc32(document), _alignment_extra(DOCUMENT, raw.tell(), len(document)))
         archive.close()
 
