@@ -68,6 +68,9 @@ def _prepare(root: Path) -> tuple[Path, Path]:
 def _run(kind: str, path: Path, src: Path) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(src)
+    # OpenBLAS's idle threads spin for ~70 ms after NumPy's import; the process CPU clock would charge that spin to
+    # the open being timed (CPU above wall). One BLAS thread: nothing on either side of the table uses BLAS.
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     done = subprocess.run([sys.executable, "-c", _CHILD, kind, str(path)], env=env, check=True, capture_output=True, text=True)
     cpu, wall, *imported = done.stdout.split()
     return {"cpu": float(cpu), "wall": float(wall), "imported": imported}
