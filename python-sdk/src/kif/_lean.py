@@ -55,6 +55,11 @@ class Frozen(Record):
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(self._fields())
 
+    def _assign(self, *values: object) -> None:
+        """Set the fields, in ``__match_args__`` order, from ``__init__`` (which keeps its typed signature)."""
+        for name, value in zip(self.__match_args__, values, strict=True):
+            object.__setattr__(self, name, value)
+
 
 # -- SHA-256 --------------------------------------------------------------------
 

@@ -31,13 +31,7 @@ class WeightDef(Frozen):
     also: tuple[str, ...]  # further conditions that must all be true too (``when`` given as a list)
 
     def __init__(self, role: str, rank: int | None, layout: str, description: str, when: str | None, also: tuple[str, ...] = ()) -> None:
-        set_ = object.__setattr__
-        set_(self, "role", role)
-        set_(self, "rank", rank)
-        set_(self, "layout", layout)
-        set_(self, "description", description)
-        set_(self, "when", when)
-        set_(self, "also", also)
+        self._assign(role, rank, layout, description, when, also)
 
     @property
     def conditions(self) -> tuple[str, ...]:
@@ -69,10 +63,7 @@ class LayerDef(Frozen):
         weights_from: str | None = None,
         page: str | None = None,
     ) -> None:
-        set_ = object.__setattr__
-        values = (type, since, schema, inputs, outputs, weights, tolerance, weights_from, page)
-        for name, value in zip(self.__match_args__, values, strict=True):
-            set_(self, name, value)
+        self._assign(type, since, schema, inputs, outputs, weights, tolerance, weights_from, page)
 
     @property
     def attributes(self) -> dict[str, dict[str, Any]]:

@@ -49,12 +49,7 @@ class Member(Frozen):
     source: Any  # a remote.RangeReader for a bundle read from a URL; None on disk
 
     def __init__(self, name: str, path: PurePath, offset: int, size: int, source: Any = None) -> None:
-        set_ = object.__setattr__
-        set_(self, "name", name)
-        set_(self, "path", path)
-        set_(self, "offset", offset)
-        set_(self, "size", size)
-        set_(self, "source", source)
+        self._assign(name, path, offset, size, source)
 
 
 class Container(Record):

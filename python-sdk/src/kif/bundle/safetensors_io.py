@@ -31,12 +31,7 @@ class TensorEntry(Frozen):
     end: int
 
     def __init__(self, name: str, dtype: dtypes.DType, shape: tuple[int, ...], begin: int, end: int) -> None:
-        set_ = object.__setattr__
-        set_(self, "name", name)
-        set_(self, "dtype", dtype)
-        set_(self, "shape", shape)
-        set_(self, "begin", begin)
-        set_(self, "end", end)
+        self._assign(name, dtype, shape, begin, end)
 
     @property
     def nbytes(self) -> int:
@@ -52,11 +47,7 @@ class Header(Frozen):
     total_size: int  # size of the whole safetensors file
 
     def __init__(self, tensors: dict[str, TensorEntry], metadata: dict[str, str], data_start: int, total_size: int) -> None:
-        set_ = object.__setattr__
-        set_(self, "tensors", tensors)
-        set_(self, "metadata", metadata)
-        set_(self, "data_start", data_start)
-        set_(self, "total_size", total_size)
+        self._assign(tensors, metadata, data_start, total_size)
 
 
 def _fail(code: str, message: str, file: str, *where: str) -> WeightsError:

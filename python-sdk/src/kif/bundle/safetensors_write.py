@@ -79,11 +79,7 @@ class Digests(Frozen):
     crc32: int | None
 
     def __init__(self, sha256: str | None, header_sha256: str, tensors: dict[str, str], crc32: int | None = None) -> None:
-        set_ = object.__setattr__
-        set_(self, "sha256", sha256)
-        set_(self, "header_sha256", header_sha256)
-        set_(self, "tensors", tensors)
-        set_(self, "crc32", crc32)
+        self._assign(sha256, header_sha256, tensors, crc32)
 
 
 def write(

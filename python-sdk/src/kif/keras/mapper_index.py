@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import sys
 from pathlib import Path
+
+from kif import _index_gen
 
 INDEX = Path(__file__).with_name("_mapper_index.py")
 _PACKAGE = "kif.keras."
@@ -30,18 +31,12 @@ def build() -> dict[str, str]:
 
 
 def render(index: dict[str, str]) -> str:
-    rows = "".join(f"    {name!r}: {module!r},\n" for name, module in index.items())
-    return (
-        '"""The module that registers each Keras class\'s mapper (written by ``python -m kif.keras.mapper_index --write``;\n'
-        'small enough for the module line budget, so not exempt from it)."""\n\n'
-        f"MODULES: dict[str, str] = {{\n{rows}}}\n"
+    return _index_gen.render(
+        "The module that registers each Keras class's mapper (written by ``python -m kif.keras.mapper_index --write``;\n"
+        "small enough for the module line budget, so not exempt from it).",
+        index,
     )
 
 
 if __name__ == "__main__":
-    text = render(build())
-    if "--write" in sys.argv:
-        INDEX.write_text(text, encoding="utf-8")
-        print(f"wrote {INDEX}")
-    else:
-        print(text, end="")
+    _index_gen.main(INDEX, render(build()))
