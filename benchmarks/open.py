@@ -8,6 +8,11 @@ Bytecode is written and used (``PYTHONDONTWRITEBYTECODE`` is removed for the chi
 
     python benchmarks/open.py                                  # 21 runs per case
     python benchmarks/open.py --src OLD/python-sdk/src         # also the same open with another source tree
+    python benchmarks/open.py --python VENV/bin/python         # children in another interpreter (numpy, safetensors)
+
+``--python`` matters: an interpreter whose site hooks import modules before any program starts (this machine's
+default one pre-imports ``pathlib``, ``zipfile``, ``threading``) hides what an open imports; a plain ``python -m
+venv`` with only numpy and safetensors installed is what a user's fresh process looks like.
 """
 
 from __future__ import annotations
@@ -65,13 +70,13 @@ def _prepare(root: Path) -> tuple[Path, Path]:
     return bundle, flat
 
 
-def _run(kind: str, path: Path, src: Path) -> dict[str, object]:
+def _run(kind: str, path: Path, src: Path, python: str = sys.executable) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(src)
     # OpenBLAS's idle threads spin for ~70 ms after NumPy's import; the process CPU clock would charge that spin to
     # the open being timed (CPU above wall). One BLAS thread: nothing on either side of the table uses BLAS.
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    done = subprocess.run([sys.executable, "-c", _CHILD, kind, str(path)], env=env, check=True, capture_output=True, text=True)
+    done = subprocess.run([python, "-c", _CHILD, kind, str(path)], env=env, check=True, capture_output=True, text=True)
     cpu, wall, *imported = done.stdout.split()
     return {"cpu": float(cpu), "wall": float(wall), "imported": imported}
 
@@ -80,6 +85,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--src", type=Path, help="another python-sdk/src to measure the same open with")
+    parser.add_argument("--python", default=sys.executable, help="the children's interpreter (needs numpy and safetensors)")
     args = parser.parse_args()
     trees = {"this tree": SRC} | ({"--src": args.src} if args.src else {})
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,13 +94,13 @@ def main() -> int:
         cases += [(f"import kif + open ({name})", "kif-import", bundle, src, _IMPORT) for name, src in trees.items()]
         cases += [(_OPEN, "st", flat, SRC, _OPEN), (_IMPORT, "st-import", flat, SRC, _IMPORT)]
         for _, kind, path, src, _ in cases:
-            _run(kind, path, src)  # warm-up: bytecode written, files in the page cache
+            _run(kind, path, src, args.python)  # warm-up: bytecode written, files in the page cache
         runs: dict[str, list[dict[str, object]]] = {name: [] for name, *_ in cases}
         for _ in range(args.repeats):
             for name, kind, path, src, _ in cases:
-                runs[name].append(_run(kind, path, src))
+                runs[name].append(_run(kind, path, src, args.python))
     median = {name: {k: statistics.median(float(r[k]) for r in found) for k in ("cpu", "wall")} for name, found in runs.items()}  # type: ignore[arg-type]
-    print(f"8 Dense layers (64x64), median of {args.repeats} fresh processes; load average {os.getloadavg()[0]:.2f}\n")
+    print(f"8 Dense layers (64x64), median of {args.repeats} fresh processes of {args.python}; load average {os.getloadavg()[0]:.2f}\n")
     print("| case | CPU ms | wall ms | CPU ratio | wall ratio | modules imported |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, *_, anchor in cases:

@@ -49,9 +49,9 @@ def _bundle(tmp_path: Path, digests: str = "tensor") -> Path:
     return kif.save(b.build(), tmp_path / "m.kif", digests=digests)
 
 
-def _probe(path: Path) -> dict[str, object]:
+def _probe(path: Path, probe: str = PROBE) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(kif.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     found: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return found
@@ -65,6 +65,25 @@ def test_a_verified_lazy_open_imports_no_openssl_validator_or_unneeded_kernel(tm
     assert kernels == {"kif.layers.dense"}, "only the shape rule of the one layer type used"
     assert found["value"] == 32.0
     assert "_hashlib" in found["after_read"], "the first tensor read hashes with OpenSSL"  # type: ignore[operator]
+
+
+# What a plain virtual environment's fresh process has not imported before a program starts, though a site hook
+# (this machine's default interpreter has one) may have: an open must not import them (~7 ms together there).
+STDLIB_NOT_ON_OPEN = ("zipfile", "pathlib", "shutil", "threading", "urllib", "bz2", "lzma", "fnmatch", "importlib.util")
+FORGET_PRELOADED = """
+import sys
+for name in [m for m in sys.modules if m in STDLIB or m.split(".")[0] in STDLIB]:
+    del sys.modules[name]  # imported by a site hook, not by Python itself: re-imported if anything asks for it
+"""
+
+
+def test_an_open_imports_neither_zipfile_nor_pathlib(tmp_path: Path) -> None:
+    """The archive's central directory is read by kif.bundle.zip_directory and paths stay strings on the open."""
+    probe = f"STDLIB = {STDLIB_NOT_ON_OPEN!r}" + FORGET_PRELOADED + PROBE
+    found = _probe(_bundle(tmp_path), probe)
+    imported = {m.split(".")[0] for m in found["opened"]} | set(found["opened"])  # type: ignore[union-attr]
+    assert not imported & set(STDLIB_NOT_ON_OPEN), sorted(imported & set(STDLIB_NOT_ON_OPEN))
+    assert found["value"] == 32.0
 
 
 def test_a_whole_file_digest_bundle_is_still_hashed_at_open(tmp_path: Path) -> None:
@@ -344,7 +363,7 @@ def test_a_schema_file_added_or_removed_after_generation(monkeypatch: pytest.Mon
     (root / "layers" / "Zense.schema.json").write_text(text.replace('"title": "Dense"', '"title": "Zense"'), encoding="utf-8")
     (root / "layers" / "Flatten.schema.json").unlink()
     (tmp_path / "Evil.schema.json").write_text(text, encoding="utf-8")
-    monkeypatch.setattr(schemas, "schema_dir", lambda: root)
+    monkeypatch.setattr(schemas, "schema_root", lambda: str(root))
     catalog.catalog.cache_clear()
     schemas.one.cache_clear()
     try:

@@ -180,7 +180,7 @@ def test_a_check_generated_from_other_schema_bytes_is_not_used(monkeypatch: pyte
     common.write_bytes(text + edit if edit == b"\n" else text.replace(b"\n", b" ", 1))  # one byte, same JSON value
     assert len(common.read_bytes()) == len(text) + (edit == b"\n") and common.read_bytes() != text
     dense = {"units": 3, "activation": "linear", "use_bias": True}
-    monkeypatch.setattr(schemas, "schema_dir", lambda: root)
+    monkeypatch.setattr(schemas, "schema_root", lambda: str(root))
     _clear()
     try:
         assert compiled_schema.vouches("layers/Dense.schema.json", dense) is None  # Dense reads common through $ref

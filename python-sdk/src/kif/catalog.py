@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -210,7 +211,7 @@ def _added(layer_type: object) -> bool:
         return False
     if not layer_type.removeprefix(OP_PREFIX).isidentifier():
         return False  # no path outside the two folders is looked at (``..``, ``/``, ``.`` are not in an identifier)
-    return (schemas.schema_dir() / schema_path(layer_type)).is_file()
+    return os.path.isfile(schemas.schema_file(schema_path(layer_type)))
 
 
 def get(layer_type: str) -> LayerDef:

@@ -7,30 +7,39 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kif.errors import KifError
 
 if TYPE_CHECKING:  # jsonschema and referencing cost ~0.1 s to import: only validation pays for them
+    from pathlib import Path
+
     from jsonschema import Draft202012Validator
     from referencing import Registry
 
-_PACKAGED = Path(__file__).parent / "_schemas"
+# Plain strings, not pathlib: an open reads schema files in a process that has not imported pathlib (with what it
+# imports, ~6 ms in a plain virtual environment; benchmarks/results/open.md).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGED = os.path.join(_HERE, "_schemas")
 
 
-def _source() -> Path:
+def _source() -> str:
     """The repository's schemas/ (a source checkout); resolved only when no packaged copy exists (a wheel has one)."""
-    return Path(__file__).resolve().parents[3] / "schemas"
+    repository = os.path.realpath(__file__)
+    for _ in range(4):  # kif/schemas.py -> kif -> src -> python-sdk -> the repository
+        repository = os.path.dirname(repository)
+    return os.path.join(repository, "schemas")
 
 
 @functools.cache
-def schema_dir() -> Path:
-    if (_PACKAGED / "graph.schema.json").is_file():
+def schema_root() -> str:
+    """The folder holding the schema files, as a string (what the open path uses)."""
+    if os.path.isfile(os.path.join(_PACKAGED, "graph.schema.json")):
         return _PACKAGED
     source = _source()
-    if (source / "graph.schema.json").is_file():
+    if os.path.isfile(os.path.join(source, "graph.schema.json")):
         return source
     raise KifError(
         f"KIF schemas not found in {_PACKAGED} or {source}: reinstall with pip install --force-reinstall kif-format",
@@ -38,7 +47,19 @@ def schema_dir() -> Path:
     )
 
 
-def _read(path: Path) -> dict[str, Any]:
+def schema_dir() -> Path:
+    """The folder holding the schema files."""
+    from pathlib import Path
+
+    return Path(schema_root())
+
+
+def schema_file(relative_path: str) -> str:
+    """The path of one schema file given relative to ``schemas/`` (``layers/Dense.schema.json``)."""
+    return os.path.join(schema_root(), *relative_path.split("/"))
+
+
+def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
     from kif.strict_json import loads_plain  # json.load's result, without importing the json package
 
     with open(path, encoding="utf-8") as stream:
@@ -49,7 +70,7 @@ def _read(path: Path) -> dict[str, Any]:
 @functools.cache
 def one(relative_path: str) -> dict[str, Any]:
     """One schema file by its path relative to ``schemas/`` (read once; the fast path reads only the files it uses)."""
-    return _read(schema_dir() / relative_path)
+    return _read(schema_file(relative_path))
 
 
 @functools.cache

@@ -12,16 +12,20 @@ import os
 import stat
 import struct
 import sys
-import zipfile
-from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
 from kif._lean import Frozen, Record
+from kif.bundle.zip_directory import Entry, ZipFormatError, is_zip, read_directory
 from kif.errors import BundleError
 from kif.validate.report import Finding
 
 if TYPE_CHECKING:  # mmap is imported when a tensor is first read, not by the open
     import mmap
+    from pathlib import PurePath
+
+# A local bundle's paths are strings (no pathlib on the open path: with what it imports, ~6 ms of a fresh process in
+# a plain virtual environment); a remote one's are PurePosixPath labels (kif.bundle.remote).
+FilePath: TypeAlias = "str | PurePath"
 
 DOCUMENT = "model.json"
 MAX_MEMBERS = 4096
@@ -43,12 +47,12 @@ class Member(Frozen):
     __match_args__ = ("name", "path", "offset", "size", "source")
     __slots__ = __match_args__
     name: str
-    path: PurePath  # the file on disk that holds the member's bytes
+    path: FilePath  # the file on disk that holds the member's bytes
     offset: int  # where the member's bytes start in that file
     size: int
     source: Any  # a remote.RangeReader for a bundle read from a URL; None on disk
 
-    def __init__(self, name: str, path: PurePath, offset: int, size: int, source: Any = None) -> None:
+    def __init__(self, name: str, path: FilePath, offset: int, size: int, source: Any = None) -> None:
         self._assign(name, path, offset, size, source)
 
 
@@ -58,11 +62,11 @@ class Container(Record):
 
     def __init__(
         self,
-        path: PurePath,
+        path: FilePath,
         is_archive: bool,
         members: dict[str, Member] | None = None,
         findings: list[Finding] | None = None,
-        _maps: dict[PurePath, mmap.mmap] | None = None,
+        _maps: dict[FilePath, mmap.mmap] | None = None,
         url: str | None = None,  # set when read from an fsspec URL (kif.bundle.remote)
         source: Any = None,  # the archive's remote.RangeReader, for a remote archive
     ) -> None:
@@ -70,7 +74,7 @@ class Container(Record):
         self.is_archive = is_archive
         self.members: dict[str, Member] = {} if members is None else members
         self.findings: list[Finding] = [] if findings is None else findings
-        self._maps: dict[PurePath, mmap.mmap] = {} if _maps is None else _maps
+        self._maps: dict[FilePath, mmap.mmap] = {} if _maps is None else _maps
         self.url = url
         self.source = source
 
@@ -81,7 +85,7 @@ class Container(Record):
     def member_label(self, name: str) -> str:
         if self.url is not None:
             return f"{self.url}!{name}" if self.is_archive else f"{self.url}/{name}"
-        return f"{self.path}!{name}" if self.is_archive else str(self.path / name)
+        return f"{self.path}!{name}" if self.is_archive else os.path.join(self.path, name)
 
     def read(self, name: str, start: int = 0, length: int | None = None) -> bytes:
         """Read ``length`` bytes of a member from ``start`` (the rest of it if None)."""
@@ -154,63 +158,76 @@ def open_container(path: str | os.PathLike[str]) -> Container:
 
         if remote.is_url(path):
             return remote.open_remote(path)
-    path = Path(path)
-    if not path.exists():
-        raise BundleError("Expected a bundle directory or .kif archive. The path does not exist", code="bundle-not-found", file=str(path))
-    if path.is_dir():
+    path = _display(path)
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        message = "Expected a bundle directory or .kif archive. The path does not exist"
+        raise BundleError(message, code="bundle-not-found", file=path) from None
+    if stat.S_ISDIR(info.st_mode):
         return _open_directory(path)
-    if not zipfile.is_zipfile(path):
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device: reading it could block or never end
         raise BundleError(
-            "Expected a bundle directory or a ZIP (.kif) archive. Received: a file that is neither",
+            "Expected a bundle directory or a ZIP (.kif) archive. Received: a special file (FIFO, device or socket)",
             code="bundle-unreadable",
-            file=str(path),
+            file=path,
         )
-    return _open_archive(path)
+    try:
+        with open(path, "rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
+            if is_zip(raw, size):
+                container = Container(path, is_archive=True)
+                scan_archive(container, raw, size)
+                return container
+    except OSError as exc:
+        raise BundleError(f"Expected a readable file. {exc.strerror}", code="bundle-unreadable", file=path) from None
+    raise BundleError(
+        "Expected a bundle directory or a ZIP (.kif) archive. Received: a file that is neither",
+        code="bundle-unreadable",
+        file=path,
+    )
 
 
-def _open_directory(path: Path) -> Container:
+def _display(path: str | os.PathLike[str]) -> str:
+    """The path as a string, shown as pathlib shows it (no trailing separator, no leading "./")."""
+    text = os.fsdecode(path)
+    while len(text) > 1 and text.endswith(os.sep):
+        text = text[:-1]
+    while text.startswith("." + os.sep) and len(text) > 2:
+        text = text[2:].lstrip(os.sep) or "."
+    return text
+
+
+def _open_directory(path: str) -> Container:
     container = Container(path, is_archive=False)
     for entry in sorted(os.scandir(path), key=lambda e: e.name):
         if entry.is_symlink():
             container.add("bundle-symlink", "Expected regular files. Received: a symbolic link", entry.name)
         elif entry.is_file():
-            member_path = Path(entry.path)
-            container.members[entry.name] = Member(entry.name, member_path, 0, entry.stat().st_size)
+            container.members[entry.name] = Member(entry.name, entry.path, 0, entry.stat().st_size)
         else:
             container.add("bundle-unlisted-file", "A directory inside a bundle is not part of it", entry.name)
-    return container
-
-
-def _open_archive(path: Path) -> Container:
-    container = Container(path, is_archive=True)
-    with open(path, "rb") as raw:
-        scan_archive(container, raw, path.stat().st_size)
     return container
 
 
 def scan_archive(container: Container, raw: BinaryIO, archive_size: int) -> None:
     """Fill ``container.members`` from the archive readable through ``raw`` (a local file, or a remote RangeFile)."""
     try:
-        # Names without the UTF-8 flag are decoded as latin-1 (a byte-for-byte decoding in C) rather than zipfile's
-        # cp437, whose codec module costs a fresh process an import: the safe names, ASCII only, read the same in both,
-        # and an unsafe one is shown as cp437 would show it (_shown_name).
-        with zipfile.ZipFile(raw, metadata_encoding="latin-1") as archive:
-            infos = archive.infolist()
-            if len(infos) > MAX_MEMBERS:
-                container.add("archive-too-many-members", f"Expected at most {MAX_MEMBERS} members. Received: {len(infos)}")
-                return
-            spans: list[tuple[int, int, str]] = []
-            for info in infos:
-                member = _check_member(container, info, raw, archive_size, spans)
-                if member is not None:
-                    container.members[member.name] = member
-            _check_overlaps(container, spans)
-    # NotImplementedError: zipfile refuses a "version needed to extract" it does not know.
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, struct.error, ValueError, NotImplementedError) as exc:
+        infos, count = read_directory(raw, archive_size, MAX_MEMBERS)
+        if count > MAX_MEMBERS:
+            container.add("archive-too-many-members", f"Expected at most {MAX_MEMBERS} members. Received: {count}")
+            return
+        spans: list[tuple[int, int, str]] = []
+        for info in infos:
+            member = _check_member(container, info, raw, archive_size, spans)
+            if member is not None:
+                container.members[member.name] = member
+        _check_overlaps(container, spans)
+    except (ZipFormatError, OSError, struct.error, ValueError) as exc:
         raise BundleError(f"Expected a readable ZIP archive. {exc}", code="archive-corrupt", file=container.label) from None
 
 
-def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size: int, spans) -> Member | None:
+def _check_member(container: Container, info: Entry, raw, archive_size: int, spans) -> Member | None:
     name = info.filename
     if not safe_name(name):
         container.add(
@@ -222,7 +239,7 @@ def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size
         container.add("archive-duplicate-member", f"Member {name!r} appears more than once", name)
         container.members.pop(name, None)
         return None
-    if info.extract_version > MAX_EXTRACT_VERSION:  # the low byte of "version needed to extract"; zipfile refuses > 63 itself
+    if info.extract_version > MAX_EXTRACT_VERSION:  # the low byte of "version needed to extract"
         container.add("archive-corrupt", f"Member needs ZIP version {info.extract_version / 10:.1f} to extract; at most 4.5 is read", name)
         return None
     mode = info.external_attr >> 16
@@ -239,7 +256,7 @@ def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size
             name,
         )
         return None
-    if info.compress_type != zipfile.ZIP_STORED:
+    if info.compress_type != 0:  # STORED
         container.add(
             "archive-compressed-member",
             f"Expected STORED members so tensors can be memory-mapped. Received: compress_type={info.compress_type}",
@@ -261,16 +278,16 @@ def _check_member(container: Container, info: zipfile.ZipInfo, raw, archive_size
     return Member(name, container.path, offset, info.file_size, source=container.source)
 
 
-def _shown_name(info: zipfile.ZipInfo) -> str:
+def _shown_name(info: Entry) -> str:
     """The member's name as zipfile decodes it by default: UTF-8 when flagged (bit 11), else cp437."""
     return info.filename if info.flag_bits & 0x800 else info.filename.encode("latin-1").decode("cp437")
 
 
-def _local_disagreement(info: zipfile.ZipInfo, fields: tuple, local_name: bytes, extra: bytes) -> str | None:
+def _local_disagreement(info: Entry, fields: tuple, local_name: bytes, extra: bytes) -> str | None:
     """What the local header says differently from the central directory (two readers must see one archive)."""
     if fields[0] != _LOCAL_SIGNATURE:
         return "no local header signature at the member's offset"
-    if local_name != info.filename.encode("ascii"):  # names passed _SAFE_NAME, so they are ASCII
+    if local_name != info.raw_name:
         return f"name {local_name!r}"
     if fields[3] != info.flag_bits:
         return f"flags {fields[3]:#06x}, central {info.flag_bits:#06x}"

@@ -7,14 +7,14 @@ kernels it uses; iterating over ``kernels()``, or asking for a type the index do
 
 from __future__ import annotations
 
+import _thread  # threading's RLock is this one; importing threading costs a fresh process ~0.9 ms
 import importlib
-import threading
 from collections.abc import Iterator, Mapping
 
 from kif.layers._kernel_index import MODULES
 from kif.layers.registry import KERNELS, Kernel, ShapeError, TensorType, register_layer
 
-_lock = threading.RLock()  # two threads importing one kernel module must not register its types twice
+_lock = _thread.RLock()  # two threads importing one kernel module must not register its types twice
 _all_loaded = False
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 from collections.abc import Callable
-from pathlib import Path
 
 
 def module_name(relative_path: str) -> str:
@@ -21,7 +21,7 @@ def module_name(relative_path: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in relative_path.removesuffix(".schema.json"))
 
 
-def source_digest(path: Path) -> int:
+def source_digest(path: str | os.PathLike[str]) -> int:
     """CRC-32 of a schema file's bytes, line endings normalised (a checkout with CRLF reads the same).
 
     A guard against a schema edited after generation (not against an attacker: one who can edit the installed schema
@@ -30,7 +30,8 @@ def source_digest(path: Path) -> int:
     module and compare its text, digests included (tests/test_schema_code.py)."""
     import zlib
 
-    return zlib.crc32(path.read_bytes().replace(b"\r\n", b"\n"))
+    with open(path, "rb") as stream:
+        return zlib.crc32(stream.read().replace(b"\r\n", b"\n"))
 
 
 @functools.cache
@@ -38,7 +39,7 @@ def _unchanged(relative_path: str, digest: int) -> bool:
     from kif import schemas
 
     try:
-        return source_digest(schemas.schema_dir() / relative_path) == digest
+        return source_digest(schemas.schema_file(relative_path)) == digest
     except OSError:
         return False
 
