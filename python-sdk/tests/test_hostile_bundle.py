@@ -203,3 +203,15 @@ def test_terabyte_request_is_refused_with_small_rss(tmp_path: Path, mode: str) -
     else:
         assert result["status"] == 1 and "limit-exceeded" in done.stdout + done.stderr, done.stdout + done.stderr
         assert not (tmp_path / "inputs.npz.out.npz").exists()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="named pipes are a POSIX feature")
+def test_a_named_pipe_is_refused_without_reading_it(tmp_path: Path) -> None:
+    """Opening a FIFO for reading blocks until a writer appears: the open must refuse it from its stat alone."""
+    import os
+
+    pipe = tmp_path / "model.kif"
+    os.mkfifo(pipe)
+    code = "import sys, kif\ntry:\n    kif.load(sys.argv[1])\nexcept kif.KifError as e:\n    print(e.code)"
+    done = subprocess.run([sys.executable, "-c", code, str(pipe)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "bundle-unreadable", done.stderr
