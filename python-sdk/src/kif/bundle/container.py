@@ -213,9 +213,10 @@ def _open_directory(path: str) -> Container:
 def scan_archive(container: Container, raw: BinaryIO, archive_size: int) -> None:
     """Fill ``container.members`` from the archive readable through ``raw`` (a local file, or a remote RangeFile)."""
     try:
-        infos, count = read_directory(raw, archive_size, MAX_MEMBERS)
-        if count > MAX_MEMBERS:
-            container.add("archive-too-many-members", f"Expected at most {MAX_MEMBERS} members. Received: {count}")
+        infos = read_directory(raw, archive_size, MAX_MEMBERS)
+        if len(infos) > MAX_MEMBERS:
+            message = f"Expected at most {MAX_MEMBERS} members. Received: more (the central directory is read no further)"
+            container.add("archive-too-many-members", message)
             return
         spans: list[tuple[int, int, str]] = []
         for info in infos:

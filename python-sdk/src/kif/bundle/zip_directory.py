@@ -112,8 +112,9 @@ def _zip64_end(raw: BinaryIO, end_offset: int, fields: list[int]) -> bool:
     return True
 
 
-def read_directory(raw: BinaryIO, size: int, max_entries: int) -> tuple[list[Entry], int]:
-    """The archive's entries in central-directory order (at most ``max_entries`` built) and how many there are.
+def read_directory(raw: BinaryIO, size: int, max_entries: int) -> list[Entry]:
+    """The archive's entries in central-directory order; past ``max_entries`` one more is read and the walk stops
+    (the caller refuses the archive: a directory of millions of records is not walked).
 
     ``size`` is the archive's length; raises ZipFormatError when the file is not a ZIP archive or its central
     directory, ZIP64 records or extra fields are unreadable."""
@@ -132,8 +133,8 @@ def read_directory(raw: BinaryIO, size: int, max_entries: int) -> tuple[list[Ent
         raise ZipFormatError("Bad offset for central directory")
     directory = _read_at(raw, start, min(dir_size, size))  # a declared size past the end reads what is there
     entries: list[Entry] = []
-    count = position = 0
-    while position < dir_size:
+    position = 0
+    while position < dir_size and len(entries) <= max_entries:
         if len(directory) - position < _CENTRAL.size:
             raise ZipFormatError("Truncated central directory")
         header = _CENTRAL.unpack_from(directory, position)
@@ -144,10 +145,8 @@ def read_directory(raw: BinaryIO, size: int, max_entries: int) -> tuple[list[Ent
         raw_name = directory[body : body + name_length]
         extra = directory[body + name_length : body + name_length + extra_length]
         position = body + name_length + extra_length + comment_length
-        count += 1
-        if count <= max_entries:
-            entries.append(_entry(header, raw_name, extra, shift))
-    return entries, count
+        entries.append(_entry(header, raw_name, extra, shift))
+    return entries
 
 
 def _entry(header: tuple[int | bytes, ...], raw_name: bytes, extra: bytes, shift: int) -> Entry:
