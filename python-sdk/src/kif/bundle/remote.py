@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -23,7 +22,7 @@ from kif.errors import BundleError
 
 # A scheme of RFC 3986 followed by "://"; a Windows drive letter ("C:\\") never has the two slashes.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://.*", re.DOTALL)
-_READ_AHEAD = 1024  # one request covers a local header with its name and extra field (three reads by zipfile)
+_READ_AHEAD = 1024  # one request covers a local header with its name and extra field (three reads)
 
 
 def is_url(path: object) -> bool:
@@ -62,7 +61,7 @@ class RangeReader:
 
 
 class RangeFile(io.RawIOBase):
-    """A seekable read-only file over a RangeReader, for ``zipfile``; reads ahead a little so small reads share a request."""
+    """A seekable read-only file over a RangeReader, for the archive reader; reads ahead a little so small reads share a request."""
 
     def __init__(self, reader: RangeReader) -> None:
         super().__init__()
@@ -149,6 +148,7 @@ def open_remote(url: str) -> Any:
     """A Container for the bundle at ``url``: an archive (read by ranges), a directory where the filesystem lists, or
     (a URL ending in ``/`` on a filesystem that does not list, such as plain HTTP) the directory its model.json names."""
     from kif.bundle.container import Container, Member, scan_archive
+    from kif.bundle.zip_directory import is_zip
 
     fs, path = filesystem(url)
     try:
@@ -179,7 +179,7 @@ def open_remote(url: str) -> Any:
     reader = RangeReader(fs, path, int(size), url)
     container = Container(label, is_archive=True, url=url, source=reader)
     stream = RangeFile(reader)
-    if not zipfile.is_zipfile(stream):
+    if not is_zip(stream, int(size)):
         raise BundleError(
             "Expected a bundle directory or a ZIP (.kif) archive. Received: a file that is neither", code="bundle-unreadable", file=url
         )
