@@ -26,10 +26,21 @@ own (measured on the mlp: the same ONNX Runtime session 0.24 or 0.26 ms by its p
     python benchmarks/engines.py --clock cpu # CPU time: steadier when other jobs share the machine
     python benchmarks/engines.py --quick     # tiny sizes, 3 runs: a smoke test
     python benchmarks/engines.py --engines torch  # only the torch columns (kif torch, module, direct)
+    python benchmarks/engines.py --src OLD/python-sdk/src --processes 5  # this tree against another, alternating
+
+``--src``: the same measurement of this tree's ``kif`` and of another ``python-sdk/src``, each in a fresh process of
+this script (``PYTHONPATH`` = the tree; the benchmark code is this one for both), the trees alternating (reversed
+every other round), ``--processes`` rounds; cells are the median over the processes, speeds the median of each
+process's own ratio with its range.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import statistics
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _threads import pin_threads
 from _timing import each_model, interleaved_ms, markdown_table, options, ort_session, parse
 
+SRC = Path(__file__).resolve().parents[1] / "python-sdk" / "src"
 THREADS = pin_threads(sys.argv[1:]) if __name__ == "__main__" else 1
 
 import kif  # noqa: E402
@@ -128,14 +140,64 @@ def _cells(r: Row, engines: list[str], speeds: list[str]) -> list[str]:
     return [r.model, *(f"{ms[c]:.3f}" for c in columns(engines)), *ratios, f"{r.diff:.2e}"]
 
 
+def _child_argv(args: argparse.Namespace) -> list[str]:
+    """This run's measurement options, for a child process of this script."""
+    argv = ["--clock", args.clock, "--repeats", str(args.repeats), "--threads", str(args.threads), "--seed", str(args.seed)]
+    argv += ["--tolerance", str(args.tolerance), "--models", *args.models, "--engines", *args.engines, "--json"]
+    return argv + (["--quick"] if args.quick else [])
+
+
+def _in_tree(src: Path, argv: list[str]) -> list[Row]:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    done = subprocess.run([sys.executable, __file__, *argv], env=env, capture_output=True, text=True, check=False)
+    found = [line for line in done.stdout.splitlines() if line.startswith("JSON ")]
+    if done.returncode != 0 or not found:
+        raise SystemExit(f"engines.py under {src} failed (exit {done.returncode}):\n{done.stdout}{done.stderr[-3000:]}")
+    return [Row(r["model"], r["ms"], r["diff"]) for r in json.loads(found[-1][5:])]
+
+
+def compare(args: argparse.Namespace, engines: list[str]) -> int:
+    """``--src``: this tree and ``args.src`` in alternating fresh processes; medians over the processes."""
+    trees = {"this tree": SRC, "--src": args.src.resolve()}
+    argv = _child_argv(args)
+    runs: dict[str, list[list[Row]]] = {name: [] for name in trees}
+    for r in range(args.processes):
+        for name in list(trees)[:: -1 if r % 2 else 1]:
+            runs[name].append(_in_tree(trees[name], argv))
+            print(f"  round {r + 1}: {name} done", file=sys.stderr, flush=True)
+    speeds = [c for e in engines for c in ENGINE_SPEEDS[e]]
+    header = ("model", "tree", *(f"{c} ms" for c in columns(engines)), *speeds, "maxdiff")
+    lines = []
+    for i, model in enumerate(args.models):
+        for name, found in runs.items():
+            rows = [process[i] for process in found]
+            ms = [f"{statistics.median(r.ms[c] for r in rows):.3f}" for c in columns(engines)]
+            ratios = [_spread([r.ms[SPEEDS[c][0]] / r.ms[SPEEDS[c][1]] for r in rows]) for c in speeds]
+            lines.append([model, name, *ms, *ratios, f"{max(r.diff for r in rows):.2e}"])
+    print(f"this tree: {SRC}\n--src: {trees['--src']}")
+    print(f"{args.processes} processes per tree, alternating; in each, {args.clock} clock, median of {args.repeats} interleaved rounds")
+    print(markdown_table(header, lines))
+    worst = max(r.diff for found in runs.values() for process in found for r in process)
+    return 1 if worst > args.tolerance else 0
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
 def main(argv: list[str] | None = None) -> int:
     threads_help = "intra-op threads for every engine (default 1)"
     parser = options(__doc__, infer.BUILDERS, runs=(3, 30), unit="per cell", tolerance=1e-3, threads=threads_help)
     parser.add_argument(
         "--engines", nargs="+", choices=list(ENGINE_COLUMNS), default=list(ENGINE_COLUMNS), help="engines to time (default both)"
     )
+    parser.add_argument("--src", type=Path, help="also measure another python-sdk/src, alternating fresh processes")
+    parser.add_argument("--processes", type=int, default=3, help="with --src: processes per tree (default 3)")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # a child of --src: rows as one JSON line
     args = parse(parser, argv)
     engines = [e for e in ENGINE_COLUMNS if e in args.engines]
+    if args.src is not None:
+        return compare(args, engines)
     sizes = infer.QUICK if args.quick else infer.FULL
     repeats = args.repeats
     infer._torch_classes()
@@ -144,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"batch {sizes.batch}, {args.threads} thread(s), {args.clock} clock, median of {repeats} interleaved rounds; {infer.machine()}")
     print(table(rows, engines))
+    if args.json:
+        print("JSON " + json.dumps([{"model": r.model, "ms": r.ms, "diff": r.diff} for r in rows]))
     worst = max(r.diff for r in rows)
     if worst > args.tolerance:
         print(f"FAIL: engines disagree by {worst:.2e} > {args.tolerance:g}", file=sys.stderr)

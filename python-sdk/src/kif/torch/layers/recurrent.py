@@ -60,40 +60,60 @@ def _fast(kind: str, attrs: dict[str, Any], w: W) -> nn.Module | None:
     return module.eval()
 
 
+_OPS = {"LSTM": torch.lstm, "GRU": torch.gru, "SimpleRNN-tanh": torch.rnn_tanh, "SimpleRNN-relu": torch.rnn_relu}
+
+
 class _Recurrent(nn.Module):
     """One recurrent layer: inputs [x, *initial_states, mask], outputs [y, *final_states] (return_state)."""
 
     def __init__(self, kind: str, attrs: dict[str, Any], w: W, masked: bool) -> None:
         super().__init__()
         self.kind, self.attrs, self.n_states = kind, dict(attrs), STATES[kind]
+        self.backwards, self.sequences, self.with_states = attrs["go_backwards"], attrs["return_sequences"], attrs["return_state"]
         self.fast = None if masked else _fast(kind, attrs, w)
+        self.op = None if self.fast is None else _OPS[kind] if kind != "SimpleRNN" else _OPS[f"SimpleRNN-{attrs['activation']}"]
+        self.features, self.units = int(w["kernel"].shape[0]), int(attrs["units"])
         for role in ("kernel", "recurrent_kernel", "bias", "recurrent_bias"):
             self.register_buffer(role, tensor(w[role]) if role in w and self.fast is None else None)
 
     def forward(self, x: Tensor, *rest: Tensor | None) -> Outputs:
-        padded = [*rest, *[None] * (self.n_states + 1 - len(rest))]
-        states, mask = padded[: self.n_states], padded[self.n_states]
-        a = self.attrs
-        if a["go_backwards"]:
+        n = self.n_states
+        if len(rest) < n + 1:
+            rest = (*rest, *[None] * (n + 1 - len(rest)))
+        states, mask = list(rest[:n]), rest[n]
+        if self.backwards:
             x = x.flip(1)
             mask = None if mask is None else mask.flip(1)
         if self.fast is not None and mask is None:
             ys, final = self._run_fast(x, states)
         else:
             ys, final = self._run_loop(x, states, mask)
-        y = ys if a["return_sequences"] else ys[:, -1]
-        return [y, *final] if a["return_state"] else [y]
+        y = ys if self.sequences else ys[:, -1]
+        return [y, *final] if self.with_states else [y]
 
     def _run_fast(self, x: Tensor, states: list[Tensor | None]) -> tuple[Tensor, list[Tensor]]:
-        wide = self.fast.weight_ih_l0.dtype
+        """torch's fused RNN op on nn.LSTM/GRU/RNN's own weight list (the module's ``forward`` is the same op behind
+        ~15-30 µs of Python checks per call, which this does once at build or as the size checks below)."""
+        fast = self.fast
+        assert fast is not None and self.op is not None
+        weights = fast._flat_weights  # kept current by nn.RNNBase (.to(), parameter assignment)
+        wide = weights[0].dtype
         if x.dtype != wide:  # torch's RNNs need one dtype: recur in the weights' dtype, return the input's
             ys, final = self._run_fast(x.to(wide), [None if s is None else s.to(wide) for s in states])
             return ys.to(x.dtype), [f.to(x.dtype) for f in final]
-        given = [s.unsqueeze(0) for s in states if s is not None]
+        if x.dim() != 3 or x.shape[-1] != self.features:  # the op itself does not check the feature size
+            raise RuntimeError(f"{self.kind}: expected input [batch, time, {self.features}]. Received: {list(x.shape)}")
+        n, units = x.shape[0], self.units
+        given = [s for s in states if s is not None]
+        for s in given:
+            if s.shape != (n, units):
+                raise RuntimeError(f"{self.kind}: expected initial states of shape [{n}, {units}]. Received: {list(s.shape)}")
+        hx = [s.to(wide).unsqueeze(0) for s in given] if given else [x.new_zeros(1, n, units) for _ in states]
+        flags = (fast.bias, 1, 0.0, fast.training, False, True)  # bias, layers, dropout, train, bidirectional, batch_first
         if self.kind == "LSTM":
-            ys, (h, c) = self.fast(x, (given[0], given[1]) if given else None)
+            ys, h, c = self.op(x, (hx[0], hx[1]), weights, *flags)
             return ys, [h[0], c[0]]
-        ys, h = self.fast(x, given[0] if given else None)
+        ys, h = self.op(x, hx[0], weights, *flags)
         return ys, [h[0]]
 
     def _run_loop(self, x: Tensor, states: list[Tensor | None], mask: Tensor | None) -> tuple[Tensor, list[Tensor]]:
