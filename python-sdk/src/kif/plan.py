@@ -10,9 +10,14 @@ Built on a model's first run (``plan_for``) and kept while the model is unchange
 * per input signature and limits in force: every layer's shape rule and cost check (``kif.cost``) on the
   concrete shapes, before anything runs, and the point where each intermediate is released.
 
-A call is then a loop of kernel calls. When a shape rule leaves an output extent unknown (data
-dependent), calls with that signature run layer by layer, each layer guarded on the arrays it receives (as
-the runtime did before the plan); so does a call in which a kernel's result departs from its shape rule.
+A call is then a loop of kernel calls; each step's outputs are checked against the (shape, dtype) its shape rule
+gave, except where the step function fixes that type itself (plan_fuse's Dense with linear, relu or softmax).
+A schedule that is a straight line of such steps (one input, one output, each step reading only the one before:
+an mlp) runs as a loop of one-array functions, and a call on an exact ndarray of the last such signature, under
+the same limits object, goes straight to it (``Plan.__call__``). When a shape rule leaves an output extent
+unknown (data dependent), calls with that signature run layer by layer, each layer guarded on the arrays it
+receives (as the runtime did before the plan); so does a call in which a kernel's result departs from its
+shape rule.
 
 "Unchanged" means: the same layers, attributes, inputs, outputs and composites (compared with a copy taken
 when the plan was built) and the same weight arrays (the same mapping; for a dict, the same array objects).

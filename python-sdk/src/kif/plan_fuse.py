@@ -141,13 +141,14 @@ def _dense(attrs: Mapping[str, Any], weights: Mapping[str, np.ndarray], x: Tenso
     bias = np.asarray(weights["bias"]).astype(dtype, copy=False) if attrs["use_bias"] else None
     activation = attrs["activation"]
     matmul, maximum, multiply = np.matmul, np.maximum, np.multiply
+    zero = dtype.type(0)  # the 0 that maximum(y, 0) casts to y's dtype on every call, made once (the same +0.0)
 
     if bias is not None and not relu and activation == "relu":
 
         def one(x: np.ndarray) -> np.ndarray:
             y = matmul(x, kernel)
             y += bias
-            return maximum(y, 0, out=y)  # type: ignore[no-any-return]  # activations.apply_fresh's relu, in place
+            return maximum(y, zero, out=y)  # type: ignore[no-any-return]  # activations.apply_fresh's relu, in place
 
     elif bias is not None and not relu and activation == "softmax":
 
