@@ -77,6 +77,9 @@ __all__ = [
 ]
 
 
+_RUN: list[Any] = []  # kif.engines.run, bound by kif.run's first call (kif.engines imports NumPy)
+
+
 def run(
     model: kif.graph.Model | str | os.PathLike[str],
     inputs: Mapping[str, Any] | numpy.ndarray,
@@ -101,6 +104,8 @@ def run(
             dtypes or shapes, a layer the engine cannot run, an unknown engine (``usage``) or one
             whose library is not installed (``dependency-missing``).
     """
-    from kif.engines import run as _run
+    if not _RUN:  # bound on the first call: a `from kif.engines import run` per call costs an import lookup each time
+        from kif.engines import run as engines_run
 
-    return _run(model, inputs, engine=engine, threads=threads)
+        _RUN.append(engines_run)
+    return _RUN[0](model, inputs, engine=engine, threads=threads)

@@ -10,9 +10,14 @@ Built on a model's first run (``plan_for``) and kept while the model is unchange
 * per input signature and limits in force: every layer's shape rule and cost check (``kif.cost``) on the
   concrete shapes, before anything runs, and the point where each intermediate is released.
 
-A call is then a loop of kernel calls. When a shape rule leaves an output extent unknown (data
-dependent), calls with that signature run layer by layer, each layer guarded on the arrays it receives (as
-the runtime did before the plan); so does a call in which a kernel's result departs from its shape rule.
+A call is then a loop of kernel calls; each step's outputs are checked against the (shape, dtype) its shape rule
+gave, except where the step function fixes that type itself (plan_fuse's Dense with linear, relu or softmax).
+A schedule that is a straight line of such steps (one input, one output, each step reading only the one before:
+an mlp) runs as a loop of one-array functions, and a call on an exact ndarray of the last such signature, under
+the same limits object, goes straight to it (``Plan.__call__``). When a shape rule leaves an output extent
+unknown (data dependent), calls with that signature run layer by layer, each layer guarded on the arrays it
+receives (as the runtime did before the plan); so does a call in which a kernel's result departs from its
+shape rule.
 
 "Unchanged" means: the same layers, attributes, inputs, outputs and composites (compared with a copy taken
 when the plan was built) and the same weight arrays (the same mapping; for a dict, the same array objects).
@@ -51,6 +56,12 @@ class Step:
 
     def __post_init__(self) -> None:
         self.unary = len(self.inputs) == 1 and self.inputs[0] is not None  # one argument: no list comprehension per call
+        # A function whose output type is fixed by its construction (plan_fuse: ``fn.out``, equal to the shape rule's)
+        # needs no per-call check of that output: its input's type is the signature's or a checked step's output.
+        out = getattr(self.fn, "out", None)
+        fixed = self.expect is not None and len(self.expect) == 1 and out == self.expect[0]
+        self.check = None if fixed else self.expect
+        self.one: Callable[[np.ndarray], np.ndarray] | None = getattr(self.fn, "one", None) if fixed and self.unary else None
 
     @property
     def head(self) -> Layer:
@@ -62,8 +73,9 @@ class Plan:
         from kif import plan_fuse
         from kif.runtime import Binder, _kernel_for, _verify_weights
 
-        self._layers = copy.deepcopy(_fields(model.layers))
-        self._io = copy.deepcopy((_fields(model.inputs), _fields(model.outputs), model.composites))
+        self._fields = copy.deepcopy(_fields(model))
+        self._counts = (len(model.layers), len(model.inputs))
+        self._composites = copy.deepcopy(model.composites)
         self._mapping = model.weights
         graph = model.inlined()  # no reference to the model is kept: the cache below must not keep it alive
         self.layers, self.outputs = graph.layers, [spec.name for spec in graph.outputs]
@@ -74,18 +86,47 @@ class Plan:
         self._same_arrays = [(t, model.weights[t]) for t in used] if isinstance(model.weights, dict) else []
         self.groups, self.fresh = plan_fuse.groups(graph)
         self._schedules: dict[tuple[Any, ...], list[Step]] = {}
-        self._last: tuple[Any, Any, list[Step]] = (None, None, [])
+        self._chains: dict[tuple[Any, ...], Chain | None] = {}
+        self._last: tuple[Any, Any, list[Step], Chain | None] = (None, None, [], None)
+        self._fast: tuple[Any, ...] | None = None  # (input name, dtype, shape, limits, chain steps, output name): __call__
         self.bind = Binder(model.inputs)  # the input check, once per input signature (kif.runtime.Binder)
 
     def current(self, model: Model) -> bool:
         """Whether ``model`` is still what this plan was built from (see the module docstring)."""
         weights = model.weights
-        if weights is not self._mapping or list(map(vars, model.layers)) != self._layers:
+        if weights is not self._mapping or [*map(vars, model.layers), *map(vars, model.inputs), *map(vars, model.outputs)] != self._fields:
             return False
-        if (list(map(vars, model.inputs)), list(map(vars, model.outputs)), model.composites) != self._io:
+        if (len(model.layers), len(model.inputs)) != self._counts or model.composites != self._composites:
             return False
         same = self._same_arrays  # a dict's arrays (none for a bundle's weights: no generator then)
         return not same or all(weights.get(t) is a for t, a in same)  # type: ignore[attr-defined]
+
+    def __call__(self, inputs: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
+        """The outputs of ``inputs``: checked (``self.bind``), then run.
+
+        When the last call ran a straight line of steps (``_chain``) on one exact ndarray that passed the input
+        check unchanged, a call with an exact ndarray of that dtype object and shape, under the same limits
+        object, runs that line directly: the Binder's cached check (``Binder.seen``) for that one signature and
+        the schedule lookup of ``run``, with no dicts built. Anything else takes ``self.bind`` and ``run``."""
+        fast = self._fast
+        if fast is not None:
+            kind = type(inputs)  # below: limits._current is what limits.current() returns once it was called (by run)
+            array = inputs if kind is np.ndarray else inputs.get(fast[0]) if kind is dict and len(inputs) == 1 else None  # type: ignore[union-attr]
+            if type(array) is np.ndarray and array.dtype is fast[1] and array.shape == fast[2] and limits._current is fast[3]:
+                y, step = array, None
+                try:
+                    for one, step in fast[4]:  # noqa: B007 (the except clause names the step)
+                        y = one(y)
+                except (ValueError, IndexError, TypeError, MemoryError) as exc:
+                    raise _failure(step, exc) from (None if isinstance(exc, MemoryError) else exc)  # type: ignore[arg-type]
+                return {fast[5]: y}
+        bound, signature = self.bind(inputs)
+        result = self.run(bound, signature)
+        last = self._last
+        if last[3] is not None and last[1] == signature and signature in self.bind.seen:  # an exact array, no cast
+            ((dtype, shape),) = signature
+            self._fast = (self.bind.names[0], dtype, shape, last[0], last[3][1], last[3][2])
+        return result
 
     def run(self, bound: dict[str, np.ndarray], signature: tuple[Any, ...] | None = None) -> dict[str, np.ndarray]:
         """The outputs of the bound inputs (``signature``: their dtypes and shapes, as ``self.bind`` returns them)."""
@@ -94,10 +135,12 @@ class Plan:
         bounds = limits.current()
         last = self._last
         if last[0] is bounds and last[1] == signature:  # the same limits object (held here) and input signature
-            steps = last[2]
+            steps, chain = last[2], last[3]
         else:
-            steps = self._steps(signature, bounds, bound)
-            self._last = (bounds, signature, steps)
+            steps, chain = self._steps(signature, bounds, bound)
+            self._last = (bounds, signature, steps, chain)
+        if chain is not None:
+            return self._run_chain(chain, bound)
         if steps is _DYNAMIC:
             return self._run_dynamic(bound)
         values = dict(bound)
@@ -110,9 +153,11 @@ class Plan:
             outputs = step.outputs
             if len(results) != len(outputs):
                 results = _trim(step, results)
-            for r, expected in zip(results, step.expect):  # type: ignore[arg-type]  # noqa: B905 (equal lengths)
-                if (r.shape, r.dtype) != expected:
-                    return self._run_dynamic(bound)  # a kernel departed from its shape rule: run again, guarding each layer
+            check = step.check  # None: an output type fixed by the step function (Step.__post_init__)
+            if check is not None:
+                for r, expected in zip(results, check):  # noqa: B905 (equal lengths)
+                    if (r.shape, r.dtype) != expected:
+                        return self._run_dynamic(bound)  # a kernel departed from its shape rule: run again, guarding each layer
             if len(outputs) == 1:
                 values[outputs[0]] = results[0]
             else:
@@ -121,7 +166,18 @@ class Plan:
                 del values[tensor]
         return {name: values[name] for name in self.outputs}
 
-    def _steps(self, signature: tuple[Any, ...], bounds: limits.Limits, bound: dict[str, np.ndarray]) -> list[Step]:
+    def _run_chain(self, chain: Chain, bound: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A straight line of one-array steps whose output types are fixed: each step's array feeds the next."""
+        source, ones, output = chain
+        y, step = bound[source], None
+        try:
+            for one, step in ones:  # noqa: B007 (the except clause names the step)
+                y = one(y)
+        except (ValueError, IndexError, TypeError, MemoryError) as exc:
+            raise _failure(step, exc) from (None if isinstance(exc, MemoryError) else exc)  # type: ignore[arg-type]
+        return {output: y}
+
+    def _steps(self, signature: tuple[Any, ...], bounds: limits.Limits, bound: dict[str, np.ndarray]) -> tuple[list[Step], Chain | None]:
         key = (signature, bounds)
         steps = self._schedules.get(key)
         if steps is None:
@@ -129,7 +185,8 @@ class Plan:
             if any(step.expect is None for step in steps):
                 steps = _DYNAMIC
             self._schedules[key] = steps
-        return steps
+            self._chains[key] = _chain(steps, list(bound), self.outputs)
+        return steps, self._chains[key]
 
     def _run_dynamic(self, bound: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Layer by layer, each guarded on the arrays it receives (an output extent only a run tells)."""
@@ -188,13 +245,32 @@ class Plan:
 
 
 _DYNAMIC: list[Step] = []
+Chain = tuple[str, list[tuple[Callable[[np.ndarray], np.ndarray], Step]], str]  # input, (one, step) per step, output
 
 
-def _fields(items: list[Any]) -> list[dict[str, Any]]:
-    """The instance dicts of dataclass objects (layers, specs), as ``current`` compares them (inline there): in C,
-    without the dataclasses' ``__eq__`` building two tuples per object on every call; every field is there (an
-    extra attribute only rebuilds the plan)."""
-    return list(map(vars, items))
+def _chain(steps: list[Step], inputs: list[str], outputs: list[str]) -> Chain | None:
+    """The schedule as a straight line, when it is one: one graph input and one graph output, each step a
+    one-array function with a fixed output type (``Step.one``) reading the previous step's output (or the input),
+    every intermediate read by the next step only (released there) and none a graph output."""
+    if not steps or steps is _DYNAMIC or len(inputs) != 1 or len(outputs) != 1 or steps[-1].outputs != outputs:
+        return None
+    previous = inputs[0]
+    for index, step in enumerate(steps):
+        if step.one is None or step.inputs != [previous] or len(step.outputs) != 1:
+            return None
+        if index and step.free != (previous,):  # the previous step's output is read here only
+            return None
+        previous = step.outputs[0]
+    if previous in inputs:
+        return None
+    return inputs[0], [(step.one, step) for step in steps if step.one is not None], outputs[0]
+
+
+def _fields(model: Model) -> list[dict[str, Any]]:
+    """The instance dicts of the layers, inputs and outputs (dataclass objects), as ``current`` compares them
+    (inline there): in C, without the dataclasses' ``__eq__`` building two tuples per object on every call; every
+    field is there (an extra attribute only rebuilds the plan). ``current`` compares the counts too."""
+    return [*map(vars, model.layers), *map(vars, model.inputs), *map(vars, model.outputs)]
 
 
 def _np_dtype(name: str) -> np.dtype:

@@ -88,7 +88,7 @@ def step_fn(
         if head.type == "Add":
             return _add_in_place(head, types, fresh) or generic(table[head.name], head, weights[head.name])
         if head.type == "Dense" and x is not None and x.dtype in _FLOATS and table[head.name] is _dense_kernel():
-            return _dense(head.attributes, weights[head.name], np.dtype(x.dtype), relu=False)
+            return _dense(head.attributes, weights[head.name], x, relu=False)
         return generic(table[head.name], head, weights[head.name])
     if x is None or x.dtype not in _FLOATS or head.attributes.get("activation") != "linear":
         return None
@@ -109,7 +109,7 @@ def step_fn(
             relu = True
     kernel = table[head.name]
     if head.type == "Dense" and kernel is _dense_kernel():
-        return _dense(attrs, w, np.dtype(x.dtype), relu)
+        return _dense(attrs, w, x, relu)
 
     def fn(args: list[np.ndarray | None]) -> list[np.ndarray]:
         y = kernel.run(attrs, args, w)[0]
@@ -126,29 +126,64 @@ def _dense_kernel() -> type[Kernel]:
     return Dense  # type: ignore[return-value]
 
 
-def _dense(attrs: Mapping[str, Any], weights: Mapping[str, np.ndarray], dtype: np.dtype, relu: bool) -> Fn:
-    """Dense.run for a float32/float64 input of ``dtype`` with its per-call work done here, once: the kernel and
+def _dense(attrs: Mapping[str, Any], weights: Mapping[str, np.ndarray], x: TensorType, relu: bool) -> Fn:
+    """Dense.run for a float32/float64 input of type ``x`` with its per-call work done here, once: the kernel and
     bias cast to the input's dtype (Dense.run casts them on every call), the activation looked up. The same
-    operations on the same values: matmul, the bias added in place, the activation on matmul's own array."""
-    from kif.layers.activations import apply_fresh
+    operations on the same values: matmul, the bias added in place, the activation on matmul's own array.
 
+    For linear, relu and softmax (in place on matmul's result) the output type is fixed here: x's leading axes
+    and the kernel's columns, in x's dtype; the function then carries ``one`` (the same on one array, returning
+    it) and ``out`` ((shape, dtype)), which the plan uses to skip the per-call check of the output."""
+    from kif.layers.activations import apply_fresh, softmax_fresh
+
+    dtype = np.dtype(x.dtype)
     kernel = np.asarray(weights["kernel"]).astype(dtype, copy=False)
     bias = np.asarray(weights["bias"]).astype(dtype, copy=False) if attrs["use_bias"] else None
     activation = attrs["activation"]
-    matmul, maximum = np.matmul, np.maximum
+    matmul, maximum, multiply = np.matmul, np.maximum, np.multiply
+    zero = dtype.type(0)  # the 0 that maximum(y, 0) casts to y's dtype on every call, made once (the same +0.0)
+
+    if bias is not None and not relu and activation == "relu":
+
+        def one(x: np.ndarray) -> np.ndarray:
+            y = matmul(x, kernel)
+            y += bias
+            return maximum(y, zero, out=y)  # type: ignore[no-any-return]  # activations.apply_fresh's relu, in place
+
+    elif bias is not None and not relu and activation == "softmax":
+
+        def one(x: np.ndarray) -> np.ndarray:
+            y = matmul(x, kernel)
+            y += bias
+            return softmax_fresh(y)  # activations.apply_fresh's softmax, in place
+
+    elif bias is not None and not relu and activation == "linear":
+
+        def one(x: np.ndarray) -> np.ndarray:
+            y = matmul(x, kernel)
+            y += bias
+            return y  # type: ignore[no-any-return]
+
+    else:
+
+        def one(x: np.ndarray) -> np.ndarray:
+            y = matmul(x, kernel)
+            if bias is not None:
+                y += bias
+            if activation == "relu":
+                maximum(y, 0, out=y)  # activations.apply_fresh's relu, in place
+            elif activation != "linear":
+                y = apply_fresh(activation, y).astype(dtype, copy=False)
+            if relu:
+                multiply(y, y > 0, out=y)  # the ReLU layer's x * (x > 0): -0.0 below zero, NaN for NaN and -inf
+            return y  # type: ignore[no-any-return]
 
     def fn(args: list[np.ndarray | None]) -> list[np.ndarray]:
-        y = matmul(args[0], kernel)
-        if bias is not None:
-            y += bias
-        if activation == "relu":
-            maximum(y, 0, out=y)  # activations.apply_fresh's relu, in place
-        elif activation != "linear":
-            y = apply_fresh(activation, y).astype(dtype, copy=False)
-        if relu:
-            np.multiply(y, y > 0, out=y)  # the ReLU layer's x * (x > 0): -0.0 below zero, NaN for NaN and -inf
-        return [y]
+        return [one(args[0])]  # type: ignore[arg-type]
 
+    if activation in ("linear", "relu", "softmax") and kernel.ndim == 2 and all(isinstance(d, int) for d in x.shape):
+        fn.one = one  # type: ignore[attr-defined]
+        fn.out = ((*x.shape[:-1], kernel.shape[1]), dtype)  # type: ignore[attr-defined]
     return fn
 
 

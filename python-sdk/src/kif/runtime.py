@@ -151,9 +151,7 @@ def run(model: Model | str | os.PathLike[str], inputs: Mapping[str, Any] | np.nd
         from kif.bundle.reader import load
 
         model = load(model)
-    plan = plan_for(model)  # composites inlined, kernels, weights, fusions: once per model (kif/plan.py)
-    bound, signature = plan.bind(inputs)
-    return plan.run(bound, signature)
+    return plan_for(model)(inputs)  # composites inlined, kernels, weights, fusions: once per model (kif/plan.py)
 
 
 def _guard(kernel: type[Kernel], layer: Any, args: list[np.ndarray | None], weights: Mapping[str, np.ndarray]) -> None:

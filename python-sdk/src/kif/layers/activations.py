@@ -21,6 +21,13 @@ import numpy as np
 from kif.layers._common import only
 from kif.layers.registry import ShapeError, TensorType, register_layer
 
+try:  # NumPy >= 2: the error state is an immutable object in a ContextVar (np.seterr and np.errstate set a new one)
+    from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
+
+    _ERRSTATE.get()  # its default value: .get() never raises (.get(None) would return None where no value was set)
+except (ImportError, LookupError):  # pragma: no cover - another NumPy: np.errstate on every call
+    _ERRSTATE = None
+
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
@@ -279,11 +286,38 @@ def apply_fresh(name: str, y: np.ndarray) -> np.ndarray:
         return apply(name, y)
     if name == "relu":
         return np.maximum(y, 0, out=y)
+    return softmax_fresh(y)
+
+
+def softmax_fresh(y: np.ndarray) -> np.ndarray:
+    """Softmax on the last axis of a float32/float64 array nothing else holds, in place: max subtracted, exp (an
+    underflow to 0 raises no warning or error whatever NumPy's error state), divided by the sum."""
     y -= y.max(axis=-1, keepdims=True)
-    with np.errstate(under="ignore"):
+    if (_ERRSTATE is not None and _ERRSTATE.get() is _QUIET[0]) or _underflow_ignored():  # the first test: inline
         np.exp(y, out=y)
-    y /= y.sum(axis=-1, keepdims=True)
+    else:
+        with np.errstate(under="ignore"):
+            np.exp(y, out=y)
+    y /= _SUM(y, -1, keepdims=True)  # y.sum(axis=-1, keepdims=True) without the method's Python wrapper (the same reduction)
     return y
+
+
+_SUM = np.add.reduce
+_QUIET: list[object] = [object()]  # an error state seen to ignore underflow (held, so no other object gets its id)
+
+
+def _underflow_ignored() -> bool:
+    """Whether NumPy's error state in this context ignores underflow (its default): read once per state object,
+    then known by identity (~50 ns; ``np.errstate`` costs ~2.5 µs per call, ``np.geterr`` ~1.8 µs)."""
+    if _ERRSTATE is None:
+        return False
+    state = _ERRSTATE.get()
+    if state is _QUIET[0]:
+        return True
+    if np.geterr()["under"] != "ignore":
+        return False
+    _QUIET[0] = state
+    return True
 
 
 def require_float(t: TensorType) -> None:
