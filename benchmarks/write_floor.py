@@ -79,6 +79,7 @@ def main() -> int:
     parser.add_argument("--sides", default="convert,export", help="convert, export or both")
     parser.add_argument("--trees", help="comma-separated PYTHONPATH entries: only the whole operations, alternating the trees")
     parser.add_argument("--workdir", help="parent of the temporary directory")
+    parser.add_argument("--kinds", help="comma-separated kinds to run (default: every kind of the sides)")
     parser.add_argument("--cpu", action="store_true", help="children with OPENBLAS_NUM_THREADS=1 (for reading the CPU column)")
     parser.add_argument(
         "--prefault-mb",
@@ -92,6 +93,8 @@ def main() -> int:
     trees: list[str | None] = [str(Path(t).resolve()) for t in args.trees.split(",")] if args.trees else [None]
     sides = [s.strip() for s in args.sides.split(",")]
     kinds = [k for s in sides for k in SIDES[s] if not args.trees or k in WHOLE]
+    if args.kinds:
+        kinds = [k.strip() for k in args.kinds.split(",")]
     runs: dict[tuple[str, str | None], list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="kif-floor-", dir=args.workdir) as tmp:
         root = Path(tmp)
