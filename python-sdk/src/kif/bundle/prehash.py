@@ -6,10 +6,12 @@ writer reaches them leaves the other cores idle while the rest of the model is m
 validated, and while the writer's modules are imported. Inside ``ahead()``, ``submit(tensor)`` starts the tensor's
 SHA-256 at once on a worker thread (hashlib releases the GIL); the writer (kif.bundle.safetensors_write) takes the
 result for that same object, and writes the very buffer that was hashed, so the digest recorded is the digest of
-the bytes written. Only buffers nothing in the process can change are taken: a read-only array in file layout (the
-export's views) and mapped deferred tensors (read-only maps of the source file). Anything else is hashed by the
-writer as before. Leaving ``ahead()`` cancels what has not started and waits for what has: no thread outlives it,
-and no reference to a tensor's buffer either (a refused save hashes at most what was already running).
+the bytes written. Only buffers the conversion cannot change are taken: a read-only array in file layout (the
+export's views of the live variables: as for any save, the model must not be trained while it is written, and the
+digest is then computed from the same buffer a little earlier) and mapped deferred tensors (read-only maps of the
+source file). Anything else is hashed by the writer as before. Leaving ``ahead()`` cancels what has not started
+and waits for what has: no thread outlives it, and no reference to a tensor's buffer either (a refused save hashes
+at most what was already running).
 """
 
 from __future__ import annotations
