@@ -98,7 +98,7 @@ def test_converted_weights_equal_h5py_reads(tmp_path: Path) -> None:
 
 
 def test_a_mapped_weight_is_read_only(tmp_path: Path) -> None:
-    """The map is PROT_READ (populated up front on Linux): the array refuses writes instead of faulting."""
+    """The map is read-only: the array refuses writes."""
     path = tmp_path / "plain.h5"
     values = np.arange(12, dtype="<f4").reshape(3, 4)
     with h5py.File(path, "w") as handle:

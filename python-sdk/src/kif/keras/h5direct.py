@@ -79,26 +79,11 @@ def load(span: tuple[int, int, int], dtype: np.dtype, shape: tuple[int, ...], fi
     try:
         if offset + nbytes > os.fstat(fd).st_size:
             raise OSError("the file is shorter than when it was opened")
-        mapped = _map(fd, offset + nbytes - start, start)
+        mapped = mmap.mmap(fd, offset + nbytes - start, access=mmap.ACCESS_READ, offset=start)
     except (OSError, ValueError) as exc:
         detail = getattr(exc, "strerror", None) or str(exc)
         raise ConversionError(f"Cannot read weight {name!r}: {detail}", code="convert-unreadable", file=file, pointer=name) from None
     count = nbytes // np.dtype(dtype).itemsize
     array = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset - start).reshape(shape)
-    array.flags.writeable = False  # PROT_READ: a write through it would fault
+    array.flags.writeable = False  # a read-only map: say so on the array too
     return array
-
-
-def _map(fd: int, length: int, offset: int) -> mmap.mmap:
-    """A read-only shared map of the range with its page tables filled in one call (MAP_POPULATE, Linux).
-
-    Left to fault in, the pages of a fresh map are faulted one by one inside ``write()`` when the writer copies them
-    into the bundle (the kernel's copy from a user buffer does not fault around): 110-130 ms of CPU per 100 MB here,
-    against 37-47 ms with the map populated first (map 10 ms + write 27 ms; ``benchmarks/write_floor.py``).
-    """
-    if _POPULATE:
-        return mmap.mmap(fd, length, flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ, offset=offset)
-    return mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=offset)
-
-
-_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux; elsewhere the pages fault in as they are read
