@@ -10,13 +10,12 @@ import os
 import struct
 import zlib
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from kif import dtypes, strict_json
 from kif._lean import Frozen
-from kif.bundle import prehash
 from kif.errors import WeightsError
 
 if TYPE_CHECKING:  # concurrent.futures (with logging) costs a fresh process more than a lazy open does
@@ -118,11 +117,8 @@ def write(
             # layout are all queued at once; one that needs its bytes made (a deferred tensor read from a Keras file,
             # a strided or big-endian array) is hashed while it is being written and while the next one is made and
             # written, so at most two such tensors are in memory at once.
-            # A converter may have started some digests already, while it was still mapping the model
-            # (kif.bundle.prehash): for those the very buffer that is being hashed is the one written.
-            pre = prehash.current()
-            views = _views(tensors, order, pre)
-            ahead = {n: _digest(pool, pre, tensors[n], v) for n, v in views.items()}
+            views = _views(tensors, order)
+            ahead = {n: pool.submit(_sha256, v) for n, v in views.items()}
             made: tuple[str, Future[str], Future[None] | None] | None = None  # the previous made tensor, still hashing
             for name in order:
                 data = views.pop(name) if name in views else _file_bytes(tensors[name])
@@ -182,18 +178,13 @@ class _RunningCrc:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _views(tensors: Mapping[str, np.ndarray], order: list[str], pre: prehash.Prehash | None = None) -> dict[str, memoryview]:
+def _views(tensors: Mapping[str, np.ndarray], order: list[str]) -> dict[str, memoryview]:
     """The bytes of the tensors that can be queued for hashing before any is written: arrays in file layout, and up
-    to MAPPED_AHEAD mapped deferred tensors (each is a memory mapping; the kernel caps a process's mappings, ~65k);
-    for a tensor whose digest ``pre`` started, the buffer it is hashing."""
+    to MAPPED_AHEAD mapped deferred tensors (each is a memory mapping; the kernel caps a process's mappings, ~65k)."""
     views: dict[str, memoryview] = {}
     mapped = 0
     for name in order:
         tensor = tensors[name]
-        started = pre.future(tensor) if pre is not None else None
-        if started is not None:
-            views[name] = started[0]
-            continue
         if getattr(tensor, "mapped", False):
             if mapped >= MAPPED_AHEAD:
                 continue  # made in its turn, as tensors made in memory are
@@ -220,15 +211,6 @@ def _file_bytes(array: np.ndarray) -> memoryview:
     if flat.dtype.byteorder == ">":
         flat = flat.astype(flat.dtype.newbyteorder("<"))
     return memoryview(flat.reshape(-1).view(np.uint8)) if flat.size else memoryview(b"")
-
-
-def _digest(pool: Any, pre: prehash.Prehash | None, tensor: Any, view: memoryview) -> Future[str]:
-    """The digest of ``view``: the one ``pre`` started for this tensor (and this very buffer), else a new one."""
-    started = pre.future(tensor) if pre is not None else None
-    if started is not None and started[0] is view:
-        return started[1]
-    future: Future[str] = pool.submit(_sha256, view)
-    return future
 
 
 def _sha256(data: memoryview) -> str:

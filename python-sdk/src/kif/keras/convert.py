@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from kif import __version__, dtypes
-from kif.bundle import prehash
 from kif.bundle.deferred import DeferredTensor
 from kif.errors import KifError
 from kif.graph import Layer, Model, TensorSpec
@@ -148,7 +147,6 @@ def _to_model(source: KerasSource, allow_custom: bool, custom: Any) -> Model:
                 if key not in tensor_of:
                     tensor_name = "/".join([*node.scope, node.layer_name, role + mapped.name_suffix])
                     weights[tensor_name] = dataset if isinstance(dataset, (np.ndarray, DeferredTensor)) else _deferred(dataset)
-                    prehash.submit(weights[tensor_name])  # hashed on other cores while the rest is mapped (in ahead())
                     tensor_of[key] = tensor_name
                 roles[role] = tensor_of[key]
             layers.append(Layer(node.name + mapped.name_suffix, mapped.type, mapped.attributes, mapped.inputs, mapped.outputs, roles))
@@ -355,8 +353,7 @@ def convert(
     except MALFORMED as exc:  # last resort, as below
         raise _malformed(exc, str(src), None, "The Keras file") from None
     try:
-        with prehash.ahead():  # each weight's SHA-256 starts as soon as its layer is mapped
-            return _convert_opened(source, src, dst, allow_custom, definitions, progress, overwrite)
+        return _convert_opened(source, src, dst, allow_custom, definitions, progress, overwrite)
     finally:
         source.close()
 

@@ -177,7 +177,6 @@ def export(
     built-in library, or else traced from its ``call`` (kif.keras.trace), which must use only keras.ops and layers.
     """
     import kif
-    from kif.bundle import prehash
     from kif.bundle.destination import plan
     from kif.keras import custom_defs, trace
     from kif.keras.convert import keras_to_model
@@ -185,22 +184,20 @@ def export(
     # The bundle writer's destination rules, before any work: a refused path costs nothing.
     plan(path, archive=save_kwargs.get("archive"), overwrite=bool(save_kwargs.get("overwrite", False)))
     source = model_source(model)
-    # Each weight's SHA-256 starts on the other cores as soon as its layer is mapped (the views are read-only).
-    with prehash.ahead():
-        try:
-            definitions = custom_defs.load(custom)
-            definitions = trace.derive(model, definitions, strict=not allow_custom)  # allow_custom: untraceable stay opaque
-            kif_model = keras_to_model(source, allow_custom=allow_custom, custom=definitions)
-        finally:
-            source.close()
-        _fold_drop_masks(kif_model, source.config)
-        # kif.save validates the model before writing anything (as kif convert does), so an invalid bundle is
-        # never written and nothing needs deleting afterwards (deleting could remove a bundle it replaced).
-        try:
-            return Path(kif.save(kif_model, path, **save_kwargs))
-        except ValidationError as exc:
-            found = "; ".join(str(f) for f in exc.findings[:5])
-            raise KifError(f"The exported bundle would be invalid (nothing was written): {found}", code="convert-invalid") from None
+    try:
+        definitions = custom_defs.load(custom)
+        definitions = trace.derive(model, definitions, strict=not allow_custom)  # allow_custom: untraceable stay opaque
+        kif_model = keras_to_model(source, allow_custom=allow_custom, custom=definitions)
+    finally:
+        source.close()
+    _fold_drop_masks(kif_model, source.config)
+    # kif.save validates the model before writing anything (as kif convert does), so an invalid bundle is
+    # never written and nothing needs deleting afterwards (deleting could remove a bundle it replaced).
+    try:
+        return Path(kif.save(kif_model, path, **save_kwargs))
+    except ValidationError as exc:
+        found = "; ".join(str(f) for f in exc.findings[:5])
+        raise KifError(f"The exported bundle would be invalid (nothing was written): {found}", code="convert-invalid") from None
 
 
 __all__ = ["LiveWeights", "export", "model_source"]
