@@ -95,3 +95,19 @@ def test_converted_weights_equal_h5py_reads(tmp_path: Path) -> None:
     feeds = {"x": np.linspace(-1, 1, 12, dtype="float32").reshape(2, 6)}
     got = next(iter(kif.run(converted, feeds).values()))
     np.testing.assert_allclose(got, model.predict(feeds["x"], verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_a_mapped_weight_is_read_only(tmp_path: Path) -> None:
+    """The map is read-only: the array refuses writes."""
+    path = tmp_path / "plain.h5"
+    values = np.arange(12, dtype="<f4").reshape(3, 4)
+    with h5py.File(path, "w") as handle:
+        handle["w"] = values
+    with h5py.File(path, "r") as handle:
+        span = h5direct.byte_range(handle["w"], np.dtype("<f4"))
+        assert span is not None
+        array = h5direct.load(span, np.dtype("<f4"), (3, 4), str(path), "w")
+    assert not array.flags.writeable
+    with pytest.raises(ValueError):
+        array[0, 0] = 1.0
+    np.testing.assert_array_equal(array, values)

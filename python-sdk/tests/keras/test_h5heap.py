@@ -92,3 +92,30 @@ def test_a_failed_search_thread_is_one_conversion_error(tmp_path: Path, monkeypa
     assert caught.value.code == "convert-unreadable"
     assert caught.value.file == str(path)
     assert "simulated failure" in caught.value.message
+
+
+
+@pytest.mark.parametrize("offset", [-6, -5, -4, -1, 0])  # wholly before, ending on, straddling, starting on a boundary
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_the_search_split_across_threads_finds_each_signature_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: int, offset: int
+) -> None:
+    """Split into parts (one thread each), a signature at the same offset from every boundary, overlapping ones and
+    one at each end are found exactly once, in order; the regular expression search is the oracle."""
+    if h5heap._memmem() is None:
+        pytest.fail("libc memmem is expected on this platform")
+    size = 1 << 16
+    monkeypatch.setattr(h5heap, "_SPLIT_MIN", 1)
+    monkeypatch.setattr(h5heap.os, "cpu_count", lambda: parts)
+    data = bytearray(size)
+    for edge in (size * i // parts for i in range(1, parts)):
+        data[edge + offset : edge + offset + 5] = b"GCOL\x01"
+    data[0:5] = b"GCOL\x01"
+    data[size - 5 :] = b"GCOL\x01"
+    data[100:109] = b"GCOLGCOL\x01"
+    path = tmp_path / "f.h5"
+    path.write_bytes(bytes(data))
+    expected = [m.start() for m in re.finditer(b"(?=GCOL\x01)", bytes(data))]
+    assert len(expected) == 3 + (parts - 1)
+    with open(path, "rb") as stream:
+        assert h5heap._signatures(stream)() == expected

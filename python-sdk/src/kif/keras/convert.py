@@ -341,9 +341,7 @@ def convert(
     ``dst`` must not be the source; an existing bundle there is replaced only with
     ``overwrite=True``, and nothing else is ever replaced (``kif.bundle.destination``).
     """
-    import kif
     from kif.bundle.destination import plan
-    from kif.errors import ValidationError
 
     # Before the source is opened: a refused destination costs nothing and touches nothing.
     plan(dst, overwrite=overwrite, sources=[src] if weights is None else [src, weights])
@@ -351,23 +349,58 @@ def convert(
 
     definitions = custom_defs.load(custom)  # a broken definitions file is refused before the Keras file is read
     try:
-        source = open_source(src, weights)
+        source = open_source(src, weights, meanwhile=_import_writer)
     except MALFORMED as exc:  # last resort, as below
         raise _malformed(exc, str(src), None, "The Keras file") from None
     try:
-        try:
-            model = keras_to_model(source, allow_custom=allow_custom, custom=definitions)
-        except KifError as exc:
-            exc.file = exc.file or str(src)
-            raise type(exc)(exc.message, code=exc.code, file=exc.file, pointer=exc.pointer) from None
-        except MALFORMED as exc:  # last resort: a check missed; still one error naming the file
-            raise _malformed(exc, str(src), None, "The Keras file") from None
-        try:
-            # kif.save validates the model before writing anything: an invalid bundle is never written.
-            return kif.save(model, dst, progress=progress, overwrite=overwrite)
-        except ValidationError as exc:
-            found = "; ".join(str(f) for f in exc.findings[:5])
-            message = f"The converted bundle would be invalid (nothing was written): {found}"
-            raise KifError(message, code="convert-invalid", file=str(src)) from None
+        return _convert_opened(source, src, dst, allow_custom, definitions, progress, overwrite)
     finally:
         source.close()
+
+
+def _import_writer() -> None:
+    """The writer's and the validator's modules, which every conversion that maps imports: run while the heap pre-scan
+    of the .h5 reads the file on another core (kif.keras.h5safe.open_file), instead of after it."""
+    import importlib
+
+    for name in _WRITER_MODULES:
+        importlib.import_module(name)
+
+
+_WRITER_MODULES = (
+    "hashlib",
+    "concurrent.futures.thread",
+    "kif.shapes",
+    "kif.composites",
+    "kif.keras._mapper_index",
+    "kif.bundle.writer",
+    "kif.bundle.safetensors_write",
+    "kif.validate.bounds",
+    "kif.validate.document",
+    "kif.validate.graph_rules",
+    "kif.validate.layers",
+    "kif.validate.shapes",
+    "kif.validate.weights",
+)
+
+
+def _convert_opened(
+    source: KerasSource, src: Any, dst: Any, allow_custom: bool, definitions: Any, progress: bool | None, overwrite: bool
+) -> Path:
+    import kif
+    from kif.errors import ValidationError
+
+    try:
+        model = keras_to_model(source, allow_custom=allow_custom, custom=definitions)
+    except KifError as exc:
+        exc.file = exc.file or str(src)
+        raise type(exc)(exc.message, code=exc.code, file=exc.file, pointer=exc.pointer) from None
+    except MALFORMED as exc:  # last resort: a check missed; still one error naming the file
+        raise _malformed(exc, str(src), None, "The Keras file") from None
+    try:
+        # kif.save validates the model before writing anything: an invalid bundle is never written.
+        return kif.save(model, dst, progress=progress, overwrite=overwrite)
+    except ValidationError as exc:
+        found = "; ".join(str(f) for f in exc.findings[:5])
+        message = f"The converted bundle would be invalid (nothing was written): {found}"
+        raise KifError(message, code="convert-invalid", file=str(src)) from None

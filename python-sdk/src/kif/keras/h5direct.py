@@ -84,4 +84,6 @@ def load(span: tuple[int, int, int], dtype: np.dtype, shape: tuple[int, ...], fi
         detail = getattr(exc, "strerror", None) or str(exc)
         raise ConversionError(f"Cannot read weight {name!r}: {detail}", code="convert-unreadable", file=file, pointer=name) from None
     count = nbytes // np.dtype(dtype).itemsize
-    return np.frombuffer(mapped, dtype=dtype, count=count, offset=offset - start).reshape(shape)
+    array = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset - start).reshape(shape)
+    array.flags.writeable = False  # a read-only map: say so on the array too
+    return array

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import mmap
+import os
 import struct
 import threading
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from kif.keras.errors import ConversionError
 
 _SIGNATURE = b"GCOL\x01"  # "GCOL" and version 1: HDF5 refuses any other version before walking
 _CHUNK = 1 << 20
+_SPLIT_MIN = 8 << 20  # below this a file is searched by one thread
 _LENGTH_FORMATS = {2: "<H", 4: "<I", 8: "<Q"}
 
 
@@ -72,7 +74,9 @@ def _signatures(stream: IO[bytes]) -> Callable[[], list[int]]:
     """Offsets of every heap signature: a scan of a memory map of the file (no copies), else chunked reads.
 
     The signature searched for includes the version byte (1, the only version HDF5 parses as a collection).
-    With memmem the scan runs on its own thread, ~1.5x as fast as mmap.find (35-45 ms per 100 MB here, not 55-70)."""
+    With memmem the scan runs on its own threads (one per core, each part at least _SPLIT_MIN bytes, each searching it
+    and the signature's length past it, so a signature across a boundary is found once), ~1.5x as fast as mmap.find
+    per core (35-45 ms per 100 MB here, not 55-70)."""
     try:
         mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
@@ -83,30 +87,43 @@ def _signatures(stream: IO[bytes]) -> Callable[[], list[int]]:
         with mapped:
             found = _find_all(mapped)
         return lambda: found
-    result: list[Any] = []
-    worker = threading.Thread(target=_search_thread, args=(search, mapped, result), name="kif-h5-heap-scan", daemon=True)
-    worker.start()
+    size = len(mapped)
+    parts = max(1, min(os.cpu_count() or 1, size // _SPLIT_MIN))  # a large file is searched in parts, one per core
+    bounds = [size * i // parts for i in range(parts + 1)]
+    results: list[list[Any]] = [[] for _ in range(parts)]
+    workers = [
+        threading.Thread(
+            target=_search_thread, args=(search, mapped, results[i], bounds[i], bounds[i + 1]), name="kif-h5-heap-scan", daemon=True
+        )
+        for i in range(parts)
+    ]
+    for worker in workers:
+        worker.start()
 
     def wait() -> list[int]:
-        worker.join()
+        for worker in workers:
+            worker.join()
         mapped.close()
-        if not result or isinstance(result[0], BaseException):
-            raise result[0] if result else RuntimeError("the heap scan stopped")
-        found: list[int] = result[0]
+        found: list[int] = []
+        for result in results:
+            if not result or isinstance(result[0], BaseException):
+                raise result[0] if result else RuntimeError("the heap scan stopped")
+            found.extend(result[0])
         return found
 
     return wait
 
 
-def _search_thread(search: Any, mapped: mmap.mmap, result: list[Any]) -> None:
+def _search_thread(search: Any, mapped: mmap.mmap, result: list[Any], begin: int, end: int) -> None:
+    """The signatures that start in [begin, end) (the search reads up to len(signature) - 1 bytes past ``end``)."""
     try:
         import numpy as np
 
         view = np.frombuffer(mapped, dtype=np.uint8)  # only to learn the mapping's address
         try:
-            base, size, found, at = int(view.ctypes.data), len(view), [], 0
-            while at < size:
-                hit = search(base + at, size - at, _SIGNATURE, len(_SIGNATURE))
+            base, stop, found, at = int(view.ctypes.data), min(len(view), end + len(_SIGNATURE) - 1), [], begin
+            while at < stop:
+                hit = search(base + at, stop - at, _SIGNATURE, len(_SIGNATURE))
                 if not hit:
                     break
                 found.append(hit - base)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -52,10 +52,11 @@ def guard(file: str, path: str, what: str = "read") -> Iterator[None]:
         ) from None
 
 
-def open_file(source: str | Path | IO[bytes], file: str) -> Any:
+def open_file(source: str | Path | IO[bytes], file: str, meanwhile: Callable[[], None] | None = None) -> Any:
     """An h5py.File over ``source`` (a path or a seekable binary stream), its global heaps checked first.
 
-    The heap scan of a file on disk runs while h5py is imported (kif.keras.h5heap.start_check)."""
+    The heap scan of a file on disk runs while h5py is imported and ``meanwhile()`` runs (kif.keras.h5heap.start_check):
+    work that does not read the file, e.g. importing what the caller will need next."""
     with contextlib.ExitStack() as stack:
         stream = open(source, "rb") if isinstance(source, (str, Path)) else source  # noqa: SIM115 - closed below
         if stream is not source:
@@ -64,6 +65,9 @@ def open_file(source: str | Path | IO[bytes], file: str) -> Any:
             finish = start_check(stream, file)
         try:
             import h5py
+
+            if meanwhile is not None:
+                meanwhile()
         finally:
             with guard(file, "/", "scan"):
                 finish()

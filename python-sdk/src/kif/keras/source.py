@@ -87,7 +87,10 @@ def _version_of(config: dict[str, Any], fallback: str | None) -> str:
     return "3" if "module" in config else "2"
 
 
-def open_source(path: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None) -> KerasSource:
+def open_source(
+    path: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None, *, meanwhile: Callable[[], None] | None = None
+) -> KerasSource:
+    """The Keras model at ``path``; ``meanwhile()`` runs while an HDF5 file's heap pre-scan does (kif.keras.h5safe.open_file)."""
     path = Path(path)
     if path.name == "saved_model.pb" or path.is_dir():  # the SavedModel reader (~20 modules) only for what may be one
         from kif.keras.savedmodel.reader import saved_model_source
@@ -97,13 +100,13 @@ def open_source(path: str | os.PathLike[str], weights: str | os.PathLike[str] | 
             return saved
     kind = sniff(path)
     if kind == "zip":
-        return _open_keras_zip(path)
+        return _open_keras_zip(path, meanwhile)
     if kind == "hdf5":
         if weights is not None:
             raise ConversionError(
                 "--weights goes with an architecture JSON, not with an HDF5 model file", code="convert-usage", file=str(path)
             )
-        return _open_legacy_h5(path)
+        return _open_legacy_h5(path, meanwhile)
     if weights is None:
         raise ConversionError(
             "An architecture JSON needs its weights: pass --weights FILE (.h5 or .weights.h5)", code="convert-usage", file=str(path)
@@ -127,8 +130,8 @@ def _read_document(path: Path) -> bytes:
     return data
 
 
-def _open_legacy_h5(path: Path) -> KerasSource:
-    handle = h5safe.open_file(path, str(path))
+def _open_legacy_h5(path: Path, meanwhile: Callable[[], None] | None = None) -> KerasSource:
+    handle = h5safe.open_file(path, str(path), meanwhile)
     with contextlib.ExitStack() as stack:
         stack.callback(handle.close)
         h5safe.audit(handle, str(path))  # before anything else reads from the file
@@ -148,7 +151,7 @@ def _open_legacy_h5(path: Path) -> KerasSource:
     return KerasSource(path, "legacy-h5", config, _version_of(config, version), reader)
 
 
-def _open_keras_zip(path: Path) -> KerasSource:
+def _open_keras_zip(path: Path, meanwhile: Callable[[], None] | None = None) -> KerasSource:
     archive = KerasZip(path)
     with contextlib.ExitStack() as stack:
         stack.callback(archive.close)
@@ -165,7 +168,7 @@ def _open_keras_zip(path: Path) -> KerasSource:
         stream = archive.open_binary("model.weights.h5")
         stack.callback(stream.close)
         label = f"{path}!model.weights.h5"
-        handle = h5safe.open_file(stream, label)
+        handle = h5safe.open_file(stream, label, meanwhile)
         stack.callback(handle.close)
         reader = open_weights(Path(label), handle=handle)
         cleanup = stack.pop_all()
